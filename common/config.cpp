@@ -1,0 +1,479 @@
+// TOML -> validated Config. Every semantic problem is collected with its
+// file:line:col; a TOML syntax error stops the parse (toml++ reports the first).
+#include "common/config.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "common/redis_url.hpp"
+
+namespace sg {
+
+const char* to_string(Action a) {
+  switch (a) {
+    case Action::dunno: return "dunno";
+    case Action::defer: return "defer";
+    case Action::hold: return "hold";
+    case Action::reject: return "reject";
+  }
+  return "?";
+}
+
+std::string ConfigError::to_string() const {
+  std::ostringstream os;
+  os << file;
+  if (line > 0) os << ':' << line << ':' << column;
+  os << ": " << message;
+  return os.str();
+}
+
+std::optional<uint64_t> StreamConfig::fallback_hourly_cap() const {
+  if (hourly_cap) return hourly_cap;
+  if (ramp && !ramp->hourly.empty()) return ramp->hourly.front().cap;
+  return std::nullopt;
+}
+
+uint64_t StreamConfig::effective_burst(uint64_t cap) const {
+  if (burst > 0) return burst;
+  return std::max<uint64_t>(1, cap / 60);
+}
+
+const StreamConfig* Config::stream_for_port(uint16_t port) const {
+  for (const auto& s : streams)
+    if (std::find(s.ports.begin(), s.ports.end(), port) != s.ports.end()) return &s;
+  return nullptr;
+}
+
+const StreamConfig* Config::stream_named(std::string_view name) const {
+  for (const auto& s : streams)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+namespace {
+
+// Collects errors against one file and offers typed readers that report a
+// wrong type or value at the node's own position.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  void error(const toml::node& n, std::string msg) {
+    const auto& b = n.source().begin;
+    errors_.push_back({file_, b.line, b.column, std::move(msg)});
+  }
+  void error_at(const toml::source_position& p, std::string msg) {
+    errors_.push_back({file_, p.line, p.column, std::move(msg)});
+  }
+
+  // Reports every key of `t` not in `allowed`.
+  void only_keys(const toml::table& t, std::string_view where,
+                 std::initializer_list<std::string_view> allowed) {
+    for (const auto& [k, v] : t) {
+      if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end()) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        error(v, "unknown key '" + std::string(k.str()) + "' in " + std::string(where) +
+                     " (known: " + list + ")");
+      }
+    }
+  }
+
+  std::optional<std::string> str(const toml::node& n, std::string_view key) {
+    if (auto s = n.value<std::string>()) return s;
+    error(n, "'" + std::string(key) + "' must be a string");
+    return std::nullopt;
+  }
+
+  std::optional<int64_t> integer(const toml::node& n, std::string_view key, int64_t lo,
+                                 int64_t hi) {
+    auto i = n.as_integer();
+    if (!i) {
+      error(n, "'" + std::string(key) + "' must be an integer");
+      return std::nullopt;
+    }
+    int64_t v = i->get();
+    if (v < lo || v > hi) {
+      error(n, "'" + std::string(key) + "' is " + std::to_string(v) + ", must be from " +
+                   std::to_string(lo) + " to " + std::to_string(hi));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  template <class E>
+  std::optional<E> choice(const toml::node& n, std::string_view key,
+                          std::initializer_list<std::pair<std::string_view, E>> options) {
+    auto s = str(n, key);
+    if (!s) return std::nullopt;
+    std::string names;
+    for (const auto& [name, value] : options) {
+      if (*s == name) return value;
+      names += (names.empty() ? "" : ", ") + std::string("\"") + std::string(name) + "\"";
+    }
+    error(n, "'" + std::string(key) + "' is \"" + *s + "\", must be one of " + names);
+    return std::nullopt;
+  }
+
+  std::vector<std::string> strings(const toml::node& n, std::string_view key) {
+    std::vector<std::string> out;
+    auto arr = n.as_array();
+    if (!arr) {
+      error(n, "'" + std::string(key) + "' must be an array of strings");
+      return out;
+    }
+    for (const auto& e : *arr)
+      if (auto s = str(e, key)) out.push_back(*s);
+    return out;
+  }
+
+  const toml::table* table(const toml::node& n, std::string_view key) {
+    if (auto t = n.as_table()) return t;
+    error(n, "'" + std::string(key) + "' must be a table");
+    return nullptr;
+  }
+
+  std::vector<ConfigError>& errors() { return errors_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+const std::initializer_list<std::pair<std::string_view, Action>> kFailActions = {
+    {"hold", Action::hold}, {"defer", Action::defer}, {"allow", Action::dunno}};
+
+void read_redis(Reader& r, const toml::table& t, RedisConfig& out) {
+  r.only_keys(t, "[redis]", {"url", "on_error", "timeout_ms", "key_prefix"});
+  if (auto n = t.get("url")) {
+    if (auto s = r.str(*n, "url")) {
+      std::string err;
+      if (auto u = parse_redis_url(*s, err)) {
+        out.endpoint = u->endpoint;
+        out.db = u->db;
+        out.password = u->password;
+        out.url = *s;
+      } else {
+        r.error(*n, err);
+      }
+    }
+  }
+  if (auto n = t.get("on_error"))
+    if (auto a = r.choice<Action>(*n, "on_error", kFailActions)) out.on_error = *a;
+  if (auto n = t.get("timeout_ms"))
+    if (auto v = r.integer(*n, "timeout_ms", 1, 60000)) out.timeout_ms = static_cast<uint32_t>(*v);
+  if (auto n = t.get("key_prefix")) {
+    if (auto s = r.str(*n, "key_prefix")) {
+      if (valid_name(*s)) out.key_prefix = *s;
+      else r.error(*n, "'key_prefix' must be 1-32 of a-z 0-9 _ -");
+    }
+  }
+}
+
+std::vector<Endpoint> endpoints(Reader& r, const toml::node& n, std::string_view key) {
+  std::vector<std::string> texts;
+  if (n.is_string()) texts.push_back(*n.value<std::string>());
+  else texts = r.strings(n, key);
+  std::vector<Endpoint> out;
+  for (const auto& text : texts) {
+    std::string err;
+    if (auto ep = parse_endpoint(text, err)) out.push_back(*ep);
+    else r.error(n, "'" + std::string(key) + "': " + err);
+  }
+  return out;
+}
+
+void read_policyd(Reader& r, const toml::table& t, PolicydConfig& out) {
+  r.only_keys(t, "[policyd]",
+              {"listen", "status", "unknown_port", "max_connections", "idle_timeout_s"});
+  if (auto n = t.get("listen")) out.listen = endpoints(r, *n, "listen");
+  if (auto n = t.get("status")) out.status = endpoints(r, *n, "status");
+  if (auto n = t.get("unknown_port"))
+    if (auto a = r.choice<Action>(*n, "unknown_port",
+                          {{"defer", Action::defer},
+                           {"hold", Action::hold},
+                           {"reject", Action::reject},
+                           {"allow", Action::dunno}}))
+      out.unknown_port = *a;
+  if (auto n = t.get("max_connections"))
+    if (auto v = r.integer(*n, "max_connections", 1, 65535))
+      out.max_connections = static_cast<uint32_t>(*v);
+  if (auto n = t.get("idle_timeout_s"))
+    if (auto v = r.integer(*n, "idle_timeout_s", 1, 86400))
+      out.idle_timeout_s = static_cast<uint32_t>(*v);
+}
+
+void read_lists(Reader& r, const toml::table& t, const std::filesystem::path& base,
+                std::map<std::string, std::string>& out) {
+  for (const auto& [k, v] : t) {
+    std::string name(k.str());
+    if (!valid_name(name)) {
+      r.error(v, "list name '" + name + "' must be 1-32 of a-z 0-9 _ -");
+      continue;
+    }
+    if (auto s = r.str(v, name)) {
+      std::filesystem::path p(*s);
+      if (p.is_relative()) p = base / p;
+      out[name] = p.lexically_normal().string();
+    }
+  }
+}
+
+void read_operators(Reader& r, const toml::table& t, std::vector<OperatorConfig>& out) {
+  for (const auto& [k, v] : t) {
+    OperatorConfig op;
+    op.name = std::string(k.str());
+    if (!valid_name(op.name) || op.name == "default") {
+      r.error(v, "operator name '" + op.name + "' must be 1-32 of a-z 0-9 _ - and not 'default'");
+      continue;
+    }
+    auto ot = r.table(v, "operators." + op.name);
+    if (!ot) continue;
+    r.only_keys(*ot, "[operators." + op.name + "]", {"domains", "mx_suffixes"});
+    if (auto n = ot->get("domains")) op.domains = r.strings(*n, "domains");
+    if (auto n = ot->get("mx_suffixes")) op.mx_suffixes = r.strings(*n, "mx_suffixes");
+    for (auto& d : op.domains) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+    for (auto& d : op.mx_suffixes) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+    out.push_back(std::move(op));
+  }
+}
+
+std::map<std::string, uint64_t> operator_caps(Reader& r, const toml::node& n, std::string_view key,
+                                              const std::set<std::string>& operators) {
+  std::map<std::string, uint64_t> out;
+  auto t = r.table(n, key);
+  if (!t) return out;
+  for (const auto& [k, v] : *t) {
+    std::string name(k.str());
+    if (name != "default" && !operators.count(name)) {
+      r.error(v, "'" + std::string(key) + "' names operator '" + name +
+                     "', which no [operators." + name + "] table defines");
+      continue;
+    }
+    if (auto cap = r.integer(v, name, 0, 100'000'000)) out[name] = static_cast<uint64_t>(*cap);
+  }
+  return out;
+}
+
+std::vector<RampStep> ramp_steps(Reader& r, const toml::node& n, std::string_view key) {
+  std::vector<RampStep> out;
+  auto arr = n.as_array();
+  if (!arr || arr->empty()) {
+    r.error(n, "'" + std::string(key) + "' must be a non-empty array of [day, cap] pairs");
+    return out;
+  }
+  for (const auto& e : *arr) {
+    auto pair = e.as_array();
+    if (!pair || pair->size() != 2) {
+      r.error(e, "each '" + std::string(key) + "' step must be [day, cap]");
+      continue;
+    }
+    auto day = r.integer(*pair->get(0), "day", 0, 3650);
+    auto cap = r.integer(*pair->get(1), "cap", 0, 100'000'000);
+    if (!day || !cap) continue;
+    if (out.empty() && *day != 0) r.error(e, "the first '" + std::string(key) + "' step must be day 0");
+    if (!out.empty() && static_cast<uint32_t>(*day) <= out.back().day)
+      r.error(e, "'" + std::string(key) + "' days must be in ascending order");
+    out.push_back({static_cast<uint32_t>(*day), static_cast<uint64_t>(*cap)});
+  }
+  return out;
+}
+
+std::optional<RampConfig> read_ramp(Reader& r, const toml::node& n) {
+  auto t = r.table(n, "ramp");
+  if (!t) return std::nullopt;
+  r.only_keys(*t, "ramp", {"stamp", "count", "hourly", "daily", "send_day_minimum"});
+  RampConfig ramp;
+  if (auto s = t->get("stamp")) {
+    if (auto v = r.str(*s, "stamp")) ramp.stamp = *v;
+  } else {
+    r.error(n, "ramp needs 'stamp', the file holding the warmup start (epoch seconds)");
+  }
+  if (auto c = t->get("count"))
+    if (auto v = r.choice<RampCount>(*c, "count",
+                          {{"calendar_days", RampCount::calendar_days},
+                           {"send_days", RampCount::send_days}}))
+      ramp.count = *v;
+  if (auto h = t->get("hourly")) ramp.hourly = ramp_steps(r, *h, "hourly");
+  else r.error(n, "ramp needs 'hourly', the [day, cap] steps");
+  if (auto d = t->get("daily")) ramp.daily = ramp_steps(r, *d, "daily");
+  if (auto m = t->get("send_day_minimum"))
+    if (auto v = r.integer(*m, "send_day_minimum", 1, 1'000'000))
+      ramp.send_day_minimum = static_cast<uint64_t>(*v);
+  return ramp;
+}
+
+StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
+                         const std::set<std::string>& operators) {
+  r.only_keys(t, "[[stream]]",
+              {"name", "ports", "exclude", "mode", "over_cap", "hourly_cap", "daily_cap", "burst",
+               "operator_hourly", "operator_daily", "ramp"});
+  StreamConfig s;
+  if (auto n = t.get("name")) {
+    if (auto v = r.str(*n, "name")) {
+      s.name = *v;
+      if (!valid_name(s.name)) r.error(*n, "stream name '" + s.name + "' must be 1-32 of a-z 0-9 _ -");
+    }
+  } else {
+    r.error_at(t.source().begin, "[[stream]] needs a 'name'");
+  }
+  if (auto n = t.get("ports")) {
+    auto arr = n->as_array();
+    if (!arr || arr->empty()) r.error(*n, "'ports' must be a non-empty array of port numbers");
+    else
+      for (const auto& p : *arr)
+        if (auto v = r.integer(p, "ports", 1, 65535)) s.ports.push_back(static_cast<uint16_t>(*v));
+  } else {
+    r.error_at(t.source().begin, "stream '" + s.name + "' needs 'ports', its submission port(s)");
+  }
+  if (auto n = t.get("exclude")) {
+    s.exclude = r.strings(*n, "exclude");
+    for (const auto& name : s.exclude)
+      if (!cfg.lists.count(name))
+        r.error(*n, "'exclude' names list '" + name + "', which [lists] does not define");
+  }
+  if (auto n = t.get("mode"))
+    if (auto v = r.choice<StreamMode>(*n, "mode",
+                          {{"enforce", StreamMode::enforce}, {"shadow", StreamMode::shadow}}))
+      s.mode = *v;
+  if (auto n = t.get("over_cap"))
+    if (auto v = r.choice<Action>(*n, "over_cap", {{"defer", Action::defer}, {"hold", Action::hold}}))
+      s.over_cap = *v;
+  if (auto n = t.get("hourly_cap"))
+    if (auto v = r.integer(*n, "hourly_cap", 0, 100'000'000)) s.hourly_cap = *v;
+  if (auto n = t.get("daily_cap"))
+    if (auto v = r.integer(*n, "daily_cap", 0, 100'000'000)) s.daily_cap = *v;
+  if (auto n = t.get("burst"))
+    if (auto v = r.integer(*n, "burst", 1, 1'000'000)) s.burst = static_cast<uint32_t>(*v);
+  if (auto n = t.get("operator_hourly"))
+    s.operator_caps.hourly = operator_caps(r, *n, "operator_hourly", operators);
+  if (auto n = t.get("operator_daily"))
+    s.operator_caps.daily = operator_caps(r, *n, "operator_daily", operators);
+  if (auto n = t.get("ramp")) s.ramp = read_ramp(r, *n);
+  return s;
+}
+
+bool valid_timezone(const std::string& tz) {
+  if (tz == "UTC") return true;
+  if (tz.empty() || tz.front() == '/' || tz.find("..") != std::string::npos) return false;
+  struct stat st {};
+  return ::stat(("/usr/share/zoneinfo/" + tz).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void check_streams(Reader& r, const toml::table& root, const Config& cfg) {
+  std::map<uint16_t, std::string> port_owner;
+  std::set<std::string> names;
+  const toml::node* where = root.get("stream");
+  for (const auto& s : cfg.streams) {
+    if (!s.name.empty() && !names.insert(s.name).second)
+      r.error(*where, "stream name '" + s.name + "' is used twice");
+    for (auto p : s.ports) {
+      auto [it, fresh] = port_owner.emplace(p, s.name);
+      if (!fresh)
+        r.error(*where, "port " + std::to_string(p) + " belongs to both stream '" + it->second +
+                            "' and stream '" + s.name + "'");
+    }
+  }
+}
+
+}  // namespace
+
+ConfigResult parse_config(std::string_view text, const std::string& path) {
+  ConfigResult result;
+  Reader r(path);
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    result.errors.push_back({path, b.line, b.column, std::string(e.description())});
+    return result;
+  }
+  auto cfg = std::make_shared<Config>();
+  cfg->path = path;
+  cfg->timezone = "UTC";
+  r.only_keys(root, "the top level",
+              {"timezone", "log_level", "redis", "policyd", "lists", "operators", "stream"});
+  if (auto n = root.get("timezone")) {
+    if (auto v = r.str(*n, "timezone")) {
+      if (valid_timezone(*v)) cfg->timezone = *v;
+      else r.error(*n, "unknown time zone '" + *v + "' (an IANA name such as America/Chicago)");
+    }
+  }
+  if (auto n = root.get("log_level"))
+    if (auto v = r.choice<std::string>(*n, "log_level",
+                          {{"trace", std::string("trace")},
+                           {"debug", std::string("debug")},
+                           {"info", std::string("info")},
+                           {"warn", std::string("warn")},
+                           {"error", std::string("error")}}))
+      cfg->log_level = *v;
+
+  std::string err;
+  cfg->redis.url = "redis://127.0.0.1:6379/0";
+  cfg->redis.endpoint = parse_redis_url(cfg->redis.url, err)->endpoint;
+  if (auto n = root.get("redis"))
+    if (auto t = r.table(*n, "redis")) read_redis(r, *t, cfg->redis);
+  if (auto n = root.get("policyd"))
+    if (auto t = r.table(*n, "policyd")) read_policyd(r, *t, cfg->policyd);
+  if (cfg->policyd.listen.empty()) {
+    cfg->policyd.listen.push_back(
+        *parse_endpoint("unix:/var/spool/postfix/private/streamguard", err));
+  }
+  auto base = std::filesystem::path(path).parent_path();
+  if (auto n = root.get("lists"))
+    if (auto t = r.table(*n, "lists")) read_lists(r, *t, base, cfg->lists);
+  if (auto n = root.get("operators"))
+    if (auto t = r.table(*n, "operators")) read_operators(r, *t, cfg->operators);
+  std::set<std::string> operator_names;
+  for (const auto& op : cfg->operators) operator_names.insert(op.name);
+
+  if (auto n = root.get("stream")) {
+    auto arr = n->as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      r.error(*n, "'stream' must be an array of tables: write [[stream]]");
+    } else {
+      for (const auto& e : *arr)
+        cfg->streams.push_back(read_stream(r, *e.as_table(), *cfg, operator_names));
+      check_streams(r, root, *cfg);
+    }
+  } else {
+    r.error_at(root.source().begin, "no [[stream]] is defined: nothing to enforce");
+  }
+
+  result.errors = std::move(r.errors());
+  if (result.errors.empty()) result.config = std::move(cfg);
+  return result;
+}
+
+ConfigResult load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ConfigResult result;
+    result.errors.push_back({path, 0, 0, std::string("cannot read: ") + std::strerror(errno)});
+    return result;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace sg

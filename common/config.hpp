@@ -1,0 +1,116 @@
+// The one TOML configuration shared by every streamguard program, parsed once
+// into validated, immutable structs. See docs/configuration.md for every key.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/endpoint.hpp"
+
+namespace sg {
+
+// What policyd answers when it cannot or must not accept a recipient now.
+enum class Action { dunno, defer, hold, reject };
+const char* to_string(Action a);
+
+enum class StreamMode { enforce, shadow };
+enum class RampCount { calendar_days, send_days };
+
+struct RedisConfig {
+  Endpoint endpoint;          // from url = "redis://HOST:PORT[/DB]" or "unix:///path[?db=N]"
+  std::string url;            // as written, for messages
+  int db = 0;
+  std::string password;       // empty: no AUTH
+  Action on_error = Action::hold;
+  uint32_t timeout_ms = 250;  // deadline of one Redis call
+  std::string key_prefix = "sg";
+};
+
+struct PolicydConfig {
+  std::vector<Endpoint> listen;
+  std::vector<Endpoint> status;
+  Action unknown_port = Action::defer;
+  uint32_t max_connections = 1024;
+  uint32_t idle_timeout_s = 300;  // close a policy connection idle this long
+};
+
+struct OperatorConfig {
+  std::string name;
+  std::vector<std::string> domains;      // static map: recipient domain -> operator
+  std::vector<std::string> mx_suffixes;  // MX host suffixes (used by MX lookup)
+};
+
+// A cap of nullopt means "no limit of that kind"; 0 means "send nothing".
+struct OperatorCaps {
+  std::map<std::string, uint64_t> hourly;  // operator name or "default" -> cap
+  std::map<std::string, uint64_t> daily;
+};
+
+struct RampStep {
+  uint32_t day = 0;
+  uint64_t cap = 0;
+};
+
+struct RampConfig {
+  std::string stamp;  // file holding the warmup start, epoch seconds
+  RampCount count = RampCount::calendar_days;
+  std::vector<RampStep> hourly;  // ascending by day, first step day 0
+  std::vector<RampStep> daily;   // optional
+  uint64_t send_day_minimum = 1;
+};
+
+struct StreamConfig {
+  std::string name;
+  std::vector<uint16_t> ports;
+  std::vector<std::string> exclude;  // list names
+  StreamMode mode = StreamMode::enforce;
+  Action over_cap = Action::defer;   // defer or hold
+  std::optional<uint64_t> hourly_cap;  // fallback when Redis holds none
+  std::optional<uint64_t> daily_cap;
+  uint32_t burst = 0;                // hourly burst in messages; 0: derived (cap/60, at least 1)
+  OperatorCaps operator_caps;
+  std::optional<RampConfig> ramp;
+
+  // The hourly cap policyd falls back to when Redis holds none: the explicit
+  // hourly_cap, else the first (most cautious) ramp step, else no hourly cap.
+  std::optional<uint64_t> fallback_hourly_cap() const;
+  uint64_t effective_burst(uint64_t hourly_cap) const;
+};
+
+struct Config {
+  std::string path;      // the file it came from
+  std::string timezone;  // IANA zone for calendar days, e.g. "America/Chicago"
+  std::string log_level = "info";
+  RedisConfig redis;
+  PolicydConfig policyd;
+  std::map<std::string, std::string> lists;  // list name -> file path (absolute)
+  std::vector<OperatorConfig> operators;
+  std::vector<StreamConfig> streams;
+
+  const StreamConfig* stream_for_port(uint16_t port) const;
+  const StreamConfig* stream_named(std::string_view name) const;
+};
+
+struct ConfigError {
+  std::string file;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  std::string message;
+  std::string to_string() const;  // "file:line:col: message"
+};
+
+struct ConfigResult {
+  std::shared_ptr<const Config> config;  // null when errors is not empty
+  std::vector<ConfigError> errors;
+};
+
+// Reads and validates the file. Every problem found is reported, not only the
+// first; relative list paths are resolved against the config file's folder.
+ConfigResult load_config(const std::string& path);
+ConfigResult parse_config(std::string_view text, const std::string& path);
+
+}  // namespace sg

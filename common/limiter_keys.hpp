@@ -1,0 +1,25 @@
+// Every Redis key name streamguard uses is built here, and nowhere else. Keys of
+// one stream share the hash tag {stream} so one Lua call over them is legal on
+// Redis Cluster.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sg::keys {
+
+// Hash of current caps, written by rampd, read by policyd (fields: see
+// cap_field()).
+std::string caps(std::string_view prefix, std::string_view stream);
+
+// Smooth hourly rate (GCRA state), for the stream or one operator within it.
+std::string hourly_rate(std::string_view prefix, std::string_view stream, std::string_view op = {});
+
+// Exact count for one calendar day ("YYYYMMDD"), for the stream or one operator.
+std::string daily_count(std::string_view prefix, std::string_view stream, std::string_view day,
+                        std::string_view op = {});
+
+// Field names in the caps hash: "hourly", "daily", "op:<name>:hourly", "op:<name>:daily".
+std::string cap_field(std::string_view window, std::string_view op = {});
+
+}  // namespace sg::keys

@@ -1,0 +1,99 @@
+-- limiter.lua: check and charge every cap that applies to one recipient,
+-- all or nothing, in one atomic call.
+--
+-- KEYS[1]    the stream's caps hash (written by streamguard-rampd); a field
+--            present there overrides the cap from the config
+-- KEYS[1+i]  state of limiter i (i = 1..n):
+--              rate  ("r"): the GCRA theoretical arrival time, ms as a string
+--              count ("c"): the day's counter
+-- ARGV[1]    now, milliseconds since the epoch (the daemon's clock, never Redis's)
+-- ARGV[2]    n, the number of limiters
+-- ARGV[3 + 5*(i-1) ...] for limiter i:
+--   kind      "r" smooth hourly rate with a bounded burst, "c" exact daily count
+--   field     field of KEYS[1] overriding the fallback cap
+--   fallback  cap from the config; -1: no cap unless the hash sets one
+--   burst     "r": burst in messages; -1: max(1, floor(cap / 60))
+--   reset_ms  "c": ms until the counter's day ends (its TTL adds one day more)
+--
+-- Reply: { allowed (1|0), denied (1-based index of the first limiter that
+--          refused; 0 when allowed), then for each limiter:
+--          cap (-1: none applied), used, retry_ms (-1: none, or never while cap is 0) }
+--
+-- Every key written gets a TTL. Nothing is written unless every limiter allows.
+
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local HOUR = 3600000
+
+local fields = {}
+for i = 1, n do
+  fields[i] = ARGV[3 + 5 * (i - 1) + 1]
+end
+local overrides = redis.call('HMGET', KEYS[1], unpack(fields))
+
+local reply = { 1, 0 }
+local writes = {}
+
+for i = 1, n do
+  local base = 3 + 5 * (i - 1)
+  local kind = ARGV[base]
+  local cap = tonumber(overrides[i]) or tonumber(ARGV[base + 2])
+  local key = KEYS[1 + i]
+  local used, retry, ok = 0, -1, true
+
+  if cap == nil or cap < 0 then
+    cap = -1
+  elseif kind == 'r' then
+    local burst = tonumber(ARGV[base + 3])
+    if burst < 1 then burst = math.max(1, math.floor(cap / 60)) end
+    if cap == 0 then
+      ok = false
+    else
+      local interval = HOUR / cap
+      local tat = tonumber(redis.call('GET', key)) or now
+      if tat < now then tat = now end
+      local new_tat = tat + interval
+      local window = interval * burst
+      if new_tat - now > window then
+        ok = false
+        used = math.ceil((tat - now) / interval - 1e-9)
+        retry = math.ceil(new_tat - now - window)
+      else
+        used = math.ceil((new_tat - now) / interval - 1e-9)
+        writes[#writes + 1] = { 'r', key, new_tat, math.ceil(new_tat - now) + 1000 }
+      end
+    end
+  else
+    local count = tonumber(redis.call('GET', key)) or 0
+    local reset = tonumber(ARGV[base + 4])
+    used = count
+    if count + 1 > cap then
+      ok = false
+      if cap > 0 then retry = reset end
+    else
+      used = count + 1
+      writes[#writes + 1] = { 'c', key, reset + 86400000 }
+    end
+  end
+
+  if not ok and reply[1] == 1 then
+    reply[1] = 0
+    reply[2] = i
+  end
+  reply[#reply + 1] = cap
+  reply[#reply + 1] = used
+  reply[#reply + 1] = retry
+end
+
+if reply[1] == 1 then
+  for _, w in ipairs(writes) do
+    if w[1] == 'r' then
+      redis.call('SET', w[2], string.format('%.3f', w[3]), 'PX', w[4])
+    else
+      redis.call('INCR', w[2])
+      redis.call('PEXPIRE', w[2], w[3])
+    end
+  end
+end
+
+return reply

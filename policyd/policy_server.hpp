@@ -1,0 +1,42 @@
+// The policy listeners: unix and TCP acceptors, one coroutine per connection,
+// persistent connections carrying many requests each (as Postfix's
+// policy client keeps them). A protocol violation is logged, counted and the
+// connection closed, as Postfix's own servers do; an idle connection is
+// closed after idle_timeout.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "common/endpoint.hpp"
+#include "policyd/policy_service.hpp"
+
+namespace sg {
+
+class PolicyServer {
+ public:
+  struct Options {
+    std::vector<Endpoint> listen;
+    uint32_t max_connections = 1024;
+    std::chrono::seconds idle_timeout{300};
+    policy::Limits limits;
+  };
+
+  // Binds every listener now; throws std::runtime_error naming the endpoint
+  // that could not be bound.
+  PolicyServer(boost::asio::io_context& io, PolicyService& service, Options options);
+  ~PolicyServer();
+  PolicyServer(const PolicyServer&) = delete;
+  PolicyServer& operator=(const PolicyServer&) = delete;
+
+  std::vector<uint16_t> bound_ports() const;  // TCP ports in listen order, 0 for unix
+  std::size_t connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sg

@@ -1,0 +1,56 @@
+// Decides one policy request: the glue between the parsed request, the pure
+// decision engine, the Redis limiter, metrics and the one log line per
+// decision. Runs on the Asio loop thread only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/clock.hpp"
+#include "common/decision.hpp"
+#include "common/metrics.hpp"
+#include "common/policy_protocol.hpp"
+#include "policyd/cap_limiter.hpp"
+#include "policyd/policyd_metrics.hpp"
+#include "policyd/redis_client.hpp"
+#include "policyd/runtime.hpp"
+
+namespace sg {
+
+class PolicyService {
+ public:
+  using Done = std::function<void(std::string action_line)>;
+
+  // redis_url: where the caps live (the config's, or --redis from the command line).
+  PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
+                const RedisUrl& redis_url, const Clock& clock, metrics::Registry& registry);
+
+  void start();  // connects to Redis
+
+  // Answers the request through `done` exactly once (maybe before returning).
+  void handle(const policy::Request& request, Done done);
+
+  void set_runtime(std::shared_ptr<const Runtime> runtime);
+  std::shared_ptr<const Runtime> runtime() const { return runtime_; }
+  PolicydMetrics& stats() { return stats_; }
+  bool redis_ready() const { return redis_.connected(); }
+  std::string status_json() const;
+
+ private:
+  struct Context;
+  void charge(std::shared_ptr<Context> ctx);
+  void finish(Context& ctx, const Verdict& v);
+  void record_limits(const Context& ctx, const LimiterResult& r);
+
+  const Clock& clock_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::string redis_text_;
+  PolicydMetrics stats_;
+  RedisClient redis_;
+  CapLimiter limiter_;
+  uint64_t answered_ = 0;
+};
+
+}  // namespace sg

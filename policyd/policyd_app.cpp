@@ -1,0 +1,300 @@
+#include "policyd/policyd_app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cstring>
+#include <iostream>
+#include <optional>
+
+#include "common/civil_time.hpp"
+#include "common/logging.hpp"
+#include "common/status_server.hpp"
+#include "policyd/policy_server.hpp"
+
+namespace sg {
+
+namespace {
+
+constexpr const char* kHelp = R"(NAME
+    streamguard-policyd - Postfix policy service that keeps mail streams apart
+
+SYNOPSIS
+    streamguard-policyd --config FILE [--listen ADDR]... [--redis URL]
+                        [--status ADDR]... [--log-level LEVEL]
+    streamguard-policyd --config FILE --check-config
+    streamguard-policyd --help | --version
+
+DESCRIPTION
+    Answers Postfix's check_policy_service at the RCPT stage. The stream of a
+    recipient is chosen by the submission port Postfix reports (server_port).
+    A recipient on a list the stream excludes is rejected (REJECT 5.7.1 with
+    the list and the stream named); otherwise every cap that applies (stream
+    hourly rate, stream daily count, stream x operator hourly and daily) is
+    checked and charged in one atomic Redis call. Over a cap, the stream's
+    over_cap action answers: DEFER_IF_PERMIT 4.7.1, or HOLD (accepted and
+    parked in Postfix's hold queue, nothing lost). If Redis cannot answer
+    within its deadline, [redis] on_error answers (hold or defer); exclusions
+    still apply. A stream in shadow mode answers DUNNO and counts what it
+    would have done.
+
+OPTIONS
+    --config FILE     The TOML configuration (required). See
+                      docs/configuration.md.
+    --check-config    Read FILE and every list it names, print each problem
+                      as FILE:LINE:COLUMN: message, and exit: 0 when the
+                      configuration is valid, 1 when it is not.
+    --listen ADDR     Listen here instead of [policyd] listen; repeatable.
+                      ADDR is unix:/path or inet:HOST:PORT (HOST a literal
+                      IP address; port 0 picks a free port, logged at start).
+    --redis URL       Use this Redis instead of [redis] url:
+                      redis://HOST:PORT[/DB] or unix:///path[?db=N].
+    --status ADDR     Serve /metrics and /status here instead of
+                      [policyd] status; repeatable.
+    --log-level L     trace, debug, info (default: the config's), warn, error.
+    --help            This text.
+    --version         The version.
+
+SIGNALS
+    SIGHUP            Reload FILE and its lists. An invalid new configuration
+                      is reported and the running one is kept. Listen
+                      addresses and the Redis URL change only on restart.
+    SIGTERM, SIGINT   Stop: close the listeners and exit.
+
+EXIT STATUS
+    0 on a clean stop or a valid --check-config; 1 on an invalid
+    configuration; 2 on a usage error or a listener that cannot be bound.
+
+EXAMPLES
+    streamguard-policyd --config /etc/streamguard/streamguard.toml --check-config
+    streamguard-policyd --config streamguard.toml --listen inet:127.0.0.1:10040 \
+        --redis redis://127.0.0.1:6379/0
+
+    In Postfix main.cf:
+        smtpd_recipient_restrictions = ...,
+            check_policy_service { unix:private/streamguard, timeout=10s,
+                                   default_action=DEFER_IF_PERMIT }
+)";
+
+struct Options {
+  std::string config;
+  bool check_only = false;
+  std::vector<std::string> listen;
+  std::vector<std::string> status;
+  std::string redis;
+  std::string log_level;
+};
+
+// Returns nullopt after printing a usage error.
+std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
+  Options o;
+  auto value = [&](int& i, const char* name) -> const char* {
+    if (i + 1 >= argc) {
+      std::cerr << "streamguard-policyd: " << name << " needs a value (see --help)\n";
+      return nullptr;
+    }
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    const char* v = nullptr;
+    if (a == "--help" || a == "-h") {
+      std::cout << kHelp;
+      exit_code = 0;
+      return std::nullopt;
+    } else if (a == "--version") {
+      std::cout << "streamguard-policyd " << STREAMGUARD_VERSION << "\n";
+      exit_code = 0;
+      return std::nullopt;
+    } else if (a == "--check-config") {
+      o.check_only = true;
+      continue;
+    } else if (a == "--config" || a == "-c") {
+      if (!(v = value(i, "--config"))) break;
+      o.config = v;
+      continue;
+    } else if (a == "--listen") {
+      if (!(v = value(i, "--listen"))) break;
+      o.listen.emplace_back(v);
+      continue;
+    } else if (a == "--status") {
+      if (!(v = value(i, "--status"))) break;
+      o.status.emplace_back(v);
+      continue;
+    } else if (a == "--redis") {
+      if (!(v = value(i, "--redis"))) break;
+      o.redis = v;
+      continue;
+    } else if (a == "--log-level") {
+      if (!(v = value(i, "--log-level"))) break;
+      o.log_level = v;
+      continue;
+    } else {
+      std::cerr << "streamguard-policyd: unknown option '" << a << "' (see --help)\n";
+    }
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (exit_code == 2) return std::nullopt;
+  if (o.config.empty()) {
+    std::cerr << "streamguard-policyd: --config FILE is required (see --help)\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  return o;
+}
+
+std::vector<Endpoint> endpoints_or_exit(const std::vector<std::string>& texts,
+                                        const char* option, bool& ok) {
+  std::vector<Endpoint> out;
+  for (const auto& t : texts) {
+    std::string err;
+    if (auto ep = parse_endpoint(t, err)) out.push_back(*ep);
+    else {
+      std::cerr << "streamguard-policyd: " << option << ": " << err << "\n";
+      ok = false;
+    }
+  }
+  return out;
+}
+
+void print_summary(const Runtime& rt) {
+  const auto& cfg = *rt.config;
+  std::cout << cfg.path << ": configuration is valid\n";
+  for (const auto& s : cfg.streams) {
+    std::cout << "  stream " << s.name << ": ports";
+    for (auto p : s.ports) std::cout << ' ' << p;
+    auto hourly = s.fallback_hourly_cap();
+    std::cout << "; " << (s.mode == StreamMode::shadow ? "shadow" : "enforce")
+              << "; over cap: " << to_string(s.over_cap) << "; hourly cap "
+              << (hourly ? std::to_string(*hourly) : "none") << ", daily cap "
+              << (s.daily_cap ? std::to_string(*s.daily_cap) : "none") << "; excludes";
+    for (const auto& e : s.exclude) std::cout << ' ' << e;
+    if (s.exclude.empty()) std::cout << " nothing";
+    std::cout << "\n";
+  }
+  for (const auto& [name, list] : rt.classifier.lists())
+    std::cout << "  list " << name << ": " << list.size() << " entries from "
+              << cfg.lists.at(name) << "\n";
+}
+
+}  // namespace
+
+int run_policyd(int argc, char** argv) {
+  int exit_code = 2;
+  auto opts = parse_args(argc, argv, exit_code);
+  if (!opts) return exit_code;
+
+  auto loaded = load_runtime(opts->config);
+  for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+  if (!loaded.runtime) {
+    std::cerr << "streamguard-policyd: " << loaded.errors.size()
+              << (loaded.errors.size() == 1 ? " error" : " errors") << " in " << opts->config
+              << "\n";
+    return 1;
+  }
+  auto runtime = loaded.runtime;
+  if (opts->check_only) {
+    print_summary(*runtime);
+    return 0;
+  }
+
+  bool ok = true;
+  auto listen = endpoints_or_exit(opts->listen, "--listen", ok);
+  auto status = endpoints_or_exit(opts->status, "--status", ok);
+  RedisUrl redis{runtime->config->redis.endpoint, runtime->config->redis.db,
+                 runtime->config->redis.password};
+  if (!opts->redis.empty()) {
+    std::string err;
+    if (auto u = parse_redis_url(opts->redis, err)) redis = *u;
+    else {
+      std::cerr << "streamguard-policyd: --redis: " << err << "\n";
+      ok = false;
+    }
+  }
+  if (!ok) return 2;
+  if (listen.empty()) listen = runtime->config->policyd.listen;
+  if (status.empty()) status = runtime->config->policyd.status;
+
+  const std::string level = opts->log_level.empty() ? runtime->config->log_level : opts->log_level;
+  if (!init_logging("streamguard-policyd", level)) {
+    std::cerr << "streamguard-policyd: unknown log level '" << level << "'\n";
+    return 2;
+  }
+  set_process_timezone(runtime->config->timezone);
+
+  boost::asio::io_context io(1);
+  SystemClock clock;
+  metrics::Registry registry;
+  PolicyService service(io, runtime, redis, clock, registry);
+  std::unique_ptr<PolicyServer> server;
+  std::unique_ptr<StatusServer> status_server;
+  try {
+    server = std::make_unique<PolicyServer>(
+        io, service,
+        PolicyServer::Options{listen, runtime->config->policyd.max_connections,
+                              std::chrono::seconds(runtime->config->policyd.idle_timeout_s), {}});
+    if (!status.empty())
+      status_server = std::make_unique<StatusServer>(
+          io, status, [&registry] { return registry.render(); },
+          [&service] { return service.status_json(); });
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  auto ports = server->bound_ports();
+  for (std::size_t i = 0; i < listen.size(); ++i) {
+    Endpoint shown = listen[i];
+    if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
+    spdlog::info("listening for Postfix policy requests on {}", shown.to_string());
+  }
+  if (status_server) {
+    auto sports = status_server->bound_ports();
+    for (std::size_t i = 0; i < status.size(); ++i) {
+      Endpoint shown = status[i];
+      if (shown.kind == Endpoint::Kind::tcp) shown.port = sports[i];
+      spdlog::info("serving /metrics and /status on {}", shown.to_string());
+    }
+  }
+  spdlog::info("config {} loaded: {} streams, redis {}, on_error={}", opts->config,
+               runtime->config->streams.size(), redis.endpoint.to_string(),
+               to_string(runtime->config->redis.on_error));
+  service.start();
+
+  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig != SIGHUP) {
+          spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+          server.reset();
+          status_server.reset();
+          io.stop();
+          return;
+        }
+        auto next = load_runtime(opts->config);
+        if (!next.runtime) {
+          for (const auto& e : next.errors) spdlog::error("reload: {}", e.to_string());
+          spdlog::error("reload: {} has {} error(s); keeping the running configuration",
+                        opts->config, next.errors.size());
+          service.stats().reloads.labels({"error"}).inc();
+        } else {
+          const auto& old_cfg = *service.runtime()->config;
+          const auto& new_cfg = *next.runtime->config;
+          if (old_cfg.policyd.listen != new_cfg.policyd.listen ||
+              old_cfg.redis.url != new_cfg.redis.url)
+            spdlog::warn("reload: listen addresses and the Redis URL change only on restart");
+          set_process_timezone(new_cfg.timezone);
+          if (opts->log_level.empty()) set_log_level(new_cfg.log_level);
+          service.set_runtime(next.runtime);
+          service.stats().reloads.labels({"ok"}).inc();
+          spdlog::info("reload: {} loaded: {} streams", opts->config, new_cfg.streams.size());
+        }
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  io.run();
+  return 0;
+}
+
+}  // namespace sg

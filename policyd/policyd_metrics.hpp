@@ -1,0 +1,51 @@
+// Every metric streamguard-policyd exports, declared once.
+#pragma once
+
+#include "common/metrics.hpp"
+
+namespace sg {
+
+struct PolicydMetrics {
+  explicit PolicydMetrics(metrics::Registry& r)
+      : requests(r.counter("streamguard_policy_requests_total",
+                           "Policy requests answered, by stream, action and reason.",
+                           {"stream", "action", "reason"})),
+        shadow(r.counter("streamguard_policy_shadow_total",
+                         "Shadow-mode requests that enforcement would have refused.",
+                         {"stream", "would", "reason"})),
+        latency(r.histogram("streamguard_policy_latency_seconds",
+                            "Time from a complete request to its answer.", {},
+                            {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1})
+                    .labels({})),
+        protocol_errors(r.counter("streamguard_policy_protocol_errors_total",
+                                  "Connections closed for a policy protocol violation.")
+                            .labels({})),
+        connections(r.gauge("streamguard_policy_connections", "Open policy connections.").labels({})),
+        redis_errors(r.counter("streamguard_redis_errors_total",
+                               "Redis calls that failed, by kind.", {"kind"})),
+        redis_reconnects(r.counter("streamguard_redis_reconnects_total",
+                                   "Times the Redis connection was lost and re-established.")
+                             .labels({})),
+        redis_up(r.gauge("streamguard_redis_up", "1 while the Redis connection is ready.").labels({})),
+        cap(r.gauge("streamguard_cap", "Cap in force, as last seen by a charge (-1: none).",
+                    {"stream", "operator", "window"})),
+        usage(r.gauge("streamguard_usage",
+                      "Usage as last seen by a charge: daily count, or hourly messages in burst.",
+                      {"stream", "operator", "window"})),
+        reloads(r.counter("streamguard_config_reloads_total", "Config reloads by result.",
+                          {"result"})) {}
+
+  metrics::Family<metrics::Counter>& requests;
+  metrics::Family<metrics::Counter>& shadow;
+  metrics::Histogram& latency;
+  metrics::Counter& protocol_errors;
+  metrics::Gauge& connections;
+  metrics::Family<metrics::Counter>& redis_errors;
+  metrics::Counter& redis_reconnects;
+  metrics::Gauge& redis_up;
+  metrics::Family<metrics::Gauge>& cap;
+  metrics::Family<metrics::Gauge>& usage;
+  metrics::Family<metrics::Counter>& reloads;
+};
+
+}  // namespace sg

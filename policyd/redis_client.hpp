@@ -1,0 +1,91 @@
+// An asynchronous Redis connection driven by the Asio loop: hiredis's async
+// API with a small adapter that turns its add/del read/write hooks into
+// descriptor waits. Many commands are in flight at once on one connection
+// (hiredis writes them back to back: pipelining). hiredis 0.14 has no async
+// timeouts, so every command carries a deadline kept here with one Asio timer
+// over the FIFO of commands in flight (Redis answers in order). A missed
+// deadline fails the command and drops the connection; the client then
+// reconnects on its own with backoff. While disconnected, commands fail at
+// once: callers take their degraded path, never wait.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/redis_url.hpp"
+
+struct redisReply;
+struct redisAsyncContext;
+
+namespace sg {
+
+struct RedisClientOptions {
+  RedisUrl url;
+  std::chrono::milliseconds deadline{250};
+  std::chrono::milliseconds reconnect_min{50};
+  std::chrono::milliseconds reconnect_max{2000};
+};
+
+// Optional observers, called on the loop thread.
+struct RedisClientHooks {
+  std::function<void()> on_ready;                      // connected (AUTH/SELECT sent)
+  std::function<void(std::string_view)> on_down;       // connection lost or failed, why
+  std::function<void(std::string_view kind)> on_error;  // "timeout", "unavailable", "reply", ...
+};
+
+class RedisClient {
+ public:
+  // reply is null when error is set. The callback runs exactly once, on the
+  // loop thread; never from inside command().
+  using Callback = std::function<void(const redisReply* reply, std::string_view error)>;
+
+  RedisClient(boost::asio::io_context& io, RedisClientOptions options, RedisClientHooks hooks = {});
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  void start();
+  void command(const std::vector<std::string_view>& argv, Callback cb);
+  bool connected() const { return state_ == State::ready; }
+  std::size_t in_flight() const { return inflight_.size(); }
+
+ private:
+  struct Link;
+  struct Pending;
+  enum class State { idle, connecting, ready, backoff };
+
+  void connect();
+  void schedule_reconnect(std::string_view why);
+  void on_connected(int status);
+  void on_disconnected(int status);
+  void arm_deadline();
+  void on_deadline();
+  void fail_later(Callback cb, std::string error);
+  void drop_connection(std::string_view why);
+
+  static void reply_thunk(redisAsyncContext* ac, void* reply, void* privdata);
+  static void connect_thunk(const redisAsyncContext* ac, int status);
+  static void disconnect_thunk(const redisAsyncContext* ac, int status);
+
+  boost::asio::io_context& io_;
+  RedisClientOptions options_;
+  RedisClientHooks hooks_;
+  State state_ = State::idle;
+  std::shared_ptr<Link> link_;
+  std::deque<Pending*> inflight_;
+  boost::asio::steady_timer deadline_timer_;
+  bool deadline_armed_ = false;
+  boost::asio::steady_timer reconnect_timer_;
+  std::chrono::milliseconds backoff_;
+  bool stopping_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace sg

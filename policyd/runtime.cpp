@@ -1,0 +1,25 @@
+#include "policyd/runtime.hpp"
+
+namespace sg {
+
+RuntimeResult build_runtime(std::shared_ptr<const Config> config) {
+  RuntimeResult out;
+  std::map<std::string, DomainList> lists;
+  std::vector<ListError> list_errors;
+  for (const auto& [name, path] : config->lists) lists.emplace(name, DomainList::load(path, list_errors));
+  for (const auto& e : list_errors) out.errors.push_back({e.file, e.line, e.line ? 1u : 0u, e.message});
+  if (!out.errors.empty()) return out;
+  std::map<std::string, std::vector<std::string>> operator_domains;
+  for (const auto& op : config->operators) operator_domains[op.name] = op.domains;
+  out.runtime = std::make_shared<const Runtime>(
+      Runtime{config, Classifier(std::move(lists), operator_domains)});
+  return out;
+}
+
+RuntimeResult load_runtime(const std::string& config_path) {
+  auto loaded = load_config(config_path);
+  if (!loaded.config) return RuntimeResult{nullptr, std::move(loaded.errors)};
+  return build_runtime(loaded.config);
+}
+
+}  // namespace sg

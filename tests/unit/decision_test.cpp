@@ -1,0 +1,428 @@
+#include "common/decision.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/classifier.hpp"
+#include "common/config.hpp"
+
+#ifndef SG_SOURCE_DIR
+#error "SG_SOURCE_DIR must name the repository root"
+#endif
+
+namespace sg {
+namespace {
+
+// The shipped example: trucking (port 25) and healthcare (port 2526).
+const Config& example() {
+  static const std::shared_ptr<const Config> cfg = [] {
+    auto r = load_config(SG_SOURCE_DIR "/deploy/examples/streamguard.toml");
+    for (const auto& e : r.errors) ADD_FAILURE() << e.to_string();
+    return r.config;
+  }();
+  if (!cfg) throw std::runtime_error("example config does not load");
+  return *cfg;
+}
+
+const StreamConfig& trucking() {
+  return *example().stream_named("trucking");
+}
+const StreamConfig& healthcare() {
+  return *example().stream_named("healthcare");
+}
+
+Classification classified(std::string domain, std::vector<std::string> lists, std::string op = "") {
+  Classification c;
+  c.domain = std::move(domain);
+  std::sort(lists.begin(), lists.end());  // Classification::on() expects them sorted
+  c.lists = std::move(lists);
+  c.op = std::move(op);
+  return c;
+}
+
+void expect_verdict(const Verdict& v, Action action, Action would, const std::string& reply,
+                    const std::string& reason, bool shadow) {
+  EXPECT_EQ(v.action, action) << to_string(v.action);
+  EXPECT_EQ(v.would, would) << to_string(v.would);
+  EXPECT_EQ(v.reply, reply);
+  EXPECT_EQ(v.reason, reason);
+  EXPECT_EQ(v.shadow, shadow);
+}
+
+// ---------------------------------------------------------------- decide_exclusion
+
+struct ExclusionCase {
+  const char* stream;
+  const char* domain;
+  std::vector<std::string> lists;
+  std::optional<std::string> reply;  // nullopt: not excluded
+  std::string reason;
+};
+
+class ExclusionTable : public ::testing::TestWithParam<ExclusionCase> {};
+
+TEST_P(ExclusionTable, Decides) {
+  const auto& tc = GetParam();
+  const StreamConfig* stream = example().stream_named(tc.stream);
+  ASSERT_NE(stream, nullptr);
+  auto v = decide_exclusion(*stream, classified(tc.domain, tc.lists));
+  if (!tc.reply) {
+    EXPECT_FALSE(v.has_value()) << v->reply;
+    return;
+  }
+  ASSERT_TRUE(v.has_value());
+  expect_verdict(*v, Action::reject, Action::reject, *tc.reply, tc.reason, false);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ShippedLists, ExclusionTable,
+    ::testing::Values(
+        ExclusionCase{"healthcare",
+                      "gmail.com",
+                      {"consumer"},
+                      "REJECT 5.7.1 gmail.com is consumer webmail, which never rides the "
+                      "healthcare stream",
+                      "excluded:consumer"},
+        ExclusionCase{"trucking", "gmail.com", {"consumer"}, std::nullopt, ""},
+        ExclusionCase{"trucking",
+                      "yahoo.com",
+                      {"yahoo_family", "consumer"},
+                      "REJECT 5.7.1 yahoo.com is in the Yahoo/AOL/Verizon mail family, which no "
+                      "stream mails",
+                      "excluded:yahoo_family"},
+        ExclusionCase{"healthcare",
+                      "aol.com",
+                      {"yahoo_family", "consumer"},
+                      "REJECT 5.7.1 aol.com is in the Yahoo/AOL/Verizon mail family, which no "
+                      "stream mails",
+                      "excluded:yahoo_family"},
+        ExclusionCase{"trucking",
+                      "adelphia.net",
+                      {"dead_isp"},
+                      "REJECT 5.7.1 adelphia.net is a dead ISP domain that only hard-bounces; no "
+                      "stream mails it",
+                      "excluded:dead_isp"},
+        ExclusionCase{"healthcare",
+                      "adelphia.net",
+                      {"dead_isp"},
+                      "REJECT 5.7.1 adelphia.net is a dead ISP domain that only hard-bounces; no "
+                      "stream mails it",
+                      "excluded:dead_isp"},
+        ExclusionCase{"trucking",
+                      "direct.clinic.org",
+                      {"direct_hisp"},
+                      "REJECT 5.7.1 direct.clinic.org is a Direct/HISP secure-messaging domain, "
+                      "which cannot take cold mail",
+                      "excluded:direct_hisp"},
+        ExclusionCase{"healthcare",
+                      "direct.clinic.org",
+                      {"direct_hisp"},
+                      "REJECT 5.7.1 direct.clinic.org is a Direct/HISP secure-messaging domain, "
+                      "which cannot take cold mail",
+                      "excluded:direct_hisp"},
+        ExclusionCase{"trucking", "smithclinic.org", {}, std::nullopt, ""},
+        ExclusionCase{"healthcare", "smithclinic.org", {}, std::nullopt, ""},
+        // A list the stream does not exclude does not count.
+        ExclusionCase{"healthcare", "example.net", {"unused_list"}, std::nullopt, ""},
+        // On several excluded lists: the stream's own exclude order names the reason
+        // (healthcare lists direct_hisp before consumer).
+        ExclusionCase{"healthcare",
+                      "directmail.example",
+                      {"consumer", "direct_hisp"},
+                      "REJECT 5.7.1 directmail.example is a Direct/HISP secure-messaging "
+                      "domain, which cannot take cold mail",
+                      "excluded:direct_hisp"}));
+
+TEST(DecideExclusion, CustomListIsNamedAsItIs) {
+  StreamConfig s;
+  s.name = "trucking";
+  s.exclude = {"competitors"};
+  auto v = decide_exclusion(s, classified("rival.example", {"competitors"}));
+  ASSERT_TRUE(v.has_value());
+  expect_verdict(*v, Action::reject, Action::reject,
+                 "REJECT 5.7.1 rival.example is on the competitors list, excluded from the "
+                 "trucking stream",
+                 "excluded:competitors", false);
+}
+
+TEST(DecideExclusion, ShadowModeOnlyReportsWhatItWouldDo) {
+  StreamConfig s = healthcare();
+  s.mode = StreamMode::shadow;
+  auto v = decide_exclusion(s, classified("gmail.com", {"consumer"}, "google"));
+  ASSERT_TRUE(v.has_value());
+  expect_verdict(*v, Action::dunno, Action::reject, "DUNNO", "excluded:consumer", true);
+
+  EXPECT_FALSE(decide_exclusion(s, classified("smithclinic.org", {})).has_value());
+}
+
+TEST(DecideExclusion, ShippedListsThroughTheRealClassifier) {
+  const Config& cfg = example();
+  std::map<std::string, DomainList> lists;
+  std::vector<ListError> errors;
+  for (const auto& [name, path] : cfg.lists) lists.emplace(name, DomainList::load(path, errors));
+  for (const auto& e : errors) ADD_FAILURE() << e.file << ":" << e.line << ": " << e.message;
+  std::map<std::string, std::vector<std::string>> op_domains;
+  for (const auto& op : cfg.operators) op_domains[op.name] = op.domains;
+  Classifier classifier(std::move(lists), op_domains);
+
+  auto gmail = classifier.classify("gmail.com");
+  EXPECT_EQ(gmail.op, "google");
+  auto hc = decide_exclusion(healthcare(), gmail);
+  ASSERT_TRUE(hc.has_value());
+  EXPECT_EQ(hc->reply,
+            "REJECT 5.7.1 gmail.com is consumer webmail, which never rides the healthcare stream");
+  EXPECT_FALSE(decide_exclusion(trucking(), gmail).has_value());
+
+  for (const char* d : {"yahoo.com", "aol.com", "yahoo.co.uk"}) {
+    auto c = classifier.classify(d);
+    for (const StreamConfig* s : {&trucking(), &healthcare()}) {
+      auto v = decide_exclusion(*s, c);
+      ASSERT_TRUE(v.has_value()) << d << " on " << s->name;
+      EXPECT_EQ(v->reason, "excluded:yahoo_family") << d << " on " << s->name;
+    }
+  }
+  auto clinic = classifier.classify("smithclinic.org");
+  EXPECT_TRUE(clinic.institutional());
+  EXPECT_FALSE(decide_exclusion(healthcare(), clinic).has_value());
+  EXPECT_FALSE(decide_exclusion(trucking(), clinic).has_value());
+}
+
+// ---------------------------------------------------------------- plan_limits
+
+void expect_spec(const LimiterSpec& s, const std::string& window, const std::string& op,
+                 const std::string& cap_field, int64_t fallback, int64_t burst) {
+  EXPECT_EQ(s.window, window);
+  EXPECT_EQ(s.op, op);
+  EXPECT_EQ(s.cap_field, cap_field);
+  EXPECT_EQ(s.fallback, fallback) << cap_field;
+  EXPECT_EQ(s.burst, burst) << cap_field;
+}
+
+TEST(PlanLimits, StreamOnlyWhenNoOperator) {
+  auto plan = plan_limits(trucking(), "");
+  ASSERT_EQ(plan.limiters.size(), 2u);
+  expect_spec(plan.limiters[0], "hourly", "", "hourly", 50, -1);  // first ramp step
+  expect_spec(plan.limiters[1], "daily", "", "daily", 4000, -1);
+}
+
+TEST(PlanLimits, TruckingGoogleIsClosedDaily) {
+  auto plan = plan_limits(trucking(), "google");
+  ASSERT_EQ(plan.limiters.size(), 4u);
+  expect_spec(plan.limiters[0], "hourly", "", "hourly", 50, -1);
+  expect_spec(plan.limiters[1], "daily", "", "daily", 4000, -1);
+  expect_spec(plan.limiters[2], "hourly", "google", "op:google:hourly", -1, -1);
+  expect_spec(plan.limiters[3], "daily", "google", "op:google:daily", 0, -1);
+}
+
+TEST(PlanLimits, OperatorWithoutEntryTakesDefault) {
+  auto plan = plan_limits(trucking(), "microsoft");
+  ASSERT_EQ(plan.limiters.size(), 4u);
+  expect_spec(plan.limiters[2], "hourly", "microsoft", "op:microsoft:hourly", -1, -1);
+  expect_spec(plan.limiters[3], "daily", "microsoft", "op:microsoft:daily", 120, -1);
+}
+
+TEST(PlanLimits, NoOperatorCapsConfigured) {
+  auto plan = plan_limits(healthcare(), "google");
+  ASSERT_EQ(plan.limiters.size(), 4u);
+  expect_spec(plan.limiters[0], "hourly", "", "hourly", 100, -1);
+  expect_spec(plan.limiters[1], "daily", "", "daily", 10000, -1);
+  expect_spec(plan.limiters[2], "hourly", "google", "op:google:hourly", -1, -1);
+  expect_spec(plan.limiters[3], "daily", "google", "op:google:daily", -1, -1);
+}
+
+TEST(PlanLimits, ExplicitCapsBurstAndNoDefault) {
+  StreamConfig s;
+  s.name = "x";
+  s.hourly_cap = 600;  // wins over the ramp
+  s.ramp = RampConfig{};
+  s.ramp->hourly = {{0, 10}, {3, 20}};
+  s.burst = 25;
+  s.operator_caps.hourly = {{"google", 30}};
+  s.operator_caps.daily = {{"yahoo", 7}};
+  auto plan = plan_limits(s, "google");
+  ASSERT_EQ(plan.limiters.size(), 4u);
+  expect_spec(plan.limiters[0], "hourly", "", "hourly", 600, 25);
+  expect_spec(plan.limiters[1], "daily", "", "daily", -1, -1);
+  expect_spec(plan.limiters[2], "hourly", "google", "op:google:hourly", 30, -1);
+  expect_spec(plan.limiters[3], "daily", "google", "op:google:daily", -1, -1);
+
+  auto none = plan_limits(StreamConfig{}, "");
+  ASSERT_EQ(none.limiters.size(), 2u);
+  expect_spec(none.limiters[0], "hourly", "", "hourly", -1, -1);
+  expect_spec(none.limiters[1], "daily", "", "daily", -1, -1);
+}
+
+// ---------------------------------------------------------------- decide_caps
+
+LimiterResult denied_at(int index, std::size_t n, LimiterState st) {
+  LimiterResult r;
+  r.allowed = false;
+  r.denied = index;
+  r.states.resize(n);
+  r.states[static_cast<std::size_t>(index)] = st;
+  return r;
+}
+
+TEST(DecideCaps, AllowedIsDunnoOk) {
+  auto plan = plan_limits(trucking(), "google");
+  LimiterResult r;
+  r.states.resize(plan.limiters.size());
+  expect_verdict(decide_caps(trucking(), plan, r), Action::dunno, Action::dunno, "DUNNO", "ok",
+                 false);
+}
+
+TEST(DecideCaps, HourlyDeniedDefers) {
+  StreamConfig s = trucking();
+  s.over_cap = Action::defer;
+  auto plan = plan_limits(s, "");
+  auto v = decide_caps(s, plan, denied_at(0, 2, {50, 4, 72'000}));
+  expect_verdict(v, Action::defer, Action::defer,
+                 "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 50 (4 used); "
+                 "budget returns in 1m12s",
+                 "over_cap:hourly", false);
+}
+
+TEST(DecideCaps, HourlyDeniedHolds) {
+  auto plan = plan_limits(trucking(), "");
+  ASSERT_EQ(trucking().over_cap, Action::hold);
+  auto v = decide_caps(trucking(), plan, denied_at(0, 2, {150, 3, 1'500}));
+  expect_verdict(
+      v, Action::hold, Action::hold,
+      "HOLD stream trucking is over its hourly cap of 150 (3 used); budget returns in 2s",
+      "over_cap:hourly", false);
+}
+
+TEST(DecideCaps, DailyDenied) {
+  auto plan = plan_limits(healthcare(), "");
+  auto v = decide_caps(healthcare(), plan, denied_at(1, 2, {10000, 10000, 7'260'000}));
+  expect_verdict(v, Action::hold, Action::hold,
+                 "HOLD stream healthcare is over its daily cap of 10000 (10000 used); budget "
+                 "returns in 2h01m",
+                 "over_cap:daily", false);
+}
+
+TEST(DecideCaps, CapZeroSaysClosed) {
+  auto plan = plan_limits(trucking(), "google");
+  auto v = decide_caps(trucking(), plan, denied_at(3, 4, {0, 0, -1}));
+  expect_verdict(v, Action::hold, Action::hold,
+                 "HOLD stream trucking to google is closed (daily cap 0)",
+                 "over_cap:daily:operator", false);
+
+  StreamConfig s = trucking();
+  s.over_cap = Action::defer;
+  auto stream_closed = decide_caps(s, plan_limits(s, ""), denied_at(0, 2, {0, 0, -1}));
+  expect_verdict(stream_closed, Action::defer, Action::defer,
+                 "DEFER_IF_PERMIT 4.7.1 stream trucking is closed (hourly cap 0)",
+                 "over_cap:hourly", false);
+}
+
+TEST(DecideCaps, OperatorDailyDenied) {
+  auto plan = plan_limits(trucking(), "microsoft");
+  auto v = decide_caps(trucking(), plan, denied_at(3, 4, {120, 120, 3'600'000}));
+  expect_verdict(v, Action::hold, Action::hold,
+                 "HOLD stream trucking to microsoft is over its daily cap of 120 (120 used); "
+                 "budget returns in 1h00m",
+                 "over_cap:daily:operator", false);
+}
+
+TEST(DecideCaps, OperatorHourlyDenied) {
+  StreamConfig s = trucking();
+  s.over_cap = Action::defer;
+  auto plan = plan_limits(s, "apple");
+  auto v = decide_caps(s, plan, denied_at(2, 4, {60, 1, 59'999}));
+  expect_verdict(v, Action::defer, Action::defer,
+                 "DEFER_IF_PERMIT 4.7.1 stream trucking to apple is over its hourly cap of 60 (1 "
+                 "used); budget returns in 1m00s",
+                 "over_cap:hourly:operator", false);
+}
+
+TEST(DecideCaps, ShadowAnswersDunnoButReportsTheRefusal) {
+  StreamConfig s = trucking();
+  s.mode = StreamMode::shadow;
+  auto plan = plan_limits(s, "google");
+  auto v = decide_caps(s, plan, denied_at(3, 4, {0, 0, -1}));
+  expect_verdict(v, Action::dunno, Action::hold, "DUNNO", "over_cap:daily:operator", true);
+
+  LimiterResult ok;
+  ok.states.resize(4);
+  expect_verdict(decide_caps(s, plan, ok), Action::dunno, Action::dunno, "DUNNO", "ok", false);
+}
+
+// ---------------------------------------------------------------- decide_store_error
+
+TEST(DecideStoreError, EachAction) {
+  expect_verdict(decide_store_error(trucking(), Action::hold), Action::hold, Action::hold,
+                 "HOLD streamguard cannot reach its counter store to check stream trucking's "
+                 "caps; held until the caps can be charged",
+                 "store_error", false);
+  expect_verdict(decide_store_error(healthcare(), Action::defer), Action::defer, Action::defer,
+                 "DEFER_IF_PERMIT 4.7.1 streamguard cannot reach its counter store to check "
+                 "stream healthcare's caps; try again later",
+                 "store_error", false);
+  // on_error = "allow" is Action::dunno.
+  expect_verdict(decide_store_error(trucking(), Action::dunno), Action::dunno, Action::dunno,
+                 "DUNNO", "store_error", false);
+}
+
+TEST(DecideStoreError, Shadow) {
+  StreamConfig s = trucking();
+  s.mode = StreamMode::shadow;
+  expect_verdict(decide_store_error(s, Action::hold), Action::dunno, Action::hold, "DUNNO",
+                 "store_error", true);
+  expect_verdict(decide_store_error(s, Action::dunno), Action::dunno, Action::dunno, "DUNNO",
+                 "store_error", false);
+}
+
+// ---------------------------------------------------------------- decide_unknown_port
+
+TEST(DecideUnknownPort, EachAction) {
+  expect_verdict(decide_unknown_port(2525, Action::defer), Action::defer, Action::defer,
+                 "DEFER_IF_PERMIT 4.7.1 streamguard has no stream for submission port 2525; not "
+                 "accepted",
+                 "unknown_port", false);
+  expect_verdict(decide_unknown_port(587, Action::reject), Action::reject, Action::reject,
+                 "REJECT 5.7.1 streamguard has no stream for submission port 587; not accepted",
+                 "unknown_port", false);
+  expect_verdict(decide_unknown_port(465, Action::hold), Action::hold, Action::hold,
+                 "HOLD streamguard has no stream for submission port 465; not accepted",
+                 "unknown_port", false);
+  expect_verdict(decide_unknown_port(465, Action::dunno), Action::dunno, Action::dunno, "DUNNO",
+                 "unknown_port", false);
+}
+
+TEST(Dunno, CarriesTheReason) {
+  expect_verdict(dunno("not_rcpt"), Action::dunno, Action::dunno, "DUNNO", "not_rcpt", false);
+}
+
+// ---------------------------------------------------------------- format_duration_ms
+
+TEST(FormatDuration, Table) {
+  const std::pair<int64_t, const char*> cases[] = {
+      {0, "0s"},
+      {999, "1s"},
+      {1000, "1s"},
+      {1001, "2s"},
+      {59'000, "59s"},
+      {59'999, "1m00s"},
+      {60'000, "1m00s"},
+      {245'000, "4m05s"},
+      {3'599'000, "59m59s"},
+      {3'600'000, "1h00m"},
+      {7'260'000, "2h01m"},
+      {7'800'000, "2h10m"},
+      {90'000'000, "25h00m"},
+      {-1, "0s"},
+      {-60'000, "0s"},
+  };
+  for (const auto& [ms, text] : cases) EXPECT_EQ(format_duration_ms(ms), text) << ms;
+}
+
+}  // namespace
+}  // namespace sg
