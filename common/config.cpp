@@ -378,18 +378,29 @@ bool valid_timezone(const std::string& tz) {
   return ::stat(("/usr/share/zoneinfo/" + tz).c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-void check_streams(Reader& r, const toml::table& root, const Config& cfg) {
-  std::map<uint16_t, std::string> port_owner;
+// Cross-stream checks, each reported at the offending stream's own node.
+// `arr` holds the [[stream]] tables in the order cfg.streams was read from.
+void check_streams(Reader& r, const toml::array& arr, const Config& cfg) {
+  std::map<uint16_t, std::size_t> port_owner;  // port -> index of the stream that has it
   std::set<std::string> names;
-  const toml::node* where = root.get("stream");
-  for (const auto& s : cfg.streams) {
+  for (std::size_t i = 0; i < cfg.streams.size() && i < arr.size(); ++i) {
+    const auto& s = cfg.streams[i];
+    const auto& t = *arr.get(i)->as_table();
     if (!s.name.empty() && !names.insert(s.name).second)
-      r.error(*where, "stream name '" + s.name + "' is used twice");
-    for (auto p : s.ports) {
-      auto [it, fresh] = port_owner.emplace(p, s.name);
-      if (!fresh)
-        r.error(*where, "port " + std::to_string(p) + " belongs to both stream '" + it->second +
-                            "' and stream '" + s.name + "'");
+      r.error(*t.get("name"), "stream name '" + s.name + "' is used twice");
+    const toml::array* ports = t.get("ports") ? t.get("ports")->as_array() : nullptr;
+    if (!ports) continue;
+    for (const auto& node : *ports) {
+      auto v = node.as_integer();
+      if (!v || v->get() < 1 || v->get() > 65535) continue;  // already reported
+      auto p = static_cast<uint16_t>(v->get());
+      auto [it, fresh] = port_owner.emplace(p, i);
+      if (fresh) continue;
+      if (it->second == i)
+        r.error(node, "port " + std::to_string(p) + " is listed twice in stream '" + s.name + "'");
+      else
+        r.error(node, "port " + std::to_string(p) + " belongs to both stream '" +
+                          cfg.streams[it->second].name + "' and stream '" + s.name + "'");
     }
   }
 }
@@ -453,7 +464,7 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
     } else {
       for (const auto& e : *arr)
         cfg->streams.push_back(read_stream(r, *e.as_table(), *cfg, operator_names));
-      check_streams(r, root, *cfg);
+      check_streams(r, *arr, *cfg);
     }
   } else {
     r.error_at(root.source().begin, "no [[stream]] is defined: nothing to enforce");

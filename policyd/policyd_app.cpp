@@ -88,6 +88,7 @@ struct Options {
 // Returns nullopt after printing a usage error.
 std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
   Options o;
+  exit_code = 2;  // until the options are read
   auto value = [&](int& i, const char* name) -> const char* {
     if (i + 1 >= argc) {
       std::cerr << "streamguard-policyd: " << name << " needs a value (see --help)\n";
@@ -110,32 +111,32 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
       o.check_only = true;
       continue;
     } else if (a == "--config" || a == "-c") {
-      if (!(v = value(i, "--config"))) break;
+      if (!(v = value(i, "--config"))) return std::nullopt;
       o.config = v;
       continue;
     } else if (a == "--listen") {
-      if (!(v = value(i, "--listen"))) break;
+      if (!(v = value(i, "--listen"))) return std::nullopt;
       o.listen.emplace_back(v);
       continue;
     } else if (a == "--status") {
-      if (!(v = value(i, "--status"))) break;
+      if (!(v = value(i, "--status"))) return std::nullopt;
       o.status.emplace_back(v);
       continue;
     } else if (a == "--redis") {
-      if (!(v = value(i, "--redis"))) break;
+      if (!(v = value(i, "--redis"))) return std::nullopt;
       o.redis = v;
       continue;
     } else if (a == "--log-level") {
-      if (!(v = value(i, "--log-level"))) break;
+      if (!(v = value(i, "--log-level"))) return std::nullopt;
       o.log_level = v;
       continue;
     } else {
       std::cerr << "streamguard-policyd: unknown option '" << a << "' (see --help)\n";
     }
+    // Reached only by an unknown option or an option missing its value.
     exit_code = 2;
     return std::nullopt;
   }
-  if (exit_code == 2) return std::nullopt;
   if (o.config.empty()) {
     std::cerr << "streamguard-policyd: --config FILE is required (see --help)\n";
     exit_code = 2;
@@ -167,7 +168,10 @@ void print_summary(const Runtime& rt) {
     auto hourly = s.fallback_hourly_cap();
     std::cout << "; " << (s.mode == StreamMode::shadow ? "shadow" : "enforce")
               << "; over cap: " << to_string(s.over_cap) << "; hourly cap "
-              << (hourly ? std::to_string(*hourly) : "none") << ", daily cap "
+              << (hourly ? std::to_string(*hourly) : "none")
+              << (hourly && !s.hourly_cap ? " (ramp day 0, until rampd writes the current cap)"
+                                          : "")
+              << ", daily cap "
               << (s.daily_cap ? std::to_string(*s.daily_cap) : "none") << "; excludes";
     for (const auto& e : s.exclude) std::cout << ' ' << e;
     if (s.exclude.empty()) std::cout << " nothing";

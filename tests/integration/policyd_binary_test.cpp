@@ -1,0 +1,220 @@
+// The real streamguard-policyd binary as an operator runs it: --help,
+// --check-config, command-line overrides, serving over TCP with a real Redis,
+// and SIGHUP reload.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/policy_client.hpp"
+#include "tests/integration/policyd_harness.hpp"
+#include "tests/integration/redis_server.hpp"
+
+namespace sg::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Run {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/sg-bin-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name, const std::string& text) const {
+    std::string p = path + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  std::string path;
+};
+
+// Starts the binary with stdout/stderr captured in dir; returns its pid.
+pid_t spawn(const std::vector<std::string>& args, const std::string& dir) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::string out = dir + "/stdout", err = dir + "/stderr";
+    (void)!::freopen(out.c_str(), "w", stdout);
+    (void)!::freopen(err.c_str(), "w", stderr);
+    std::vector<char*> argv;
+    std::string bin = SG_POLICYD_BIN;
+    argv.push_back(bin.data());
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+Run run(const std::vector<std::string>& args) {
+  TempDir d;
+  pid_t pid = spawn(args, d.path);
+  Run r;
+  ::waitpid(pid, &r.status, 0);
+  r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+  r.out = slurp(d.path + "/stdout");
+  r.err = slurp(d.path + "/stderr");
+  return r;
+}
+
+TEST(PolicydBinary, HelpReadsLikeAManPage) {
+  auto r = run({"--help"});
+  EXPECT_EQ(r.status, 0);
+  for (const char* section : {"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SIGNALS",
+                              "EXIT STATUS", "EXAMPLES", "--check-config", "--listen", "--redis"})
+    EXPECT_NE(r.out.find(section), std::string::npos) << section;
+}
+
+TEST(PolicydBinary, UsageErrorsExitTwoAndSayWhy) {
+  auto r = run({"--frobnicate"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("unknown option '--frobnicate'"), std::string::npos) << r.err;
+  r = run({});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--config FILE is required"), std::string::npos) << r.err;
+}
+
+TEST(PolicydBinary, ExampleConfigChecksClean) {
+  auto r = run({"--config", std::string(SG_SOURCE_DIR) + "/deploy/examples/streamguard.toml",
+                "--check-config"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("configuration is valid"), std::string::npos);
+  EXPECT_NE(r.out.find("stream trucking: ports 25"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stream healthcare: ports 2526"), std::string::npos) << r.out;
+}
+
+TEST(PolicydBinary, CheckConfigReportsEveryErrorWithFileLineColumn) {
+  TempDir d;
+  auto cfg = d.file("bad.toml", R"([redis]
+url = "http://nope"
+[[stream]]
+name = "a"
+ports = [25]
+colour = "blue"
+[[stream]]
+name = "b"
+ports = [25]
+over_cap = "explode"
+)");
+  auto r = run({"--config", cfg, "--check-config"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(cfg + ":2:7: redis url must start with redis:// or unix:"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(cfg + ":6:10: unknown key 'colour' in [[stream]]"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(cfg + ":10:12: 'over_cap' is \"explode\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("port 25 belongs to both stream 'a' and stream 'b'"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("4 errors in " + cfg), std::string::npos) << r.err;
+}
+
+TEST(PolicydBinary, MissingListFileIsNamed) {
+  TempDir d;
+  auto cfg = d.file("x.toml", "[lists]\nconsumer = \"nowhere.txt\"\n[[stream]]\nname = \"a\"\n"
+                              "ports = [25]\nexclude = [\"consumer\"]\n");
+  auto r = run({"--config", cfg, "--check-config"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(d.path + "/nowhere.txt"), std::string::npos) << r.err;
+}
+
+// Waits for the "listening ... on inet:127.0.0.1:PORT" log line; returns PORT.
+uint16_t wait_for_port(const std::string& stderr_path) {
+  std::regex re("listening for Postfix policy requests on inet:127\\.0\\.0\\.1:([0-9]+)");
+  for (int i = 0; i < 500; ++i) {
+    std::smatch m;
+    std::string text = slurp(stderr_path);
+    if (std::regex_search(text, m, re)) return static_cast<uint16_t>(std::stoi(m[1]));
+    std::this_thread::sleep_for(10ms);
+  }
+  return 0;
+}
+
+TEST(PolicydBinary, ServesOverTcpAndReloadsOnSighup) {
+  RedisServer redis;
+  TempDir d;
+  const std::string streams = R"(
+[[stream]]
+name = "healthcare"
+ports = [2526]
+exclude = ["yahoo_family"]
+daily_cap = 100
+hourly_cap = 1000
+)";
+  auto cfg = d.file("streamguard.toml", config_with_streams(streams));
+  pid_t pid = spawn({"--config", cfg, "--listen", "inet:127.0.0.1:0", "--redis", redis.url(),
+                     "--log-level", "info"},
+                    d.path);
+  uint16_t port = wait_for_port(d.path + "/stderr");
+  ASSERT_NE(port, 0) << slurp(d.path + "/stderr");
+  {
+    PolicyClient c(port);
+    std::string reply;
+    for (int i = 0; i < 200 && (reply = c.rcpt("a@clinic.example", 2526)) != "DUNNO"; ++i)
+      std::this_thread::sleep_for(10ms);  // until the Redis connection is up
+    EXPECT_EQ(reply, "DUNNO");
+    EXPECT_EQ(c.rcpt("a@gmail.com", 2526), "DUNNO");
+
+    // A broken file is reported and the running config stays.
+    std::ofstream(cfg) << "this is not toml = = =\n";
+    ::kill(pid, SIGHUP);
+    for (int i = 0; i < 300 && slurp(d.path + "/stderr").find("keeping the running") ==
+                                   std::string::npos;
+         ++i)
+      std::this_thread::sleep_for(10ms);
+    EXPECT_NE(slurp(d.path + "/stderr").find("keeping the running configuration"),
+              std::string::npos);
+    EXPECT_EQ(c.rcpt("b@gmail.com", 2526), "DUNNO");
+
+    // A valid file takes effect on the same connection.
+    std::string stricter = streams;
+    stricter.replace(stricter.find("[\"yahoo_family\"]"), 16, "[\"yahoo_family\", \"consumer\"]");
+    std::ofstream(cfg) << config_with_streams(stricter);
+    ::kill(pid, SIGHUP);
+    std::string after;
+    for (int i = 0; i < 300; ++i) {
+      after = c.rcpt("c@gmail.com", 2526);
+      if (after != "DUNNO") break;
+      std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(after,
+              "REJECT 5.7.1 gmail.com is consumer webmail, which never rides the healthcare "
+              "stream");
+  }
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto log = slurp(d.path + "/stderr");
+  EXPECT_NE(log.find("decision queue_id=- stream=healthcare rcpt_domain=clinic.example "
+                     "operator=- action=dunno reason=ok"),
+            std::string::npos)
+      << log;
+}
+
+}  // namespace
+}  // namespace sg::testing
