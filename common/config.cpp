@@ -238,6 +238,9 @@ void read_lists(Reader& r, const toml::table& t, const std::filesystem::path& ba
 }
 
 void read_operators(Reader& r, const toml::table& t, std::vector<OperatorConfig>& out) {
+  // The classifier maps each domain to one operator: a domain two operators
+  // claim is an error here, not a silent pick.
+  std::map<std::string, std::string> domain_owner;
   for (const auto& [k, v] : t) {
     OperatorConfig op;
     op.name = std::string(k.str());
@@ -252,6 +255,12 @@ void read_operators(Reader& r, const toml::table& t, std::vector<OperatorConfig>
     if (auto n = ot->get("mx_suffixes")) op.mx_suffixes = r.strings(*n, "mx_suffixes");
     for (auto& d : op.domains) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
     for (auto& d : op.mx_suffixes) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+    for (const auto& d : op.domains) {
+      auto [it, fresh] = domain_owner.emplace(d, op.name);
+      if (!fresh && it->second != op.name)  // the same operator twice is harmless
+        r.error(*ot->get("domains"), "domain '" + d + "' belongs to both operator '" + it->second +
+                                         "' and operator '" + op.name + "'");
+    }
     out.push_back(std::move(op));
   }
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <limits>
 
 namespace sg {
 
@@ -128,10 +129,24 @@ LimiterPlan plan_limits(const StreamConfig& stream, const std::string& op) {
   return plan;
 }
 
+// The refusal to report when several caps refuse: a closed cap (0) first,
+// since no wait helps; else the one whose budget returns last, since that is
+// when the recipient can really go.
+std::size_t governing_refusal(const LimiterResult& r) {
+  auto wait = [](const LimiterState& s) {
+    return s.cap == 0 ? std::numeric_limits<int64_t>::max() : s.retry_ms;
+  };
+  std::size_t best = static_cast<std::size_t>(r.denied);
+  for (std::size_t i = 0; i < r.states.size(); ++i)
+    if (r.states[i].refused && wait(r.states[i]) > wait(r.states[best])) best = i;
+  return best;
+}
+
 Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r) {
   if (r.allowed) return dunno("ok");
-  const auto& spec = plan.limiters.at(static_cast<std::size_t>(r.denied));
-  const auto& st = r.states.at(static_cast<std::size_t>(r.denied));
+  const std::size_t which = governing_refusal(r);
+  const auto& spec = plan.limiters.at(which);
+  const auto& st = r.states.at(which);
   std::string who = "stream " + stream.name;
   if (!spec.op.empty()) who += " to " + spec.op;
   std::string text;

@@ -45,11 +45,13 @@ struct LimiterState {
   int64_t cap = -1;       // the cap in force (-1: no cap applied)
   int64_t used = 0;       // daily: count today; hourly: messages in the current burst
   int64_t retry_ms = -1;  // when refused: ms until budget returns (-1: not while cap is 0)
+  bool refused = false;
 };
 
 struct LimiterResult {
   bool allowed = true;
   int denied = -1;  // index of the first limiter that refused, -1 when allowed
+  // Every limiter is evaluated even after one refuses, so states tell them all.
   std::vector<LimiterState> states;
 };
 

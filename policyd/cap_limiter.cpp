@@ -74,7 +74,7 @@ std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t 
     error = "redis: " + std::string(r->str, r->len);
     return std::nullopt;
   }
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 + 3 * limiters) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 + 4 * limiters) {
     error = "redis: limiter reply has an unexpected shape";
     return std::nullopt;
   }
@@ -93,9 +93,11 @@ std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t 
   }
   out.states.resize(limiters);
   for (std::size_t i = 0; i < limiters; ++i) {
-    out.states[i].cap = r->element[2 + 3 * i]->integer;
-    out.states[i].used = r->element[3 + 3 * i]->integer;
-    out.states[i].retry_ms = r->element[4 + 3 * i]->integer;
+    const redisReply* const* e = r->element + 2 + 4 * i;
+    out.states[i].cap = e[0]->integer;
+    out.states[i].used = e[1]->integer;
+    out.states[i].retry_ms = e[2]->integer;
+    out.states[i].refused = e[3]->integer == 1;
   }
   return out;
 }

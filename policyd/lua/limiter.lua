@@ -17,7 +17,8 @@
 --
 -- Reply: { allowed (1|0), denied (1-based index of the first limiter that
 --          refused; 0 when allowed), then for each limiter:
---          cap (-1: none applied), used, retry_ms (-1: none, or never while cap is 0) }
+--          cap (-1: none applied), used, retry_ms (-1: none, or never while
+--          cap is 0), refused (1|0) }
 --
 -- Every key written gets a TTL. Nothing is written unless every limiter allows.
 
@@ -83,6 +84,7 @@ for i = 1, n do
   reply[#reply + 1] = cap
   reply[#reply + 1] = used
   reply[#reply + 1] = retry
+  reply[#reply + 1] = ok and 0 or 1
 end
 
 if reply[1] == 1 then

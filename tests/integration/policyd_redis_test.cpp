@@ -119,6 +119,14 @@ TEST_F(PolicydRedisTest, OperatorCapZeroClosesThatOperatorOnly) {
   EXPECT_EQ(redis.cmd({"GET", "sg:{trucking}:count:day:" + day + ":op:microsoft"}), "1");
 }
 
+TEST_F(PolicydRedisTest, AClosedCapIsTheReasonGivenEvenWhenAnotherCapAlsoRefuses) {
+  PolicyClient c(policyd->socket());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.rcpt("x@fleet.example", 25), "DUNNO");
+  // The hourly burst is spent too, but waiting a minute would not help gmail.com.
+  EXPECT_EQ(c.rcpt("a@gmail.com", 25),
+            "DEFER_IF_PERMIT 4.7.1 stream trucking to google is closed (daily cap 0)");
+}
+
 TEST_F(PolicydRedisTest, DailyCapRollsOverAtMidnightInTheConfiguredZone) {
   start(config_with_streams(R"(
 [[stream]]

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "tests/fakes/fake_clock.hpp"
 
 namespace sg {
 namespace {
@@ -137,6 +141,38 @@ TEST_F(CivilTimeTest, SwitchingZoneChangesTheDay) {
   EXPECT_EQ(civil_day(t).next_midnight_ms, kChi20260116);
   ASSERT_TRUE(set_process_timezone("UTC"));
   EXPECT_EQ(civil_day(t).key, "20260116");
+}
+
+// ---------------------------------------------------------------- FakeClock
+
+TEST(FakeClock, SetAndAdvance) {
+  sg::testing::FakeClock clock;
+  const Clock& as_clock = clock;
+  EXPECT_EQ(as_clock.now_ms(), 0);
+  clock.set(kChi20260308);
+  EXPECT_EQ(as_clock.now_ms(), kChi20260308);
+  EXPECT_EQ(clock.advance(kHourMs), kChi20260308 + kHourMs);
+  EXPECT_EQ(as_clock.now_ms(), kChi20260308 + kHourMs);
+  clock.advance(-kHourMs);
+  EXPECT_EQ(as_clock.now_ms(), kChi20260308);
+  EXPECT_EQ(sg::testing::FakeClock(42).now_ms(), 42);
+}
+
+TEST(FakeClock, AdvancedFromSeveralThreads) {
+  sg::testing::FakeClock clock(1000);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&clock] {
+      int64_t last = clock.now_ms();
+      for (int i = 0; i < 10000; ++i) {
+        clock.advance(1);
+        int64_t now = clock.now_ms();
+        EXPECT_GT(now, last);  // only moves forward here
+        last = now;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(clock.now_ms(), 1000 + 4 * 10000);
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -854,8 +858,21 @@ ports = [25]
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
   EXPECT_EQ(r.errors[0].file, kFile);
   EXPECT_EQ(r.errors[0].line, 3u) << r.errors[0].to_string();
-  EXPECT_GT(r.errors[0].column, 0u);
-  EXPECT_FALSE(r.errors[0].message.empty());
+  EXPECT_EQ(r.errors[0].column, 10u) << r.errors[0].to_string();
+  EXPECT_NE(r.errors[0].message.find("string"), std::string::npos) << r.errors[0].message;
+}
+
+TEST(ConfigErrors, TomlSyntaxErrorInAMultiLineArray) {
+  auto r = parse(R"(
+[policyd]
+status = [
+  "inet:127.0.0.1:9125",
+  ,
+]
+)");
+  EXPECT_EQ(r.config, nullptr);
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].line, 4u) << r.errors[0].to_string();
 }
 
 TEST(ConfigErrors, TomlDuplicateKeyIsASyntaxError) {
@@ -867,6 +884,7 @@ name = "b"
 )");
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
   EXPECT_EQ(r.errors[0].line, 4u) << r.errors[0].to_string();
+  EXPECT_NE(r.errors[0].message.find("'name'"), std::string::npos) << r.errors[0].message;
 }
 
 TEST(ConfigErrors, EveryProblemIsReported) {
@@ -892,6 +910,58 @@ daily_cap = "lots"
   EXPECT_EQ(r.errors[1].to_string(),
             kFile + ":7:11: 'exclude' names list 'dead_isp', which [lists] does not define");
   EXPECT_EQ(r.errors[2].to_string(), kFile + ":11:13: 'daily_cap' must be an integer");
+}
+
+TEST(ConfigErrors, DomainClaimedByTwoOperators) {
+  auto r = parse(R"(
+[operators.google]
+domains = ["gmail.com", "googlemail.com", "gmail.com"]
+[operators.other]
+domains = ["example.org", "GMail.com"]
+[[stream]]
+name = "a"
+ports = [25]
+)");
+  ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].to_string(),
+            kFile +
+                ":4:11: domain 'gmail.com' belongs to both operator 'google' and operator "
+                "'other'");
+}
+
+TEST(ConfigErrors, BadListAndOperatorEntries) {
+  auto r = parse(R"(
+[lists]
+Consumer = "c.txt"
+dead_isp = 4
+[operators]
+google = ["gmail.com"]
+[[stream]]
+name = "a"
+ports = [25]
+)");
+  ASSERT_EQ(r.errors.size(), 3u) << all_errors(r);
+  EXPECT_EQ(r.errors[0].to_string(),
+            kFile + ":2:12: list name 'Consumer' must be 1-32 of a-z 0-9 _ -");
+  EXPECT_EQ(r.errors[1].to_string(), kFile + ":3:12: 'dead_isp' must be a string");
+  EXPECT_EQ(r.errors[2].to_string(), kFile + ":5:10: 'operators.google' must be a table");
+}
+
+TEST(ConfigErrors, TimezoneMustNameAZoneFile) {
+  for (const char* tz : {"America", "", "/etc/localtime", "Mars/Olympus"}) {
+    SCOPED_TRACE(tz);
+    auto r =
+        parse("timezone = \"" + std::string(tz) + "\"\n[[stream]]\nname = \"a\"\nports = [25]\n");
+    ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
+    EXPECT_EQ(r.errors[0].message,
+              "unknown time zone '" + std::string(tz) + "' (an IANA name such as America/Chicago)");
+  }
+  for (const char* tz : {"UTC", "Etc/UTC", "America/Chicago", "Europe/Berlin"}) {
+    auto r =
+        parse("timezone = \"" + std::string(tz) + "\"\n[[stream]]\nname = \"a\"\nports = [25]\n");
+    ASSERT_NE(r.config, nullptr) << tz << ": " << all_errors(r);
+    EXPECT_EQ(r.config->timezone, tz);
+  }
 }
 
 TEST(ConfigErrors, EachPortConflictAtItsOwnStream) {

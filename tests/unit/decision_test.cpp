@@ -82,7 +82,7 @@ TEST_P(ExclusionTable, Decides) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    ShippedLists, ExclusionTable,
+    ShippedListWording, ExclusionTable,
     ::testing::Values(
         ExclusionCase{"healthcare",
                       "gmail.com",
@@ -266,6 +266,7 @@ LimiterResult denied_at(int index, std::size_t n, LimiterState st) {
   r.allowed = false;
   r.denied = index;
   r.states.resize(n);
+  st.refused = true;
   r.states[static_cast<std::size_t>(index)] = st;
   return r;
 }
@@ -341,6 +342,28 @@ TEST(DecideCaps, OperatorHourlyDenied) {
                  "DEFER_IF_PERMIT 4.7.1 stream trucking to apple is over its hourly cap of 60 (1 "
                  "used); budget returns in 1m00s",
                  "over_cap:hourly:operator", false);
+}
+
+TEST(DecideCaps, SeveralRefusalsReportTheLatestBudget) {
+  auto plan = plan_limits(trucking(), "microsoft");
+  // The stream hourly cap refuses first, but the operator's daily cap keeps the
+  // recipient out far longer: that is the one to report.
+  auto r = denied_at(0, 4, {50, 2, 30'000});
+  r.states[1] = {4000, 10, -1, false};
+  r.states[3] = {120, 120, 7'800'000, true};
+  expect_verdict(decide_caps(trucking(), plan, r), Action::hold, Action::hold,
+                 "HOLD stream trucking to microsoft is over its daily cap of 120 (120 used); "
+                 "budget returns in 2h10m",
+                 "over_cap:daily:operator", false);
+}
+
+TEST(DecideCaps, SeveralRefusalsReportAClosedCapFirst) {
+  auto plan = plan_limits(trucking(), "google");
+  auto r = denied_at(1, 4, {4000, 4000, 50'000'000});
+  r.states[3] = {0, 0, -1, true};
+  expect_verdict(decide_caps(trucking(), plan, r), Action::hold, Action::hold,
+                 "HOLD stream trucking to google is closed (daily cap 0)",
+                 "over_cap:daily:operator", false);
 }
 
 TEST(DecideCaps, ShadowAnswersDunnoButReportsTheRefusal) {
