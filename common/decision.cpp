@@ -67,6 +67,19 @@ int64_t effective_cap(const std::map<std::string, uint64_t>& caps, const std::st
   return -1;
 }
 
+// The refusal to report when several caps refuse: a closed cap (0) first,
+// since no wait helps; else the one whose budget returns last, since that is
+// when the recipient can really go.
+std::size_t governing_refusal(const LimiterResult& r) {
+  auto wait = [](const LimiterState& s) {
+    return s.cap == 0 ? std::numeric_limits<int64_t>::max() : s.retry_ms;
+  };
+  std::size_t best = static_cast<std::size_t>(r.denied);
+  for (std::size_t i = 0; i < r.states.size(); ++i)
+    if (r.states[i].refused && wait(r.states[i]) > wait(r.states[best])) best = i;
+  return best;
+}
+
 }  // namespace
 
 std::string format_duration_ms(int64_t ms) {
@@ -76,9 +89,12 @@ std::string format_duration_ms(int64_t ms) {
   else if (s < 3600)
     std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
                   static_cast<long long>(s % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
-                  static_cast<long long>((s % 3600) / 60));
+  else {
+    // Minutes round up: "budget returns in" must never promise too early.
+    int64_t m = (s + 59) / 60;
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(m / 60),
+                  static_cast<long long>(m % 60));
+  }
   return buf;
 }
 
@@ -127,19 +143,6 @@ LimiterPlan plan_limits(const StreamConfig& stream, const std::string& op) {
                              effective_cap(stream.operator_caps.daily, op), -1});
   }
   return plan;
-}
-
-// The refusal to report when several caps refuse: a closed cap (0) first,
-// since no wait helps; else the one whose budget returns last, since that is
-// when the recipient can really go.
-std::size_t governing_refusal(const LimiterResult& r) {
-  auto wait = [](const LimiterState& s) {
-    return s.cap == 0 ? std::numeric_limits<int64_t>::max() : s.retry_ms;
-  };
-  std::size_t best = static_cast<std::size_t>(r.denied);
-  for (std::size_t i = 0; i < r.states.size(); ++i)
-    if (r.states[i].refused && wait(r.states[i]) > wait(r.states[best])) best = i;
-  return best;
 }
 
 Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r) {
