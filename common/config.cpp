@@ -7,13 +7,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "common/redis_url.hpp"
 
@@ -21,10 +21,14 @@ namespace sg {
 
 const char* to_string(Action a) {
   switch (a) {
-    case Action::dunno: return "dunno";
-    case Action::defer: return "defer";
-    case Action::hold: return "hold";
-    case Action::reject: return "reject";
+    case Action::dunno:
+      return "dunno";
+    case Action::defer:
+      return "defer";
+    case Action::hold:
+      return "hold";
+    case Action::reject:
+      return "reject";
   }
   return "?";
 }
@@ -182,21 +186,27 @@ void read_redis(Reader& r, const toml::table& t, RedisConfig& out) {
     if (auto v = r.integer(*n, "timeout_ms", 1, 60000)) out.timeout_ms = static_cast<uint32_t>(*v);
   if (auto n = t.get("key_prefix")) {
     if (auto s = r.str(*n, "key_prefix")) {
-      if (valid_name(*s)) out.key_prefix = *s;
-      else r.error(*n, "'key_prefix' must be 1-32 of a-z 0-9 _ -");
+      if (valid_name(*s))
+        out.key_prefix = *s;
+      else
+        r.error(*n, "'key_prefix' must be 1-32 of a-z 0-9 _ -");
     }
   }
 }
 
 std::vector<Endpoint> endpoints(Reader& r, const toml::node& n, std::string_view key) {
   std::vector<std::string> texts;
-  if (n.is_string()) texts.push_back(*n.value<std::string>());
-  else texts = r.strings(n, key);
+  if (n.is_string())
+    texts.push_back(*n.value<std::string>());
+  else
+    texts = r.strings(n, key);
   std::vector<Endpoint> out;
   for (const auto& text : texts) {
     std::string err;
-    if (auto ep = parse_endpoint(text, err)) out.push_back(*ep);
-    else r.error(n, "'" + std::string(key) + "': " + err);
+    if (auto ep = parse_endpoint(text, err))
+      out.push_back(*ep);
+    else
+      r.error(n, "'" + std::string(key) + "': " + err);
   }
   return out;
 }
@@ -208,10 +218,10 @@ void read_policyd(Reader& r, const toml::table& t, PolicydConfig& out) {
   if (auto n = t.get("status")) out.status = endpoints(r, *n, "status");
   if (auto n = t.get("unknown_port"))
     if (auto a = r.choice<Action>(*n, "unknown_port",
-                          {{"defer", Action::defer},
-                           {"hold", Action::hold},
-                           {"reject", Action::reject},
-                           {"allow", Action::dunno}}))
+                                  {{"defer", Action::defer},
+                                   {"hold", Action::hold},
+                                   {"reject", Action::reject},
+                                   {"allow", Action::dunno}}))
       out.unknown_port = *a;
   if (auto n = t.get("max_connections"))
     if (auto v = r.integer(*n, "max_connections", 1, 65535))
@@ -273,8 +283,8 @@ std::map<std::string, uint64_t> operator_caps(Reader& r, const toml::node& n, st
   for (const auto& [k, v] : *t) {
     std::string name(k.str());
     if (name != "default" && !operators.count(name)) {
-      r.error(v, "'" + std::string(key) + "' names operator '" + name +
-                     "', which no [operators." + name + "] table defines");
+      r.error(v, "'" + std::string(key) + "' names operator '" + name + "', which no [operators." +
+                     name + "] table defines");
       continue;
     }
     if (auto cap = r.integer(v, name, 0, 100'000'000)) out[name] = static_cast<uint64_t>(*cap);
@@ -298,7 +308,8 @@ std::vector<RampStep> ramp_steps(Reader& r, const toml::node& n, std::string_vie
     auto day = r.integer(*pair->get(0), "day", 0, 3650);
     auto cap = r.integer(*pair->get(1), "cap", 0, 100'000'000);
     if (!day || !cap) continue;
-    if (out.empty() && *day != 0) r.error(e, "the first '" + std::string(key) + "' step must be day 0");
+    if (out.empty() && *day != 0)
+      r.error(e, "the first '" + std::string(key) + "' step must be day 0");
     if (!out.empty() && static_cast<uint32_t>(*day) <= out.back().day)
       r.error(e, "'" + std::string(key) + "' days must be in ascending order");
     out.push_back({static_cast<uint32_t>(*day), static_cast<uint64_t>(*cap)});
@@ -317,12 +328,14 @@ std::optional<RampConfig> read_ramp(Reader& r, const toml::node& n) {
     r.error(n, "ramp needs 'stamp', the file holding the warmup start (epoch seconds)");
   }
   if (auto c = t->get("count"))
-    if (auto v = r.choice<RampCount>(*c, "count",
-                          {{"calendar_days", RampCount::calendar_days},
-                           {"send_days", RampCount::send_days}}))
+    if (auto v = r.choice<RampCount>(
+            *c, "count",
+            {{"calendar_days", RampCount::calendar_days}, {"send_days", RampCount::send_days}}))
       ramp.count = *v;
-  if (auto h = t->get("hourly")) ramp.hourly = ramp_steps(r, *h, "hourly");
-  else r.error(n, "ramp needs 'hourly', the [day, cap] steps");
+  if (auto h = t->get("hourly"))
+    ramp.hourly = ramp_steps(r, *h, "hourly");
+  else
+    r.error(n, "ramp needs 'hourly', the [day, cap] steps");
   if (auto d = t->get("daily")) ramp.daily = ramp_steps(r, *d, "daily");
   if (auto m = t->get("send_day_minimum"))
     if (auto v = r.integer(*m, "send_day_minimum", 1, 1'000'000))
@@ -339,14 +352,16 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
   if (auto n = t.get("name")) {
     if (auto v = r.str(*n, "name")) {
       s.name = *v;
-      if (!valid_name(s.name)) r.error(*n, "stream name '" + s.name + "' must be 1-32 of a-z 0-9 _ -");
+      if (!valid_name(s.name))
+        r.error(*n, "stream name '" + s.name + "' must be 1-32 of a-z 0-9 _ -");
     }
   } else {
     r.error_at(t.source().begin, "[[stream]] needs a 'name'");
   }
   if (auto n = t.get("ports")) {
     auto arr = n->as_array();
-    if (!arr || arr->empty()) r.error(*n, "'ports' must be a non-empty array of port numbers");
+    if (!arr || arr->empty())
+      r.error(*n, "'ports' must be a non-empty array of port numbers");
     else
       for (const auto& p : *arr)
         if (auto v = r.integer(p, "ports", 1, 65535)) s.ports.push_back(static_cast<uint16_t>(*v));
@@ -360,11 +375,12 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
         r.error(*n, "'exclude' names list '" + name + "', which [lists] does not define");
   }
   if (auto n = t.get("mode"))
-    if (auto v = r.choice<StreamMode>(*n, "mode",
-                          {{"enforce", StreamMode::enforce}, {"shadow", StreamMode::shadow}}))
+    if (auto v = r.choice<StreamMode>(
+            *n, "mode", {{"enforce", StreamMode::enforce}, {"shadow", StreamMode::shadow}}))
       s.mode = *v;
   if (auto n = t.get("over_cap"))
-    if (auto v = r.choice<Action>(*n, "over_cap", {{"defer", Action::defer}, {"hold", Action::hold}}))
+    if (auto v =
+            r.choice<Action>(*n, "over_cap", {{"defer", Action::defer}, {"hold", Action::hold}}))
       s.over_cap = *v;
   if (auto n = t.get("hourly_cap"))
     if (auto v = r.integer(*n, "hourly_cap", 0, 100'000'000)) s.hourly_cap = *v;
@@ -434,17 +450,19 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
               {"timezone", "log_level", "redis", "policyd", "lists", "operators", "stream"});
   if (auto n = root.get("timezone")) {
     if (auto v = r.str(*n, "timezone")) {
-      if (valid_timezone(*v)) cfg->timezone = *v;
-      else r.error(*n, "unknown time zone '" + *v + "' (an IANA name such as America/Chicago)");
+      if (valid_timezone(*v))
+        cfg->timezone = *v;
+      else
+        r.error(*n, "unknown time zone '" + *v + "' (an IANA name such as America/Chicago)");
     }
   }
   if (auto n = root.get("log_level"))
     if (auto v = r.choice<std::string>(*n, "log_level",
-                          {{"trace", std::string("trace")},
-                           {"debug", std::string("debug")},
-                           {"info", std::string("info")},
-                           {"warn", std::string("warn")},
-                           {"error", std::string("error")}}))
+                                       {{"trace", std::string("trace")},
+                                        {"debug", std::string("debug")},
+                                        {"info", std::string("info")},
+                                        {"warn", std::string("warn")},
+                                        {"error", std::string("error")}}))
       cfg->log_level = *v;
 
   std::string err;

@@ -21,10 +21,10 @@ enum class StreamMode { enforce, shadow };
 enum class RampCount { calendar_days, send_days };
 
 struct RedisConfig {
-  Endpoint endpoint;          // from url = "redis://HOST:PORT[/DB]" or "unix:///path[?db=N]"
-  std::string url;            // as written, for messages
+  Endpoint endpoint;  // from url = "redis://HOST:PORT[/DB]" or "unix:///path[?db=N]"
+  std::string url;    // as written, for messages
   int db = 0;
-  std::string password;       // empty: no AUTH
+  std::string password;  // empty: no AUTH
   Action on_error = Action::hold;
   uint32_t timeout_ms = 250;  // deadline of one Redis call
   std::string key_prefix = "sg";
@@ -68,10 +68,10 @@ struct StreamConfig {
   std::vector<uint16_t> ports;
   std::vector<std::string> exclude;  // list names
   StreamMode mode = StreamMode::enforce;
-  Action over_cap = Action::defer;   // defer or hold
+  Action over_cap = Action::defer;     // defer or hold
   std::optional<uint64_t> hourly_cap;  // fallback when Redis holds none
   std::optional<uint64_t> daily_cap;
-  uint32_t burst = 0;                // hourly burst in messages; 0: derived (cap/60, at least 1)
+  uint32_t burst = 0;  // hourly burst in messages; 0: derived (cap/60, at least 1)
   OperatorCaps operator_caps;
   std::optional<RampConfig> ramp;
 

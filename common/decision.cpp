@@ -18,8 +18,7 @@ struct ListWording {
   std::string_view says;
 };
 constexpr std::array kListWording = {
-    ListWording{"yahoo_family",
-                "is in the Yahoo/AOL/Verizon mail family, which no stream mails"},
+    ListWording{"yahoo_family", "is in the Yahoo/AOL/Verizon mail family, which no stream mails"},
     ListWording{"dead_isp", "is a dead ISP domain that only hard-bounces; no stream mails it"},
     ListWording{"consumer", "is consumer webmail, which never rides the {stream} stream"},
     ListWording{"direct_hisp",
@@ -53,10 +52,14 @@ Verdict enforce_or_shadow(const StreamConfig& stream, Action action, std::string
 
 std::string refusal(Action action, const std::string& text) {
   switch (action) {
-    case Action::defer: return "DEFER_IF_PERMIT 4.7.1 " + text;
-    case Action::hold: return "HOLD " + text;
-    case Action::reject: return "REJECT 5.7.1 " + text;
-    case Action::dunno: return "DUNNO";
+    case Action::defer:
+      return "DEFER_IF_PERMIT 4.7.1 " + text;
+    case Action::hold:
+      return "HOLD " + text;
+    case Action::reject:
+      return "REJECT 5.7.1 " + text;
+    case Action::dunno:
+      return "DUNNO";
   }
   return "DUNNO";
 }
@@ -85,7 +88,8 @@ std::size_t governing_refusal(const LimiterResult& r) {
 std::string format_duration_ms(int64_t ms) {
   int64_t s = (std::max<int64_t>(ms, 0) + 999) / 1000;
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
   else if (s < 3600)
     std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
                   static_cast<long long>(s % 60));
@@ -164,8 +168,8 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
 }
 
 Verdict decide_store_error(const StreamConfig& stream, Action on_error) {
-  std::string text = "streamguard cannot reach its counter store to check stream " + stream.name +
-                     "'s caps";
+  std::string text =
+      "streamguard cannot reach its counter store to check stream " + stream.name + "'s caps";
   if (on_error == Action::defer) text += "; try again later";
   if (on_error == Action::hold) text += "; held until the caps can be charged";
   return enforce_or_shadow(stream, on_error, refusal(on_error, text), "store_error");

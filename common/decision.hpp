@@ -29,11 +29,11 @@ struct Verdict {
 // One cap that applies to a recipient. Windows: "hourly" (smooth rate with a
 // bounded burst) or "daily" (exact count per calendar day).
 struct LimiterSpec {
-  std::string window;      // "hourly" or "daily"
-  std::string op;          // "" for the stream itself, else the operator
-  std::string cap_field;   // field in the Redis caps hash that overrides the fallback
-  int64_t fallback = -1;   // cap from the config; -1: none unless Redis sets one
-  int64_t burst = -1;      // hourly only: configured burst; -1: derived from the cap
+  std::string window;     // "hourly" or "daily"
+  std::string op;         // "" for the stream itself, else the operator
+  std::string cap_field;  // field in the Redis caps hash that overrides the fallback
+  int64_t fallback = -1;  // cap from the config; -1: none unless Redis sets one
+  int64_t burst = -1;     // hourly only: configured burst; -1: derived from the cap
 };
 
 struct LimiterPlan {

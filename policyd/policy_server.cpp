@@ -9,8 +9,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <variant>
@@ -86,10 +86,8 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
 
   void start() {
     auto self = shared_from_this();
-    for (auto& a : tcp_acceptors)
-      asio::co_spawn(io, accept_loop<tcp>(self, *a), asio::detached);
-    for (auto& a : unix_acceptors)
-      asio::co_spawn(io, accept_loop<local>(self, *a), asio::detached);
+    for (auto& a : tcp_acceptors) asio::co_spawn(io, accept_loop<tcp>(self, *a), asio::detached);
+    for (auto& a : unix_acceptors) asio::co_spawn(io, accept_loop<local>(self, *a), asio::detached);
   }
 
   void stop() {
@@ -140,8 +138,8 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
         }
       });
       boost::system::error_code ec;
-      std::size_t n =
-          co_await socket.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+      std::size_t n = co_await socket.async_read_some(asio::buffer(buf),
+                                                      asio::redirect_error(use_awaitable, ec));
       idle.cancel();
       if (ec || self->stopped) break;
       std::string_view data(buf.data(), n);
@@ -160,7 +158,8 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
         out += policy::encode_action(reply);
       }
       if (!out.empty()) {
-        co_await asio::async_write(socket, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+        co_await asio::async_write(socket, asio::buffer(out),
+                                   asio::redirect_error(use_awaitable, ec));
         out.clear();
         if (ec) break;
       }
@@ -182,9 +181,15 @@ PolicyServer::PolicyServer(asio::io_context& io, PolicyService& service, Options
   impl_->start();
 }
 
-PolicyServer::~PolicyServer() { impl_->stop(); }
+PolicyServer::~PolicyServer() {
+  impl_->stop();
+}
 
-std::vector<uint16_t> PolicyServer::bound_ports() const { return impl_->ports; }
-std::size_t PolicyServer::connections() const { return impl_->open; }
+std::vector<uint16_t> PolicyServer::bound_ports() const {
+  return impl_->ports;
+}
+std::size_t PolicyServer::connections() const {
+  return impl_->open;
+}
 
 }  // namespace sg

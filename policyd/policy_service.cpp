@@ -60,29 +60,31 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
       runtime_(std::move(runtime)),
       redis_text_(redis_url.endpoint.to_string()),
       stats_(registry),
-      redis_(io,
-             RedisClientOptions{redis_url,
-                                std::chrono::milliseconds(runtime_->config->redis.timeout_ms)},
-             RedisClientHooks{
-                 [this] {
-                   stats_.redis_up.set(1);
-                   spdlog::info("redis: connected to {}", redis_text_);
-                   limiter_.load_script();
-                 },
-                 [this](std::string_view why) {
-                   stats_.redis_up.set(0);
-                   stats_.redis_reconnects.inc();
-                   spdlog::warn("redis: connection to {} down ({}); answering on_error={} until "
-                                "it is back",
-                                redis_text_, why,
-                                to_string(runtime_->config->redis.on_error));
-                 },
-                 [this](std::string_view kind) {
-                   stats_.redis_errors.labels({std::string(kind)}).inc();
-                 }}),
+      redis_(
+          io,
+          RedisClientOptions{redis_url,
+                             std::chrono::milliseconds(runtime_->config->redis.timeout_ms)},
+          RedisClientHooks{[this] {
+                             stats_.redis_up.set(1);
+                             spdlog::info("redis: connected to {}", redis_text_);
+                             limiter_.load_script();
+                           },
+                           [this](std::string_view why) {
+                             stats_.redis_up.set(0);
+                             stats_.redis_reconnects.inc();
+                             spdlog::warn(
+                                 "redis: connection to {} down ({}); answering on_error={} until "
+                                 "it is back",
+                                 redis_text_, why, to_string(runtime_->config->redis.on_error));
+                           },
+                           [this](std::string_view kind) {
+                             stats_.redis_errors.labels({std::string(kind)}).inc();
+                           }}),
       limiter_(redis_, runtime_->config->redis.key_prefix) {}
 
-void PolicyService::start() { redis_.start(); }
+void PolicyService::start() {
+  redis_.start();
+}
 
 void PolicyService::set_runtime(std::shared_ptr<const Runtime> runtime) {
   runtime_ = std::move(runtime);
@@ -123,17 +125,17 @@ void PolicyService::charge(std::shared_ptr<Context> ctx) {
   int64_t now = clock_.now_ms();
   const auto& stream_name = ctx->stream->name;
   const auto& plan = ctx->plan;
-  limiter_.charge(stream_name, plan, now, civil_day(now),
-                  [this, ctx](std::optional<LimiterResult> r, std::string_view error) {
-                    if (!r) {
-                      spdlog::warn("redis: charge for stream {} failed: {}", ctx->stream->name,
-                                   error);
-                      return finish(*ctx, decide_store_error(
-                                              *ctx->stream, ctx->runtime->config->redis.on_error));
-                    }
-                    record_limits(*ctx, *r);
-                    finish(*ctx, decide_caps(*ctx->stream, ctx->plan, *r));
-                  });
+  limiter_.charge(
+      stream_name, plan, now, civil_day(now),
+      [this, ctx](std::optional<LimiterResult> r, std::string_view error) {
+        if (!r) {
+          spdlog::warn("redis: charge for stream {} failed: {}", ctx->stream->name, error);
+          return finish(*ctx,
+                        decide_store_error(*ctx->stream, ctx->runtime->config->redis.on_error));
+        }
+        record_limits(*ctx, *r);
+        finish(*ctx, decide_caps(*ctx->stream, ctx->plan, *r));
+      });
 }
 
 void PolicyService::record_limits(const Context& ctx, const LimiterResult& r) {
@@ -154,12 +156,13 @@ void PolicyService::finish(Context& ctx, const Verdict& v) {
   if (v.shadow) stats_.shadow.labels({stream, to_string(v.would), v.reason}).inc();
   stats_.latency.observe(seconds);
   ++answered_;
-  spdlog::info("decision queue_id={} stream={} rcpt_domain={} operator={} action={}{} reason={} "
-               "latency_us={} reply=\"{}\"",
-               ctx.queue_id.empty() ? "-" : ctx.queue_id, stream,
-               ctx.domain.empty() ? "-" : ctx.domain, ctx.op.empty() ? "-" : ctx.op,
-               to_string(v.action), v.shadow ? std::string(" would=") + to_string(v.would) : "",
-               v.reason, static_cast<long long>(seconds * 1e6), v.reply);
+  spdlog::info(
+      "decision queue_id={} stream={} rcpt_domain={} operator={} action={}{} reason={} "
+      "latency_us={} reply=\"{}\"",
+      ctx.queue_id.empty() ? "-" : ctx.queue_id, stream, ctx.domain.empty() ? "-" : ctx.domain,
+      ctx.op.empty() ? "-" : ctx.op, to_string(v.action),
+      v.shadow ? std::string(" would=") + to_string(v.would) : "", v.reason,
+      static_cast<long long>(seconds * 1e6), v.reply);
   auto done = std::move(ctx.done);
   done(v.reply);
 }

@@ -145,12 +145,13 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
   return o;
 }
 
-std::vector<Endpoint> endpoints_or_exit(const std::vector<std::string>& texts,
-                                        const char* option, bool& ok) {
+std::vector<Endpoint> endpoints_or_exit(const std::vector<std::string>& texts, const char* option,
+                                        bool& ok) {
   std::vector<Endpoint> out;
   for (const auto& t : texts) {
     std::string err;
-    if (auto ep = parse_endpoint(t, err)) out.push_back(*ep);
+    if (auto ep = parse_endpoint(t, err))
+      out.push_back(*ep);
     else {
       std::cerr << "streamguard-policyd: " << option << ": " << err << "\n";
       ok = false;
@@ -171,15 +172,15 @@ void print_summary(const Runtime& rt) {
               << (hourly ? std::to_string(*hourly) : "none")
               << (hourly && !s.hourly_cap ? " (ramp day 0, until rampd writes the current cap)"
                                           : "")
-              << ", daily cap "
-              << (s.daily_cap ? std::to_string(*s.daily_cap) : "none") << "; excludes";
+              << ", daily cap " << (s.daily_cap ? std::to_string(*s.daily_cap) : "none")
+              << "; excludes";
     for (const auto& e : s.exclude) std::cout << ' ' << e;
     if (s.exclude.empty()) std::cout << " nothing";
     std::cout << "\n";
   }
   for (const auto& [name, list] : rt.classifier.lists())
-    std::cout << "  list " << name << ": " << list.size() << " entries from "
-              << cfg.lists.at(name) << "\n";
+    std::cout << "  list " << name << ": " << list.size() << " entries from " << cfg.lists.at(name)
+              << "\n";
 }
 
 }  // namespace
@@ -210,7 +211,8 @@ int run_policyd(int argc, char** argv) {
                  runtime->config->redis.password};
   if (!opts->redis.empty()) {
     std::string err;
-    if (auto u = parse_redis_url(opts->redis, err)) redis = *u;
+    if (auto u = parse_redis_url(opts->redis, err))
+      redis = *u;
     else {
       std::cerr << "streamguard-policyd: --redis: " << err << "\n";
       ok = false;
@@ -236,8 +238,10 @@ int run_policyd(int argc, char** argv) {
   try {
     server = std::make_unique<PolicyServer>(
         io, service,
-        PolicyServer::Options{listen, runtime->config->policyd.max_connections,
-                              std::chrono::seconds(runtime->config->policyd.idle_timeout_s), {}});
+        PolicyServer::Options{listen,
+                              runtime->config->policyd.max_connections,
+                              std::chrono::seconds(runtime->config->policyd.idle_timeout_s),
+                              {}});
     if (!status.empty())
       status_server = std::make_unique<StatusServer>(
           io, status, [&registry] { return registry.render(); },

@@ -20,13 +20,15 @@ struct PolicydMetrics {
         protocol_errors(r.counter("streamguard_policy_protocol_errors_total",
                                   "Connections closed for a policy protocol violation.")
                             .labels({})),
-        connections(r.gauge("streamguard_policy_connections", "Open policy connections.").labels({})),
+        connections(
+            r.gauge("streamguard_policy_connections", "Open policy connections.").labels({})),
         redis_errors(r.counter("streamguard_redis_errors_total",
                                "Redis calls that failed, by kind.", {"kind"})),
         redis_reconnects(r.counter("streamguard_redis_reconnects_total",
                                    "Times the Redis connection was lost and re-established.")
                              .labels({})),
-        redis_up(r.gauge("streamguard_redis_up", "1 while the Redis connection is ready.").labels({})),
+        redis_up(
+            r.gauge("streamguard_redis_up", "1 while the Redis connection is ready.").labels({})),
         cap(r.gauge("streamguard_cap", "Cap in force, as last seen by a charge (-1: none).",
                     {"stream", "operator", "window"})),
         usage(r.gauge("streamguard_usage",

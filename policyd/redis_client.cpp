@@ -3,8 +3,8 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <cassert>
 
 namespace sg {
@@ -82,7 +82,9 @@ RedisClient::~RedisClient() {
   assert(inflight_.empty());
 }
 
-void RedisClient::start() { connect(); }
+void RedisClient::start() {
+  connect();
+}
 
 void RedisClient::connect() {
   state_ = State::connecting;
@@ -153,7 +155,8 @@ void RedisClient::on_connected(int status) {
 
 void RedisClient::on_disconnected(int status) {
   // hiredis frees the context after this callback returns.
-  std::string why = status == REDIS_OK ? "closed" : (link_ && link_->ac ? link_->ac->errstr : "lost");
+  std::string why =
+      status == REDIS_OK ? "closed" : (link_ && link_->ac ? link_->ac->errstr : "lost");
   if (stopping_) return;
   schedule_reconnect(why);
 }

@@ -35,8 +35,8 @@ struct RedisClientOptions {
 
 // Optional observers, called on the loop thread.
 struct RedisClientHooks {
-  std::function<void()> on_ready;                      // connected (AUTH/SELECT sent)
-  std::function<void(std::string_view)> on_down;       // connection lost or failed, why
+  std::function<void()> on_ready;                       // connected (AUTH/SELECT sent)
+  std::function<void(std::string_view)> on_down;        // connection lost or failed, why
   std::function<void(std::string_view kind)> on_error;  // "timeout", "unavailable", "reply", ...
 };
 

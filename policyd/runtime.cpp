@@ -6,8 +6,10 @@ RuntimeResult build_runtime(std::shared_ptr<const Config> config) {
   RuntimeResult out;
   std::map<std::string, DomainList> lists;
   std::vector<ListError> list_errors;
-  for (const auto& [name, path] : config->lists) lists.emplace(name, DomainList::load(path, list_errors));
-  for (const auto& e : list_errors) out.errors.push_back({e.file, e.line, e.line ? 1u : 0u, e.message});
+  for (const auto& [name, path] : config->lists)
+    lists.emplace(name, DomainList::load(path, list_errors));
+  for (const auto& e : list_errors)
+    out.errors.push_back({e.file, e.line, e.line ? 1u : 0u, e.message});
   if (!out.errors.empty()) return out;
   std::map<std::string, std::vector<std::string>> operator_domains;
   for (const auto& op : config->operators) operator_domains[op.name] = op.domains;

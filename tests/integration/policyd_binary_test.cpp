@@ -135,8 +135,9 @@ over_cap = "explode"
 
 TEST(PolicydBinary, MissingListFileIsNamed) {
   TempDir d;
-  auto cfg = d.file("x.toml", "[lists]\nconsumer = \"nowhere.txt\"\n[[stream]]\nname = \"a\"\n"
-                              "ports = [25]\nexclude = [\"consumer\"]\n");
+  auto cfg = d.file("x.toml",
+                    "[lists]\nconsumer = \"nowhere.txt\"\n[[stream]]\nname = \"a\"\n"
+                    "ports = [25]\nexclude = [\"consumer\"]\n");
   auto r = run({"--config", cfg, "--check-config"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find(d.path + "/nowhere.txt"), std::string::npos) << r.err;
@@ -182,9 +183,8 @@ hourly_cap = 1000
     // A broken file is reported and the running config stays.
     std::ofstream(cfg) << "this is not toml = = =\n";
     ::kill(pid, SIGHUP);
-    for (int i = 0; i < 300 && slurp(d.path + "/stderr").find("keeping the running") ==
-                                   std::string::npos;
-         ++i)
+    for (int i = 0;
+         i < 300 && slurp(d.path + "/stderr").find("keeping the running") == std::string::npos; ++i)
       std::this_thread::sleep_for(10ms);
     EXPECT_NE(slurp(d.path + "/stderr").find("keeping the running configuration"),
               std::string::npos);

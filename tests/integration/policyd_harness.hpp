@@ -25,11 +25,14 @@ namespace sg::testing {
 inline std::string config_with_streams(const std::string& streams,
                                        const std::string& redis_section = "on_error = \"hold\"\n") {
   std::string lists = std::string(SG_SOURCE_DIR) + "/deploy/lists/";
-  return "timezone = \"UTC\"\nlog_level = \"warn\"\n[redis]\n" + redis_section + "\n[lists]\nyahoo_family = \"" + lists + "yahoo-family.txt\"\ndead_isp = \"" +
-         lists + "dead-isp.txt\"\nconsumer = \"" + lists + "consumer-webmail.txt\"\ndirect_hisp = \"" +
+  return "timezone = \"UTC\"\nlog_level = \"warn\"\n[redis]\n" + redis_section +
+         "\n[lists]\nyahoo_family = \"" + lists + "yahoo-family.txt\"\ndead_isp = \"" + lists +
+         "dead-isp.txt\"\nconsumer = \"" + lists + "consumer-webmail.txt\"\ndirect_hisp = \"" +
          lists + "direct-hisp.txt\"\n" +
-         "[operators.google]\ndomains = [\"gmail.com\", \"googlemail.com\", \"google-practice.example\"]\n"
-         "[operators.microsoft]\ndomains = [\"outlook.com\", \"hotmail.com\", \"m365-clinic.example\"]\n" +
+         "[operators.google]\ndomains = [\"gmail.com\", \"googlemail.com\", "
+         "\"google-practice.example\"]\n"
+         "[operators.microsoft]\ndomains = [\"outlook.com\", \"hotmail.com\", "
+         "\"m365-clinic.example\"]\n" +
          streams;
 }
 
@@ -68,9 +71,7 @@ class PolicydHarness {
   const std::string& socket() const { return socket_; }
   const std::string& config_path() const { return config_path_; }
 
-  void write_config(const std::string& text) {
-    std::ofstream(config_path_) << text;
-  }
+  void write_config(const std::string& text) { std::ofstream(config_path_) << text; }
 
   // Runs f on the loop thread and returns its result: the only safe way to
   // look at the service from the test thread.

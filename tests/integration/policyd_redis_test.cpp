@@ -155,8 +155,9 @@ TEST_F(PolicydRedisTest, CapsWrittenInRedisOverrideTheConfig) {
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "HOLD stream healthcare is closed (daily cap 0)");
   redis.cmd({"HSET", "sg:{healthcare}:caps", "daily", "1"});
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO");
-  EXPECT_TRUE(c.rcpt("a@clinic.example", 2526).starts_with("HOLD stream healthcare is over its "
-                                                           "daily cap of 1 (1 used)"));
+  EXPECT_TRUE(c.rcpt("a@clinic.example", 2526)
+                  .starts_with("HOLD stream healthcare is over its "
+                               "daily cap of 1 (1 used)"));
   redis.cmd({"HDEL", "sg:{healthcare}:caps", "daily"});
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO");
 }
@@ -243,11 +244,15 @@ burst = 1
   EXPECT_EQ(c.rcpt("a@clinic.example", 2600), "DUNNO");
   EXPECT_EQ(c.rcpt("a@clinic.example", 2600), "DUNNO");
   auto m = policyd->metrics_text();
-  EXPECT_NE(m.find(R"(streamguard_policy_shadow_total{stream="trial",would="reject",reason="excluded:consumer"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      m.find(
+          R"(streamguard_policy_shadow_total{stream="trial",would="reject",reason="excluded:consumer"} 1)"),
+      std::string::npos)
       << m;
-  EXPECT_NE(m.find(R"(streamguard_policy_shadow_total{stream="trial",would="defer",reason="over_cap:hourly"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      m.find(
+          R"(streamguard_policy_shadow_total{stream="trial",would="defer",reason="over_cap:hourly"} 1)"),
+      std::string::npos)
       << m;
 }
 
@@ -256,9 +261,10 @@ TEST_F(PolicydRedisTest, UnknownPortGetsTheConfiguredActionNeverAnAllow) {
   EXPECT_EQ(c.rcpt("a@clinic.example", 2527),
             "DEFER_IF_PERMIT 4.7.1 streamguard has no stream for submission port 2527; not "
             "accepted");
-  EXPECT_NE(policyd->metrics_text().find(
-                R"(streamguard_policy_requests_total{stream="none",action="defer",reason="unknown_port"} 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      policyd->metrics_text().find(
+          R"(streamguard_policy_requests_total{stream="none",action="defer",reason="unknown_port"} 1)"),
+      std::string::npos);
 }
 
 TEST_F(PolicydRedisTest, OtherProtocolStagesPass) {

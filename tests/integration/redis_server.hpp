@@ -41,8 +41,8 @@ class RedisServer {
     if (pid_ == 0) {
       std::string sock = socket_path();
       ::execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock.c_str(),
-               "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir",
-               dir_.c_str(), "--loglevel", "warning", static_cast<char*>(nullptr));
+               "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir_.c_str(),
+               "--loglevel", "warning", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     // Ready when it answers PING (bounded: a broken install fails the test).
@@ -105,15 +105,19 @@ class RedisServer {
   static std::string render(const redisReply* r) {
     if (!r) return "(no reply)";
     switch (r->type) {
-      case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
-      case REDIS_REPLY_NIL: return "(nil)";
-      case REDIS_REPLY_ERROR: return "ERR:" + std::string(r->str, r->len);
+      case REDIS_REPLY_INTEGER:
+        return std::to_string(r->integer);
+      case REDIS_REPLY_NIL:
+        return "(nil)";
+      case REDIS_REPLY_ERROR:
+        return "ERR:" + std::string(r->str, r->len);
       case REDIS_REPLY_ARRAY: {
         std::string out;
         for (size_t i = 0; i < r->elements; ++i) out += (i ? "," : "") + render(r->element[i]);
         return out;
       }
-      default: return std::string(r->str, r->len);
+      default:
+        return std::string(r->str, r->len);
     }
   }
 
