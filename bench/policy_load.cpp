@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -396,7 +397,15 @@ struct Report {
   uint64_t timeouts = 0, closed = 0, protocol = 0, connect_failed = 0;
   unsigned connections_open = 0;
   bool hit_max_seconds = false;
+  double client_cpu_percent = 0;  // this generator's CPU time over the measured part
 };
+
+double process_cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 double percentile_us(const std::vector<uint64_t>& sorted, double q) {
   if (sorted.empty()) return 0;
@@ -451,8 +460,16 @@ class Runner {
 
     std::vector<epoll_event> events(256);
     auto last_scan = Clock::now();
+    bool cpu_started = false;
+    double cpu0 = 0;
+    Clock::time_point cpu_t0;
     for (;;) {
       auto now = Clock::now();
+      if (!cpu_started && now >= measure_from_) {
+        cpu_started = true;
+        cpu0 = process_cpu_seconds();
+        cpu_t0 = now;
+      }
       if (!stopping_ &&
           (now >= measure_until_ || (o_.requests && started_measured_ >= o_.requests)))
         stopping_ = true;
@@ -489,6 +506,10 @@ class Runner {
           }
         }
       }
+    }
+    if (cpu_started) {
+      const double wall = seconds_between(cpu_t0, Clock::now());
+      if (wall > 0) rep.client_cpu_percent = (process_cpu_seconds() - cpu0) / wall * 100.0;
     }
     for (std::size_t i = 0; i < conns_.size(); ++i)
       if (conns_[i].fd >= 0) ::close(conns_[i].fd);
@@ -663,7 +684,8 @@ void print_report(const Options& o, Report& r) {
         "\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f},"
         "\"actions\":{\"DUNNO\":%llu,\"REJECT\":%llu,\"DEFER_IF_PERMIT\":%llu,"
         "\"HOLD\":%llu,\"other\":%llu},\"errors\":%llu,\"error_kinds\":{\"timeout\":%llu,"
-        "\"closed\":%llu,\"protocol\":%llu,\"connect\":%llu},\"hit_max_seconds\":%s}\n",
+        "\"closed\":%llu,\"protocol\":%llu,\"connect\":%llu},\"client_cpu_percent\":%.1f,"
+        "\"hit_max_seconds\":%s}\n",
         json_string(o.target_text).c_str(), o.connections, r.connections_open,
         static_cast<unsigned long long>(r.requests), r.seconds, rps, mean, p50, p90, p99, p999, max,
         static_cast<unsigned long long>(r.actions[kDunno]),
@@ -673,7 +695,8 @@ void print_report(const Options& o, Report& r) {
         static_cast<unsigned long long>(r.actions[kOtherAction]),
         static_cast<unsigned long long>(r.errors), static_cast<unsigned long long>(r.timeouts),
         static_cast<unsigned long long>(r.closed), static_cast<unsigned long long>(r.protocol),
-        static_cast<unsigned long long>(r.connect_failed), r.hit_max_seconds ? "true" : "false");
+        static_cast<unsigned long long>(r.connect_failed), r.client_cpu_percent,
+        r.hit_max_seconds ? "true" : "false");
     std::cout << buf;
     return;
   }
@@ -688,6 +711,8 @@ void print_report(const Options& o, Report& r) {
   for (int k = 0; k < kActionKinds; ++k) std::cout << " " << kActionNames[k] << " " << r.actions[k];
   std::cout << "\nerrors        " << r.errors << " (timeout " << r.timeouts << ", closed "
             << r.closed << ", protocol " << r.protocol << ", connect " << r.connect_failed << ")\n";
+  std::snprintf(buf, sizeof buf, "client CPU    %.0f%% of one core\n", r.client_cpu_percent);
+  std::cout << buf;
   if (r.hit_max_seconds) std::cout << "note          stopped by --max-seconds\n";
 }
 

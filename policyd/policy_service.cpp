@@ -178,8 +178,10 @@ std::string PolicyService::status_json() const {
     out += "{\"name\":\"" + s.name + "\",\"mode\":\"" +
            (s.mode == StreamMode::shadow ? "shadow" : "enforce") + "\",\"over_cap\":\"" +
            to_string(s.over_cap) + "\",\"ports\":[";
-    for (std::size_t p = 0; p < s.ports.size(); ++p)
-      out += (p ? "," : "") + std::to_string(s.ports[p]);
+    for (std::size_t p = 0; p < s.ports.size(); ++p) {
+      if (p) out += ',';
+      out += std::to_string(s.ports[p]);
+    }
     out += "]}";
   }
   return out + "]}";
