@@ -2,6 +2,9 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <string>
 
 namespace sg {
 
@@ -14,7 +17,9 @@ bool set_log_level(const std::string& level) {
 
 bool init_logging(const std::string& program, const std::string& level) {
   auto logger = spdlog::stderr_logger_mt(program);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n[%P] %l: %v");
+  // The pid goes into the pattern as text: spdlog's %P asks the kernel on
+  // every line.
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n[" + std::to_string(::getpid()) + "] %l: %v");
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::warn);
   return set_log_level(level);

@@ -88,6 +88,45 @@ void PolicyService::start() {
 
 void PolicyService::set_runtime(std::shared_ptr<const Runtime> runtime) {
   runtime_ = std::move(runtime);
+  day_computed_at_ = 0;
+  day_.next_midnight_ms = 0;  // the zone may have changed
+}
+
+const CivilDay& PolicyService::today(int64_t now_ms) {
+  // The calendar day changes once a day: recompute only past midnight (or if
+  // the clock went back).
+  if (now_ms < day_computed_at_ || now_ms >= day_.next_midnight_ms) {
+    day_ = civil_day(now_ms);
+    day_computed_at_ = now_ms;
+  }
+  return day_;
+}
+
+namespace {
+
+template <class T>
+T& cached_series(std::unordered_map<std::string, void*>& cache, std::string& scratch,
+                 metrics::Family<T>& family, std::initializer_list<std::string_view> labels) {
+  scratch.assign(family.name());
+  for (auto l : labels) scratch.append(1, '\x1f').append(l);
+  auto it = cache.find(scratch);
+  if (it == cache.end()) {
+    std::vector<std::string> values(labels.begin(), labels.end());
+    it = cache.emplace(scratch, &family.labels(values)).first;
+  }
+  return *static_cast<T*>(it->second);
+}
+
+}  // namespace
+
+metrics::Counter& PolicyService::series(metrics::Family<metrics::Counter>& family,
+                                        std::initializer_list<std::string_view> labels) {
+  return cached_series(series_, scratch_, family, labels);
+}
+
+metrics::Gauge& PolicyService::series(metrics::Family<metrics::Gauge>& family,
+                                      std::initializer_list<std::string_view> labels) {
+  return cached_series(series_, scratch_, family, labels);
 }
 
 void PolicyService::handle(const policy::Request& request, Done done) {
@@ -126,7 +165,7 @@ void PolicyService::charge(std::shared_ptr<Context> ctx) {
   const auto& stream_name = ctx->stream->name;
   const auto& plan = ctx->plan;
   limiter_.charge(
-      stream_name, plan, now, civil_day(now),
+      stream_name, plan, now, today(now),
       [this, ctx](std::optional<LimiterResult> r, std::string_view error) {
         if (!r) {
           spdlog::warn("redis: charge for stream {} failed: {}", ctx->stream->name, error);
@@ -141,10 +180,11 @@ void PolicyService::charge(std::shared_ptr<Context> ctx) {
 void PolicyService::record_limits(const Context& ctx, const LimiterResult& r) {
   for (std::size_t i = 0; i < r.states.size(); ++i) {
     const auto& spec = ctx.plan.limiters[i];
-    std::vector<std::string> labels{ctx.stream->name, spec.op.empty() ? "all" : spec.op,
-                                    spec.window};
-    stats_.cap.labels(labels).set(static_cast<double>(r.states[i].cap));
-    stats_.usage.labels(labels).set(static_cast<double>(r.states[i].used));
+    std::string_view op = spec.op.empty() ? "all" : spec.op;
+    series(stats_.cap, {ctx.stream->name, op, spec.window})
+        .set(static_cast<double>(r.states[i].cap));
+    series(stats_.usage, {ctx.stream->name, op, spec.window})
+        .set(static_cast<double>(r.states[i].used));
   }
 }
 
@@ -152,8 +192,8 @@ void PolicyService::finish(Context& ctx, const Verdict& v) {
   auto elapsed = Steady::now() - ctx.start;
   double seconds = std::chrono::duration<double>(elapsed).count();
   const std::string stream = ctx.stream ? ctx.stream->name : "none";
-  stats_.requests.labels({stream, to_string(v.action), v.reason}).inc();
-  if (v.shadow) stats_.shadow.labels({stream, to_string(v.would), v.reason}).inc();
+  series(stats_.requests, {stream, to_string(v.action), v.reason}).inc();
+  if (v.shadow) series(stats_.shadow, {stream, to_string(v.would), v.reason}).inc();
   stats_.latency.observe(seconds);
   ++answered_;
   spdlog::info(
