@@ -180,7 +180,8 @@ void PolicyService::charge(std::shared_ptr<Context> ctx) {
 void PolicyService::record_limits(const Context& ctx, const LimiterResult& r) {
   for (std::size_t i = 0; i < r.states.size(); ++i) {
     const auto& spec = ctx.plan.limiters[i];
-    std::string_view op = spec.op.empty() ? "all" : spec.op;
+    // Both arms string_view: a std::string arm would make a temporary.
+    std::string_view op = spec.op.empty() ? std::string_view("all") : std::string_view(spec.op);
     series(stats_.cap, {ctx.stream->name, op, spec.window})
         .set(static_cast<double>(r.states[i].cap));
     series(stats_.usage, {ctx.stream->name, op, spec.window})
