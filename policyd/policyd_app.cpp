@@ -57,8 +57,9 @@ OPTIONS
 
 SIGNALS
     SIGHUP            Reload FILE and its lists. An invalid new configuration
-                      is reported and the running one is kept. Listen
-                      addresses and the Redis URL change only on restart.
+                      is reported and the running one is kept. Listen and
+                      status addresses and the [redis] settings change only
+                      on restart.
     SIGTERM, SIGINT   Stop: close the listeners and exit.
 
 EXIT STATUS
@@ -290,8 +291,13 @@ int run_policyd(int argc, char** argv) {
           const auto& old_cfg = *service.runtime()->config;
           const auto& new_cfg = *next.runtime->config;
           if (old_cfg.policyd.listen != new_cfg.policyd.listen ||
-              old_cfg.redis.url != new_cfg.redis.url)
-            spdlog::warn("reload: listen addresses and the Redis URL change only on restart");
+              old_cfg.policyd.status != new_cfg.policyd.status ||
+              old_cfg.redis.url != new_cfg.redis.url ||
+              old_cfg.redis.key_prefix != new_cfg.redis.key_prefix ||
+              old_cfg.redis.timeout_ms != new_cfg.redis.timeout_ms)
+            spdlog::warn(
+                "reload: [policyd] listen/status and [redis] url/key_prefix/timeout_ms changed; "
+                "they take effect only on restart (everything else is in effect now)");
           set_process_timezone(new_cfg.timezone);
           if (opts->log_level.empty()) set_log_level(new_cfg.log_level);
           service.set_runtime(next.runtime);
