@@ -58,8 +58,8 @@ OPTIONS
 SIGNALS
     SIGHUP            Reload FILE and its lists. An invalid new configuration
                       is reported and the running one is kept. Listen and
-                      status addresses and the [redis] settings change only
-                      on restart.
+                      status addresses and [redis] url, key_prefix and
+                      timeout_ms change only on restart.
     SIGTERM, SIGINT   Stop: close the listeners and exit.
 
 EXIT STATUS

@@ -35,6 +35,7 @@ class RedisServer {
 
   std::string socket_path() const { return dir_ + "/redis.sock"; }
   std::string url() const { return "unix://" + socket_path(); }
+  pid_t pid() const { return pid_; }
 
   void start() {
     pid_ = ::fork();
