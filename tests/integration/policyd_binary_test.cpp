@@ -3,6 +3,7 @@
 // and SIGHUP reload.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@ class TempDir {
 pid_t spawn(const std::vector<std::string>& args, const std::string& dir) {
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
     std::string out = dir + "/stdout", err = dir + "/stderr";
     (void)!::freopen(out.c_str(), "w", stdout);
     (void)!::freopen(err.c_str(), "w", stderr);

@@ -4,8 +4,10 @@
 // test's own assertions.
 #pragma once
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +42,17 @@ class RedisServer {
   void start() {
     pid_ = ::fork();
     if (pid_ == 0) {
+      // Die with the test: a test process that aborts (an ASan report, a
+      // failed assertion) must not leave a server behind. Its output goes to a
+      // file, never to the test's own pipe, which ctest waits on.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      std::string log = dir_ + "/redis.log";
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (fd >= 0) {
+        ::dup2(fd, STDOUT_FILENO);
+        ::dup2(fd, STDERR_FILENO);
+        ::close(fd);
+      }
       std::string sock = socket_path();
       ::execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock.c_str(),
                "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir_.c_str(),

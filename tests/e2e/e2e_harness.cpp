@@ -1,0 +1,235 @@
+#include "tests/e2e/e2e_harness.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace sg::e2e {
+
+namespace {
+
+std::string tail(const std::string& text, std::size_t max_chars = 6000) {
+  return text.size() <= max_chars ? text : "...\n" + text.substr(text.size() - max_chars);
+}
+
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
+    ++n;
+  return n;
+}
+
+}  // namespace
+
+std::string Submission::reply_to(const std::string& address) const {
+  for (const auto& r : rcpts)
+    if (r.address == address) return r.reply;
+  return "";
+}
+
+Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
+  swaks_ = find_tool("swaks");
+  if (swaks_.empty())
+    throw std::runtime_error("swaks not found (scripts/install-deps installs it)");
+  if (find_tool("postfix").empty())
+    throw std::runtime_error("postfix not found (scripts/install-deps installs it)");
+
+  char tmpl[] = "/tmp/sg-e2e-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  root_ = tmpl;
+  reaper_.watch_dir(root_);
+  ::chmod(root_.c_str(), 0755);  // Postfix's unprivileged daemons work below it
+
+  sink_ = std::make_unique<SmtpSink>();
+  redis_ = std::make_unique<sg::testing::RedisServer>();
+  reaper_.watch_pid(redis_->pid());
+  redis_dir_ = std::filesystem::path(redis_->socket_path()).parent_path().string();
+  reaper_.watch_dir(redis_dir_);
+
+  // A port picked as free can be taken before Postfix binds it: try again.
+  for (int attempt = 1;; ++attempt) {
+    uint16_t a = free_loopback_port(), b = free_loopback_port();
+    if (a == b) continue;
+    ports_ = {{"trucking", a}, {"healthcare", b}};
+    postfix_ = std::make_unique<PostfixInstance>(
+        PostfixOptions{root_, ports_, sink_->port(),
+                       std::string(SG_SOURCE_DIR) + "/postfix-conf/main.cf.fragment",
+                       std::string(SG_SOURCE_DIR) + "/postfix-conf/master.cf.fragment"},
+        reaper_);
+    try {
+      postfix_->start();
+      break;
+    } catch (const std::exception&) {
+      postfix_.reset();
+      if (attempt == 3) throw;
+    }
+  }
+
+  // Where the fragment's `check_policy_service unix:private/streamguard` points:
+  // relative to the queue directory, as on a production host.
+  policyd_socket_ = postfix_->queue_dir() + "/private/streamguard";
+  policyd_config_path_ = root_ + "/streamguard.toml";
+  policyd_log_path_ = root_ + "/policyd.log";
+  std::ofstream(policyd_config_path_) << policyd_config();
+  start_policyd(true);
+}
+
+Harness::~Harness() {
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "---- e2e folder: " << root_ << "\n---- maillog (tail):\n"
+              << tail(postfix_ ? postfix_->log() : "") << "\n---- policyd log (tail):\n"
+              << tail(policyd_log()) << "\n";
+  }
+  if (policyd_pid_ > 0) {
+    terminate(policyd_pid_, 5s);
+    reaper_.forget_pid(policyd_pid_);
+    policyd_pid_ = -1;
+  }
+  postfix_.reset();
+  if (redis_) {
+    reaper_.forget_pid(redis_->pid());
+    redis_.reset();
+    reaper_.forget_dir(redis_dir_);
+  }
+  sink_.reset();
+  const char* keep = std::getenv("SG_E2E_KEEP");
+  if (keep && *keep && std::string(keep) != "0") {
+    std::cerr << "SG_E2E_KEEP: kept " << root_ << "\n";
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+  reaper_.forget_dir(root_);
+}
+
+uint16_t Harness::port(const std::string& stream) const {
+  return ports_.at(stream);
+}
+
+std::string Harness::policyd_config() const {
+  const std::string lists = std::string(SG_SOURCE_DIR) + "/deploy/lists/";
+  std::ostringstream c;
+  c << "timezone = \"UTC\"\n"
+    << "log_level = \"info\"\n"
+    << "[redis]\n"
+    << "url = \"" << redis_->url() << "\"\n"
+    << "timeout_ms = 250\n"
+    << opts_.redis << "\n"
+    << "[policyd]\n"
+    << "listen = \"unix:" << policyd_socket_ << "\"\n"
+    << "unknown_port = \"defer\"\n"
+    << "[lists]\n"
+    << "yahoo_family = \"" << lists << "yahoo-family.txt\"\n"
+    << "dead_isp = \"" << lists << "dead-isp.txt\"\n"
+    << "consumer = \"" << lists << "consumer-webmail.txt\"\n"
+    << "direct_hisp = \"" << lists << "direct-hisp.txt\"\n"
+    << "[operators.google]\n"
+    << "domains = [\"gmail.com\", \"googlemail.com\"]\n"
+    << "[operators.microsoft]\n"
+    << "domains = [\"outlook.com\", \"hotmail.com\", \"live.com\", \"msn.com\"]\n"
+    << "\n[[stream]]\n"
+    << "name = \"trucking\"\n"
+    << "ports = [" << ports_.at("trucking") << "]\n"
+    << "exclude = [\"yahoo_family\", \"dead_isp\", \"direct_hisp\"]\n"
+    << opts_.trucking << "\n"
+    << "\n[[stream]]\n"
+    << "name = \"healthcare\"\n"
+    << "ports = [" << ports_.at("healthcare") << "]\n"
+    << "exclude = [\"yahoo_family\", \"dead_isp\", \"direct_hisp\", \"consumer\"]\n"
+    << opts_.healthcare << "\n";
+  return c.str();
+}
+
+void Harness::start_policyd(bool wait_redis) {
+  if (policyd_pid_ > 0) throw std::runtime_error("policyd is already running");
+  const int connects_before = policyd_redis_connects();
+  policyd_pid_ = spawn({SG_POLICYD_BIN, "--config", policyd_config_path_}, policyd_log_path_);
+  reaper_.watch_pid(policyd_pid_);
+  bool ready =
+      wait_until([&] { return unix_accepts(policyd_socket_); }, 15s) &&
+      (!wait_redis || wait_until([&] { return policyd_redis_connects() > connects_before; }, 15s));
+  if (!ready) {
+    kill_policyd();
+    throw std::runtime_error("streamguard-policyd did not become ready:\n" + tail(policyd_log()));
+  }
+}
+
+void Harness::kill_policyd() {
+  if (policyd_pid_ <= 0) return;
+  ::kill(policyd_pid_, SIGKILL);
+  ::waitpid(policyd_pid_, nullptr, 0);
+  reaper_.forget_pid(policyd_pid_);
+  policyd_pid_ = -1;
+}
+
+std::string Harness::policyd_log() const {
+  return slurp(policyd_log_path_);
+}
+
+int Harness::policyd_redis_connects() const {
+  return count_of(policyd_log(), "redis: connected");
+}
+
+void Harness::kill_redis() {
+  reaper_.forget_pid(redis_->pid());
+  redis_->kill();
+}
+
+void Harness::restart_redis() {
+  redis_->start();
+  reaper_.watch_pid(redis_->pid());
+}
+
+long Harness::daily_count(const std::string& stream) const {
+  std::string keys = redis_->cmd({"KEYS", "sg:{" + stream + "}:count:day:*"});
+  std::istringstream in(keys);
+  for (std::string key; std::getline(in, key, ',');) {
+    if (key.empty() || key.find(":op:") != std::string::npos) continue;
+    return std::atol(redis_->cmd({"GET", key}).c_str());
+  }
+  return 0;
+}
+
+Submission Harness::submit(const std::string& stream, const std::vector<std::string>& rcpts) const {
+  std::string to;
+  for (const auto& r : rcpts) to += (to.empty() ? "" : ",") + r;
+  auto res = run_command(
+      {swaks_, "--server", "127.0.0.1:" + std::to_string(port(stream)), "--helo",
+       "listmonk.e2e.test", "--from", kFrom, "--to", to, "--header",
+       "Subject: streamguard e2e (" + stream + ")", "--timeout", "20", "--suppress-data"},
+      40s);
+  Submission s;
+  s.exit_code = res.exit_code;
+  s.transcript = res.output;
+  // swaks prints " -> " for what it sends, "<-  " for a positive reply and
+  // "<** " for an error reply.
+  std::istringstream in(res.output);
+  std::string pending_rcpt;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(" -> RCPT TO:<", 0) == 0) {
+      pending_rcpt = line.substr(13, line.find('>', 13) - 13);
+      continue;
+    }
+    bool server = line.rfind("<-  ", 0) == 0 || line.rfind("<** ", 0) == 0;
+    if (!server) continue;
+    std::string reply = line.substr(4);
+    if (!pending_rcpt.empty()) {
+      s.rcpts.push_back({pending_rcpt, reply});
+      pending_rcpt.clear();
+    } else if (auto q = reply.find("queued as ");
+               reply.rfind("250", 0) == 0 && q != std::string::npos) {
+      s.queue_id = reply.substr(q + 10);
+    }
+  }
+  return s;
+}
+
+}  // namespace sg::e2e

@@ -1,0 +1,102 @@
+// The whole pipeline for one end-to-end test, on loopback only:
+//
+//   swaks --> Postfix smtpd 127.0.0.1:P_trucking   (syslog postfix/trucking)  --+
+//   swaks --> Postfix smtpd 127.0.0.1:P_healthcare (syslog postfix/healthcare)--+
+//                 | check_policy_service unix:private/streamguard                 |
+//                 v                                                               |
+//            streamguard-policyd (the real binary) --> redis-server (unix socket) |
+//                                                                                 v
+//            out05 (HELO mta05.example.com) / hcout1 (HELO hcmta01.example.com)
+//                 --> SmtpSink on 127.0.0.1 (records HELO, recipients, data)
+//
+// Everything it starts is stopped by its destructor, and by a Reaper process
+// if the test process dies first. Set SG_E2E_KEEP=1 to keep the folder (config,
+// queue, maillog, policyd log) for a look after the test.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/e2e/postfix_instance.hpp"
+#include "tests/e2e/process.hpp"
+#include "tests/e2e/smtp_sink.hpp"
+#include "tests/integration/redis_server.hpp"
+
+namespace sg::e2e {
+
+// What the SMTP client saw.
+struct Submission {
+  int exit_code = -1;
+  std::string transcript;
+  struct Rcpt {
+    std::string address;
+    std::string reply;  // "250 2.1.5 Ok", "554 5.7.1 <a@b>: Recipient address rejected: ..."
+  };
+  std::vector<Rcpt> rcpts;
+  std::string queue_id;  // from "250 2.0.0 Ok: queued as QID"; empty if not queued
+
+  // The reply to RCPT TO:<address> ("" if it was never sent).
+  std::string reply_to(const std::string& address) const;
+  bool accepted(const std::string& address) const { return reply_to(address).rfind("250", 0) == 0; }
+};
+
+struct HarnessOptions {
+  // TOML lines added to each [[stream]] table (caps, over_cap, mode...). A
+  // daily cap makes policyd keep the day's counter, which tests read.
+  std::string trucking = "daily_cap = 1000\n";
+  std::string healthcare = "daily_cap = 1000\n";
+  // TOML lines added to [redis] (url and timeout_ms are set by the harness).
+  std::string redis = "on_error = \"hold\"\n";
+};
+
+class Harness {
+ public:
+  explicit Harness(HarnessOptions opts = {});
+  ~Harness();
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  static constexpr const char* kFrom = "news@send.example.com";
+
+  uint16_t port(const std::string& stream) const;
+  // Submits one message to the stream's port with a real SMTP client (swaks).
+  Submission submit(const std::string& stream, const std::vector<std::string>& rcpts) const;
+
+  SmtpSink& sink() { return *sink_; }
+  PostfixInstance& postfix() { return *postfix_; }
+  sg::testing::RedisServer& redis() { return *redis_; }
+
+  // streamguard-policyd: SIGKILL (a crash: the socket file stays behind), and
+  // start again with the same config; start waits until it accepts on its
+  // socket and, if wait_redis, until it has (re)connected to Redis.
+  void kill_policyd();
+  void start_policyd(bool wait_redis = true);
+  std::string policyd_log() const;
+  int policyd_redis_connects() const;  // "redis: connected" lines so far
+
+  // Redis: SIGKILL, and start again at the same socket.
+  void kill_redis();
+  void restart_redis();
+
+  // Today's value of the stream's daily counter in Redis (0 if absent).
+  long daily_count(const std::string& stream) const;
+
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string policyd_config() const;
+
+  HarnessOptions opts_;
+  Reaper reaper_;  // first: forked before any thread exists, destroyed last
+  std::string root_, redis_dir_;
+  std::map<std::string, uint16_t> ports_;
+  std::unique_ptr<SmtpSink> sink_;
+  std::unique_ptr<sg::testing::RedisServer> redis_;
+  std::unique_ptr<PostfixInstance> postfix_;
+  std::string policyd_config_path_, policyd_log_path_, policyd_socket_;
+  pid_t policyd_pid_ = -1;
+  std::string swaks_;
+};
+
+}  // namespace sg::e2e

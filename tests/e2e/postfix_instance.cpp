@@ -1,0 +1,281 @@
+#include "tests/e2e/postfix_instance.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace sg::e2e {
+
+namespace {
+
+std::vector<std::string> split_ws(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string f; in >> f;) out.push_back(f);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& fields, const char* sep = " ") {
+  std::string out;
+  for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? sep : "") + fields[i];
+  return out;
+}
+
+// Postfix's internal services for a host with no chroot jail, and the
+// postlogd service that file logging (maillog_file) needs.
+constexpr const char* kBaseMasterCf =
+    R"(# streamguard e2e: internal services (no chroot on a test host)
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+)";
+
+}  // namespace
+
+PostfixInstance::PostfixInstance(PostfixOptions opts, Reaper& reaper)
+    : opts_(std::move(opts)), reaper_(reaper) {
+  config_dir_ = opts_.root + "/etc";
+  queue_dir_ = opts_.root + "/spool";
+  data_dir_ = opts_.root + "/data";
+  log_path_ = opts_.root + "/maillog";
+  // A name no other instance uses, from the folder's random suffix.
+  std::string suffix = std::filesystem::path(opts_.root).filename().string();
+  for (char& c : suffix)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '-';
+  hostname_ = suffix + ".e2e.test";
+}
+
+PostfixInstance::~PostfixInstance() {
+  stop();
+}
+
+void PostfixInstance::write_main_cf() const {
+  const std::string sink = "[127.0.0.1]:" + std::to_string(opts_.sink_port);
+  std::ofstream out(config_dir_ + "/main.cf");
+  out << "# streamguard e2e: a throwaway Postfix on loopback (tests/e2e/postfix_instance.cpp)\n"
+      << "compatibility_level = 3.6\n"
+      << "queue_directory = " << queue_dir_ << "\n"
+      << "data_directory = " << data_dir_ << "\n"
+      << "mail_owner = postfix\n"
+      << "setgid_group = postdrop\n"
+      << "myhostname = " << hostname_ << "\n"
+      << "myorigin = $myhostname\n"
+      << "mydestination =\n"
+      << "local_recipient_maps =\n"
+      << "alias_maps =\n"
+      << "alias_database =\n"
+      << "inet_interfaces = 127.0.0.1\n"
+      << "inet_protocols = ipv4\n"
+      << "mynetworks = 127.0.0.0/8\n"
+      << "# Every message goes to the loopback sink: the stream transports\n"
+      << "# (content_filter=out05:) name no next hop, so default_filter_nexthop\n"
+      << "# gives it; relayhost covers Postfix's own notices.\n"
+      << "default_filter_nexthop = " << sink << "\n"
+      << "relayhost = " << sink << "\n"
+      << "# Never DNS: no client name lookups, no MX or A lookups.\n"
+      << "smtpd_peername_lookup = no\n"
+      << "smtp_dns_support_level = disabled\n"
+      << "maillog_file = " << log_path_ << "\n"
+      << "maillog_file_prefixes = " << opts_.root << "\n"
+      << "# No artificial pauses in a test.\n"
+      << "smtpd_error_sleep_time = 0\n"
+      << "in_flow_delay = 0\n"
+      << "\n# ---- postfix-conf/main.cf.fragment, verbatim ----\n"
+      << slurp(opts_.main_fragment);
+  if (!out) throw std::runtime_error("cannot write " + config_dir_ + "/main.cf");
+}
+
+void PostfixInstance::write_master_cf() const {
+  std::ifstream in(opts_.master_fragment);
+  if (!in) throw std::runtime_error("cannot read " + opts_.master_fragment);
+  struct Entry {
+    std::vector<std::string> fields;  // empty for comments/options
+    std::string text;
+    std::string stream;  // for inet services, from -o syslog_name=postfix/STREAM
+  };
+  std::vector<Entry> entries;
+  int current = -1;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') {
+      entries.push_back({{}, line, ""});
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(line[0]))) {
+      auto f = split_ws(line);
+      if (f.size() == 2 && f[0] == "-o") {
+        static const std::string bind = "smtp_bind_address=";
+        static const std::string syslog = "syslog_name=postfix/";
+        if (f[1].rfind(bind, 0) == 0) line = "  -o " + bind + "127.0.0.1";
+        if (f[1].rfind(syslog, 0) == 0 && current >= 0)
+          entries[static_cast<std::size_t>(current)].stream = f[1].substr(syslog.size());
+      }
+      entries.push_back({{}, line, ""});
+      continue;
+    }
+    auto f = split_ws(line);
+    if (f.size() < 8) throw std::runtime_error("master.cf fragment: short service line: " + line);
+    f[4] = "n";  // chroot
+    current = static_cast<int>(entries.size());
+    entries.push_back({f, "", ""});
+  }
+  std::ofstream out(config_dir_ + "/master.cf");
+  out << kBaseMasterCf << "\n# ---- postfix-conf/master.cf.fragment, rendered for this host ----\n";
+  for (auto& e : entries) {
+    if (e.fields.empty()) {
+      out << e.text << "\n";
+      continue;
+    }
+    if (e.fields[1] == "inet") {
+      auto it = opts_.stream_ports.find(e.stream);
+      if (it == opts_.stream_ports.end())
+        throw std::runtime_error("master.cf fragment: inet service '" + e.fields[0] +
+                                 "' has no port in this test (syslog_name stream '" + e.stream +
+                                 "')");
+      e.fields[0] = "127.0.0.1:" + std::to_string(it->second);
+    }
+    out << join(e.fields) << "\n";
+  }
+  if (!out) throw std::runtime_error("cannot write " + config_dir_ + "/master.cf");
+}
+
+void PostfixInstance::start() {
+  // Modes set explicitly: under a umask like 002, Postfix's start-up check
+  // would warn about group-writable configuration and queue folders.
+  std::filesystem::create_directories(config_dir_);
+  std::filesystem::create_directories(queue_dir_);
+  std::filesystem::create_directories(data_dir_);
+  ::chmod(config_dir_.c_str(), 0755);
+  ::chmod(queue_dir_.c_str(), 0755);
+  if (passwd* pw = ::getpwnam("postfix")) {
+    if (::chown(data_dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+      throw std::runtime_error("cannot chown " + data_dir_);
+  } else {
+    throw std::runtime_error("no 'postfix' user: is Postfix installed? (scripts/install-deps)");
+  }
+  ::chmod(data_dir_.c_str(), 0700);
+  write_main_cf();
+  write_master_cf();
+  // Postfix will not read a main.cf modified within the current second (it
+  // might still be being written): it re-reads every 300 ms until the file is
+  // older, which costs each postfix/postconf command up to a second. Date the
+  // files a minute back.
+  for (const char* name : {"/main.cf", "/master.cf"}) {
+    ::chmod((config_dir_ + name).c_str(), 0644);
+    timespec times[2];
+    ::clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[0].tv_sec -= 60;
+    times[1] = times[0];
+    ::utimensat(AT_FDCWD, (config_dir_ + name).c_str(), times, 0);
+  }
+
+  auto r = command("postfix", {"start"});
+  start_output_ = r.output;
+  if (r.exit_code != 0)
+    throw std::runtime_error("postfix start failed (exit " + std::to_string(r.exit_code) + "):\n" +
+                             r.output + "\nlog:\n" + log());
+  master_pid_ = read_master_pid();
+  if (master_pid_ > 0) reaper_.watch_group(master_pid_);  // master is a session leader
+  for (const auto& [stream, port] : opts_.stream_ports) {
+    uint16_t p = port;
+    if (!wait_until([p] { return tcp_accepts(p); }, 10s))
+      throw std::runtime_error("postfix does not answer on 127.0.0.1:" + std::to_string(port) +
+                               " (stream " + stream + ")\nlog:\n" + log());
+  }
+}
+
+void PostfixInstance::stop() {
+  if (master_pid_ <= 0) return;
+  command("postfix", {"stop"});
+  // Whatever is left of the instance (a child still exiting) goes now.
+  ::kill(-master_pid_, SIGKILL);
+  reaper_.forget_group(master_pid_);
+  master_pid_ = -1;
+}
+
+pid_t PostfixInstance::read_master_pid() const {
+  std::string text = slurp(queue_dir_ + "/pid/master.pid");
+  return static_cast<pid_t>(std::atoi(text.c_str()));
+}
+
+std::string PostfixInstance::log() const {
+  return slurp(log_path_);
+}
+
+std::vector<std::string> PostfixInstance::log_lines(const std::vector<std::string>& needles) const {
+  std::istringstream in(log());
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    bool all = true;
+    for (const auto& n : needles) all = all && line.find(n) != std::string::npos;
+    if (all) out.push_back(line);
+  }
+  return out;
+}
+
+bool PostfixInstance::wait_for_log(const std::vector<std::string>& needles,
+                                   std::chrono::milliseconds limit) {
+  return wait_until([&] { return !log_lines(needles).empty(); }, limit);
+}
+
+CommandResult PostfixInstance::command(const std::string& tool,
+                                       const std::vector<std::string>& args) const {
+  std::string path = find_tool(tool);
+  if (path.empty())
+    throw std::runtime_error("'" + tool +
+                             "' not found: is Postfix installed? (scripts/install-deps)");
+  std::vector<std::string> argv{path, "-c", config_dir_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, 30s);
+}
+
+std::vector<QueueEntry> PostfixInstance::queue() const {
+  auto r = command("postqueue", {"-j"});
+  if (r.exit_code != 0) throw std::runtime_error("postqueue -j failed:\n" + r.output);
+  static const std::regex name_re("\"queue_name\": *\"([^\"]*)\"");
+  static const std::regex id_re("\"queue_id\": *\"([^\"]*)\"");
+  static const std::regex rcpt_re("\"address\": *\"([^\"]*)\"");
+  std::vector<QueueEntry> out;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    QueueEntry e;
+    e.json = line;
+    std::smatch m;
+    if (std::regex_search(line, m, name_re)) e.queue_name = m[1];
+    if (std::regex_search(line, m, id_re)) e.queue_id = m[1];
+    for (std::sregex_iterator it(line.begin(), line.end(), rcpt_re), end; it != end; ++it)
+      e.recipients.push_back((*it)[1]);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace sg::e2e
