@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -229,6 +230,11 @@ int run_policyd(int argc, char** argv) {
     return 2;
   }
   set_process_timezone(runtime->config->timezone);
+
+  // A Redis that dies between two writes must cost one failed call, not the
+  // daemon: hiredis writes with write(2), which raises SIGPIPE on a closed
+  // peer. Asio's own socket writes already use MSG_NOSIGNAL.
+  ::signal(SIGPIPE, SIG_IGN);
 
   boost::asio::io_context io(1);
   SystemClock clock;

@@ -174,6 +174,12 @@ hourly_cap = 1000
                     d.path);
   uint16_t port = wait_for_port(d.path + "/stderr");
   ASSERT_NE(port, 0) << slurp(d.path + "/stderr");
+  // SIGPIPE ignored: a Redis killed mid-write must not kill the daemon.
+  std::string proc_status = slurp("/proc/" + std::to_string(pid) + "/status");
+  std::smatch ign;
+  ASSERT_TRUE(std::regex_search(proc_status, ign, std::regex("SigIgn:\\s*([0-9a-f]+)")));
+  EXPECT_TRUE(std::stoull(ign[1].str(), nullptr, 16) & (1ull << (SIGPIPE - 1)))
+      << "SigIgn: " << ign[1];
   {
     PolicyClient c(port);
     std::string reply;
