@@ -209,10 +209,11 @@ Family<T>::Family(std::string name, std::string help, std::vector<std::string> l
 }
 
 template <class T>
-T& Family<T>::labels(const std::vector<std::string>& values) {
+T& Family<T>::labels(std::span<const std::string_view> values) {
   if (values.size() != label_names_.size()) {
     die("metric " + name_ + " has labels " + join(label_names_) + " but was given " +
-        std::to_string(values.size()) + " value(s) " + join(values));
+        std::to_string(values.size()) + " value(s) " +
+        join(std::vector<std::string>(values.begin(), values.end())));
   }
   std::lock_guard lock(mu_);
   auto it = series_.find(values);
@@ -223,9 +224,16 @@ T& Family<T>::labels(const std::vector<std::string>& values) {
     } else {
       series = std::make_unique<T>();
     }
-    it = series_.emplace(values, std::move(series)).first;
+    it = series_.emplace(std::vector<std::string>(values.begin(), values.end()), std::move(series))
+             .first;
   }
   return *it->second;
+}
+
+template <class T>
+T& Family<T>::labels(const std::vector<std::string>& values) {
+  std::vector<std::string_view> views(values.begin(), values.end());
+  return labels(std::span<const std::string_view>(views));
 }
 
 template <class T>

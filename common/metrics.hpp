@@ -5,13 +5,16 @@
 // maps are locked, so the multi-threaded milter can share this code.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sg::metrics {
@@ -56,7 +59,13 @@ class Family {
  public:
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::vector<double> bounds = {});
-  // The series for these label values (one per label name, in order).
+  // The series for these label values (one per label name, in order). A
+  // series that exists is found without allocating, so hot paths may call
+  // this per request.
+  T& labels(std::span<const std::string_view> values);
+  T& labels(std::initializer_list<std::string_view> values) {
+    return labels(std::span<const std::string_view>(values.begin(), values.size()));
+  }
   T& labels(const std::vector<std::string>& values);
   const std::string& name() const { return name_; }
   void render(std::string& out) const;
@@ -66,7 +75,18 @@ class Family {
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;  // histograms only
   mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<T>> series_;
+  // Orders label-value lists of any string type alike, so a lookup by
+  // string_views needs no vector<string> key.
+  struct LabelLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::lexicographical_compare(
+          a.begin(), a.end(), b.begin(), b.end(),
+          [](std::string_view x, std::string_view y) { return x < y; });
+    }
+  };
+  std::map<std::vector<std::string>, std::unique_ptr<T>, LabelLess> series_;
 
   friend class Registry;  // compares label names and bounds on re-declaration
 };

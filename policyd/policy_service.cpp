@@ -60,26 +60,24 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
       runtime_(std::move(runtime)),
       redis_text_(redis_url.endpoint.to_string()),
       stats_(registry),
-      redis_(
-          io,
-          RedisClientOptions{redis_url,
-                             std::chrono::milliseconds(runtime_->config->redis.timeout_ms)},
-          RedisClientHooks{[this] {
-                             stats_.redis_up.set(1);
-                             spdlog::info("redis: connected to {}", redis_text_);
-                             limiter_.load_script();
-                           },
-                           [this](std::string_view why) {
-                             stats_.redis_up.set(0);
-                             stats_.redis_reconnects.inc();
-                             spdlog::warn(
-                                 "redis: connection to {} down ({}); answering on_error={} until "
-                                 "it is back",
-                                 redis_text_, why, to_string(runtime_->config->redis.on_error));
-                           },
-                           [this](std::string_view kind) {
-                             stats_.redis_errors.labels({std::string(kind)}).inc();
-                           }}),
+      redis_(io,
+             RedisClientOptions{redis_url,
+                                std::chrono::milliseconds(runtime_->config->redis.timeout_ms)},
+             RedisClientHooks{
+                 [this] {
+                   stats_.redis_up.set(1);
+                   spdlog::info("redis: connected to {}", redis_text_);
+                   limiter_.load_script();
+                 },
+                 [this](std::string_view why) {
+                   stats_.redis_up.set(0);
+                   stats_.redis_reconnects.inc();
+                   spdlog::warn(
+                       "redis: connection to {} down ({}); answering on_error={} until "
+                       "it is back",
+                       redis_text_, why, to_string(runtime_->config->redis.on_error));
+                 },
+                 [this](std::string_view kind) { stats_.redis_errors.labels({kind}).inc(); }}),
       limiter_(redis_, runtime_->config->redis.key_prefix) {}
 
 void PolicyService::start() {
@@ -100,33 +98,6 @@ const CivilDay& PolicyService::today(int64_t now_ms) {
     day_computed_at_ = now_ms;
   }
   return day_;
-}
-
-namespace {
-
-template <class T>
-T& cached_series(std::unordered_map<std::string, void*>& cache, std::string& scratch,
-                 metrics::Family<T>& family, std::initializer_list<std::string_view> labels) {
-  scratch.assign(family.name());
-  for (auto l : labels) scratch.append(1, '\x1f').append(l);
-  auto it = cache.find(scratch);
-  if (it == cache.end()) {
-    std::vector<std::string> values(labels.begin(), labels.end());
-    it = cache.emplace(scratch, &family.labels(values)).first;
-  }
-  return *static_cast<T*>(it->second);
-}
-
-}  // namespace
-
-metrics::Counter& PolicyService::series(metrics::Family<metrics::Counter>& family,
-                                        std::initializer_list<std::string_view> labels) {
-  return cached_series(series_, scratch_, family, labels);
-}
-
-metrics::Gauge& PolicyService::series(metrics::Family<metrics::Gauge>& family,
-                                      std::initializer_list<std::string_view> labels) {
-  return cached_series(series_, scratch_, family, labels);
 }
 
 void PolicyService::handle(const policy::Request& request, Done done) {
@@ -182,9 +153,9 @@ void PolicyService::record_limits(const Context& ctx, const LimiterResult& r) {
     const auto& spec = ctx.plan.limiters[i];
     // Both arms string_view: a std::string arm would make a temporary.
     std::string_view op = spec.op.empty() ? std::string_view("all") : std::string_view(spec.op);
-    series(stats_.cap, {ctx.stream->name, op, spec.window})
+    stats_.cap.labels({ctx.stream->name, op, spec.window})
         .set(static_cast<double>(r.states[i].cap));
-    series(stats_.usage, {ctx.stream->name, op, spec.window})
+    stats_.usage.labels({ctx.stream->name, op, spec.window})
         .set(static_cast<double>(r.states[i].used));
   }
 }
@@ -193,8 +164,8 @@ void PolicyService::finish(Context& ctx, const Verdict& v) {
   auto elapsed = Steady::now() - ctx.start;
   double seconds = std::chrono::duration<double>(elapsed).count();
   const std::string stream = ctx.stream ? ctx.stream->name : "none";
-  series(stats_.requests, {stream, to_string(v.action), v.reason}).inc();
-  if (v.shadow) series(stats_.shadow, {stream, to_string(v.would), v.reason}).inc();
+  stats_.requests.labels({stream, to_string(v.action), v.reason}).inc();
+  if (v.shadow) stats_.shadow.labels({stream, to_string(v.would), v.reason}).inc();
   stats_.latency.observe(seconds);
   ++answered_;
   spdlog::info(

@@ -7,7 +7,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "common/civil_time.hpp"
 #include "common/clock.hpp"
@@ -46,12 +45,6 @@ class PolicyService {
   void finish(Context& ctx, const Verdict& v);
   void record_limits(const Context& ctx, const LimiterResult& r);
   const CivilDay& today(int64_t now_ms);
-  // Series are looked up in the registry once per label set and kept: a
-  // registry lookup builds a key and takes a lock, too much for every request.
-  metrics::Counter& series(metrics::Family<metrics::Counter>& family,
-                           std::initializer_list<std::string_view> labels);
-  metrics::Gauge& series(metrics::Family<metrics::Gauge>& family,
-                         std::initializer_list<std::string_view> labels);
 
   const Clock& clock_;
   std::shared_ptr<const Runtime> runtime_;
@@ -62,8 +55,6 @@ class PolicyService {
   uint64_t answered_ = 0;
   CivilDay day_{"", 0};
   int64_t day_computed_at_ = 0;
-  std::string scratch_;
-  std::unordered_map<std::string, void*> series_;
 };
 
 }  // namespace sg

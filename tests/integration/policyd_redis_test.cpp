@@ -225,6 +225,13 @@ TEST_F(PolicydRedisTest, HungRedisIsCutOffAtTheDeadline) {
             "healthcare's caps; try again later");
   EXPECT_GE(took, 90ms);
   EXPECT_LT(took, 1s);
+  // The stuck connection is dropped after the answer: wait until that drop
+  // is recorded, or "ready" would still describe the old connection.
+  auto end = std::chrono::steady_clock::now() + 10s;
+  while (policyd->metrics_text().find("streamguard_redis_reconnects_total 1") ==
+             std::string::npos &&
+         std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(5ms);
   ASSERT_TRUE(policyd->wait_redis_ready());
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO");
 }
