@@ -274,6 +274,21 @@ std::size_t DomainList::size() const {
   return suffix_.size() + exact_.size() + country_.size() + label_contains_.size() + except_.size();
 }
 
+DomainList::Entries DomainList::entries() const {
+  auto sorted = [](const auto& set) {
+    std::vector<std::string> v(set.begin(), set.end());
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  Entries e;
+  e.domains = sorted(suffix_);
+  e.exact = sorted(exact_);
+  e.country = sorted(country_);
+  e.contains = sorted(label_contains_);
+  e.exceptions = sorted(except_);
+  return e;
+}
+
 bool Classification::on(std::string_view list) const {
   return std::binary_search(lists.begin(), lists.end(), list, std::less<>{});
 }

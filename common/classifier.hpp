@@ -63,6 +63,17 @@ class DomainList {
   bool matches(std::string_view domain) const;  // domain already normalised
   std::size_t size() const;                     // entries, all kinds together
 
+  // The entries by kind, normalised and each kind sorted: for tools that turn
+  // a list into another format (streamguardctl's Postfix backstop map).
+  struct Entries {
+    std::vector<std::string> domains;     // "example.com": the domain and its subdomains
+    std::vector<std::string> exact;       // "=example.com"
+    std::vector<std::string> country;     // "yahoo.*": the label ("yahoo")
+    std::vector<std::string> contains;    // "*word*": the word
+    std::vector<std::string> exceptions;  // "!example.com": the domain and its subdomains
+  };
+  Entries entries() const;
+
  private:
   bool excepted(std::string_view domain) const;
   bool country_match(std::string_view domain) const;

@@ -2,19 +2,23 @@
 // file:line:col; a TOML syntax error stops the parse (toml++ reports the first).
 #include "common/config.hpp"
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
 
+#include "common/mx.hpp"
 #include "common/redis_url.hpp"
 
 namespace sg {
@@ -213,7 +217,15 @@ std::vector<Endpoint> endpoints(Reader& r, const toml::node& n, std::string_view
 
 void read_policyd(Reader& r, const toml::table& t, PolicydConfig& out) {
   r.only_keys(t, "[policyd]",
-              {"listen", "status", "unknown_port", "max_connections", "idle_timeout_s"});
+              {"listen", "status", "unknown_port", "max_connections", "idle_timeout_s", "commit",
+               "reserve_ttl_s"});
+  if (auto n = t.get("commit"))
+    if (auto c = r.choice<Commit>(
+            *n, "commit", {{"rcpt", Commit::rcpt}, {"end_of_message", Commit::end_of_message}}))
+      out.commit = *c;
+  if (auto n = t.get("reserve_ttl_s"))
+    if (auto v = r.integer(*n, "reserve_ttl_s", 10, 86400))
+      out.reserve_ttl_s = static_cast<uint32_t>(*v);
   if (auto n = t.get("listen")) out.listen = endpoints(r, *n, "listen");
   if (auto n = t.get("status")) out.status = endpoints(r, *n, "status");
   if (auto n = t.get("unknown_port"))
@@ -229,6 +241,43 @@ void read_policyd(Reader& r, const toml::table& t, PolicydConfig& out) {
   if (auto n = t.get("idle_timeout_s"))
     if (auto v = r.integer(*n, "idle_timeout_s", 1, 86400))
       out.idle_timeout_s = static_cast<uint32_t>(*v);
+}
+
+void read_dns(Reader& r, const toml::table& t, DnsConfig& out) {
+  r.only_keys(t, "[dns]",
+              {"enabled", "servers", "timeout_ms", "tries", "on_failure", "min_ttl_s", "max_ttl_s",
+               "negative_ttl_s", "failure_ttl_s", "cache_entries"});
+  if (auto n = t.get("enabled")) {
+    if (auto b = n->as_boolean())
+      out.enabled = b->get();
+    else
+      r.error(*n, "'enabled' must be true or false");
+  }
+  if (auto n = t.get("servers")) {
+    out.servers = r.strings(*n, "servers");
+    for (const auto& s : out.servers) {
+      std::string err;
+      if (!parse_dns_server(s, err)) r.error(*n, "'servers': " + err);
+    }
+  }
+  auto u32 = [&](const char* key, int64_t lo, int64_t hi, uint32_t& field) {
+    if (auto n = t.get(key))
+      if (auto v = r.integer(*n, key, lo, hi)) field = static_cast<uint32_t>(*v);
+  };
+  u32("timeout_ms", 50, 30000, out.timeout_ms);
+  u32("tries", 1, 5, out.tries);
+  u32("min_ttl_s", 0, 86400, out.min_ttl_s);
+  u32("max_ttl_s", 1, 7 * 86400, out.max_ttl_s);
+  u32("negative_ttl_s", 0, 86400, out.negative_ttl_s);
+  u32("failure_ttl_s", 0, 3600, out.failure_ttl_s);
+  u32("cache_entries", 1, 10'000'000, out.cache_entries);
+  if (auto n = t.get("on_failure"))
+    if (auto a = r.choice<Action>(
+            *n, "on_failure",
+            {{"defer", Action::defer}, {"hold", Action::hold}, {"unknown", Action::dunno}}))
+      out.on_failure = *a;
+  if (out.min_ttl_s > out.max_ttl_s)
+    r.error_at(t.source().begin, "[dns] min_ttl_s is above max_ttl_s");
 }
 
 void read_lists(Reader& r, const toml::table& t, const std::filesystem::path& base,
@@ -247,7 +296,9 @@ void read_lists(Reader& r, const toml::table& t, const std::filesystem::path& ba
   }
 }
 
-void read_operators(Reader& r, const toml::table& t, std::vector<OperatorConfig>& out) {
+void read_operators(Reader& r, const toml::table& t,
+                    const std::map<std::string, std::string>& lists,
+                    std::vector<OperatorConfig>& out) {
   // The classifier maps each domain to one operator: a domain two operators
   // claim is an error here, not a silent pick.
   std::map<std::string, std::string> domain_owner;
@@ -260,7 +311,15 @@ void read_operators(Reader& r, const toml::table& t, std::vector<OperatorConfig>
     }
     auto ot = r.table(v, "operators." + op.name);
     if (!ot) continue;
-    r.only_keys(*ot, "[operators." + op.name + "]", {"domains", "mx_suffixes"});
+    r.only_keys(*ot, "[operators." + op.name + "]", {"domains", "mx_suffixes", "list"});
+    if (auto n = ot->get("list")) {
+      if (auto l = r.str(*n, "list")) {
+        op.list = *l;
+        if (!lists.count(op.list))
+          r.error(*n, "operator '" + op.name + "' counts as list '" + op.list +
+                          "', which [lists] does not define");
+      }
+    }
     if (auto n = ot->get("domains")) op.domains = r.strings(*n, "domains");
     if (auto n = ot->get("mx_suffixes")) op.mx_suffixes = r.strings(*n, "mx_suffixes");
     for (auto& d : op.domains) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
@@ -343,11 +402,204 @@ std::optional<RampConfig> read_ramp(Reader& r, const toml::node& n) {
   return ramp;
 }
 
+// ---- [postfix] and a stream's `postfix = { ... }`: what streamguardctl
+// postfix-conf renders. Values land verbatim in main.cf and master.cf, so each
+// is held to the characters Postfix takes there (no spaces, commas, braces).
+
+bool postfix_chars(std::string_view s, std::string_view extra) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           extra.find(c) != std::string_view::npos;
+  });
+}
+
+bool ip_literal(const std::string& s) {
+  in_addr a4{};
+  in6_addr a6{};
+  return ::inet_pton(AF_INET, s.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, s.c_str(), &a6) == 1;
+}
+
+// A host name for smtp_helo_name: dot-separated labels of letters, digits and
+// '-' (not first or last), at most 63 bytes each and 253 in all.
+bool host_name(std::string_view s) {
+  if (s.empty() || s.size() > 253 || s.back() == '.') return false;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto dot = s.find('.', start);
+    auto label = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
+        !postfix_chars(label, "-"))
+      return false;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return true;
+}
+
+// Service names of a stock master.cf: an egress transport must not take one.
+constexpr std::array<std::string_view, 34> kPostfixServices = {
+    "smtp",     "smtpd",      "relay",       "lmtp",    "local",   "virtual",    "pipe",
+    "error",    "retry",      "discard",     "bounce",  "defer",   "trace",      "verify",
+    "flush",    "proxymap",   "proxywrite",  "cleanup", "qmgr",    "pickup",     "rewrite",
+    "showq",    "anvil",      "scache",      "tlsmgr",  "postlog", "postscreen", "dnsblog",
+    "tlsproxy", "submission", "submissions", "smtps",   "uucp",    "maildrop"};
+
+// A master.cf service name usable as `content_filter=NAME:`.
+std::string transport_problem(const std::string& s) {
+  if (s.empty() || s.size() > 32 || !(std::isalpha(static_cast<unsigned char>(s[0]))) ||
+      !postfix_chars(s, "_-."))
+    return "must be 1-32 of A-Z a-z 0-9 _ - . starting with a letter (a master.cf service name)";
+  if (std::find(kPostfixServices.begin(), kPostfixServices.end(), s) != kPostfixServices.end())
+    return "is a service of Postfix's own master.cf; pick a name of its own (e.g. \"out05\")";
+  return "";
+}
+
+// "unix:private/streamguard" (relative to the queue directory, or absolute)
+// or "inet:HOST:PORT".
+bool policy_service_ok(std::string_view s) {
+  if (s.starts_with("unix:")) return postfix_chars(s.substr(5), "/._-");
+  if (!s.starts_with("inet:")) return false;
+  s.remove_prefix(5);
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  auto host = s.substr(0, colon), port = s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+      std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535)
+    return false;
+  return postfix_chars(host, ".-:[]");
+}
+
+void read_postfix(Reader& r, const toml::table& t, PostfixConfig& out) {
+  r.only_keys(t, "[postfix]",
+              {"policy_service", "policy_timeout", "default_action", "backstop_dir",
+               "listen_address", "chroot"});
+  if (auto n = t.get("policy_service")) {
+    if (auto s = r.str(*n, "policy_service")) {
+      if (policy_service_ok(*s))
+        out.policy_service = *s;
+      else
+        r.error(*n, "'policy_service' is \"" + *s +
+                        "\", must be unix:PATH (relative to Postfix's queue_directory, e.g. "
+                        "unix:private/streamguard) or inet:HOST:PORT");
+    }
+  }
+  if (auto n = t.get("policy_timeout")) {
+    if (auto s = r.str(*n, "policy_timeout")) {
+      std::string_view v = *s;
+      if (!v.empty() && std::string_view("smhdw").find(v.back()) != std::string_view::npos)
+        v.remove_suffix(1);
+      if (!v.empty() && v.size() <= 6 && v.front() != '0' &&
+          std::all_of(v.begin(), v.end(), ::isdigit))
+        out.policy_timeout = *s;
+      else
+        r.error(*n, "'policy_timeout' is \"" + *s +
+                        "\", must be a Postfix time: a number with an optional unit s, m, h, d "
+                        "or w (e.g. \"10s\")");
+    }
+  }
+  if (auto n = t.get("default_action"))
+    if (auto a = r.choice<std::string>(*n, "default_action",
+                                       {{"DEFER_IF_PERMIT", std::string("DEFER_IF_PERMIT")},
+                                        {"DEFER", std::string("DEFER")},
+                                        {"HOLD", std::string("HOLD")},
+                                        {"REJECT", std::string("REJECT")},
+                                        {"DUNNO", std::string("DUNNO")}}))
+      out.default_action = *a;
+  if (auto n = t.get("backstop_dir")) {
+    if (auto s = r.str(*n, "backstop_dir")) {
+      std::string d = *s;
+      while (d.size() > 1 && d.back() == '/') d.pop_back();
+      if (d.front() == '/' && postfix_chars(d, "/._-+"))
+        out.backstop_dir = d;
+      else
+        r.error(*n, "'backstop_dir' is \"" + *s +
+                        "\", must be an absolute path of A-Z a-z 0-9 / . _ - +");
+    }
+  }
+  if (auto n = t.get("listen_address")) {
+    if (auto s = r.str(*n, "listen_address")) {
+      if (s->empty() || ip_literal(*s))
+        out.listen_address = *s;
+      else
+        r.error(*n, "'listen_address' is \"" + *s + "\", must be an IP address (e.g. 127.0.0.1)");
+    }
+  }
+  if (auto n = t.get("chroot")) {
+    if (auto b = n->as_boolean())  // as_boolean: value<bool>() would take an integer
+      out.chroot = b->get();
+    else
+      r.error(*n, "'chroot' must be true or false");
+  }
+}
+
+StreamPostfixConfig read_stream_postfix(Reader& r, const toml::node& n) {
+  StreamPostfixConfig out;
+  auto t = r.table(n, "postfix");
+  if (!t) return out;
+  r.only_keys(*t, "a stream's postfix", {"transport", "syslog_name", "helo_name", "bind_address"});
+  if (auto v = t->get("transport")) {
+    if (auto s = r.str(*v, "transport")) {
+      if (auto problem = transport_problem(*s); problem.empty())
+        out.transport = *s;
+      else
+        r.error(*v, "'transport' \"" + *s + "\" " + problem);
+    }
+  }
+  if (auto v = t->get("syslog_name")) {
+    if (auto s = r.str(*v, "syslog_name")) {
+      if (s->size() <= 64 && postfix_chars(*s, "/._-"))
+        out.syslog_name = *s;
+      else
+        r.error(*v, "'syslog_name' is \"" + *s + "\", must be 1-64 of A-Z a-z 0-9 / . _ -");
+    }
+  }
+  if (auto v = t->get("helo_name")) {
+    if (auto s = r.str(*v, "helo_name")) {
+      if (host_name(*s))
+        out.helo_name = *s;
+      else
+        r.error(*v, "'helo_name' is \"" + *s + "\", must be a host name (e.g. mta05.example.com)");
+    }
+  }
+  if (auto v = t->get("bind_address")) {
+    if (auto s = r.str(*v, "bind_address")) {
+      if (ip_literal(*s))
+        out.bind_address = *s;
+      else
+        r.error(*v, "'bind_address' is \"" + *s +
+                        "\", must be an IP address of this host (e.g. 192.0.2.94)");
+    }
+  }
+  return out;
+}
+
+// Two streams cannot share an egress transport: each would be one master.cf
+// service, and mail of both would leave with one IP and HELO.
+void check_postfix(Reader& r, const toml::array& arr, const Config& cfg) {
+  std::map<std::string, std::string> owner;  // transport -> stream
+  for (std::size_t i = 0; i < cfg.streams.size() && i < arr.size(); ++i) {
+    const auto& s = cfg.streams[i];
+    auto [it, fresh] = owner.emplace(s.postfix.transport, s.name);
+    // Two streams of one name share "sg-NAME": the name is reported already.
+    if (fresh || s.postfix.transport.empty() || it->second == s.name) continue;
+    const auto& t = *arr.get(i)->as_table();
+    const toml::node* at = t.get("name");
+    if (auto p = t.get("postfix"); p && p->as_table() && p->as_table()->get("transport"))
+      at = p->as_table()->get("transport");
+    std::string msg = "transport '" + s.postfix.transport + "' belongs to both stream '" +
+                      it->second + "' and stream '" + s.name + "'";
+    if (at)
+      r.error(*at, msg);
+    else
+      r.error_at(t.source().begin, msg);
+  }
+}
+
 StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
                          const std::set<std::string>& operators) {
   r.only_keys(t, "[[stream]]",
               {"name", "ports", "exclude", "mode", "over_cap", "hourly_cap", "daily_cap", "burst",
-               "operator_hourly", "operator_daily", "ramp"});
+               "operator_hourly", "operator_daily", "ramp", "postfix"});
   StreamConfig s;
   if (auto n = t.get("name")) {
     if (auto v = r.str(*n, "name")) {
@@ -393,6 +645,10 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
   if (auto n = t.get("operator_daily"))
     s.operator_caps.daily = operator_caps(r, *n, "operator_daily", operators);
   if (auto n = t.get("ramp")) s.ramp = read_ramp(r, *n);
+  if (auto n = t.get("postfix")) s.postfix = read_stream_postfix(r, *n);
+  if (s.postfix.transport.empty() && valid_name(s.name)) s.postfix.transport = "sg-" + s.name;
+  if (s.postfix.syslog_name.empty() && valid_name(s.name))
+    s.postfix.syslog_name = "postfix/" + s.name;
   return s;
 }
 
@@ -447,7 +703,8 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
   cfg->path = path;
   cfg->timezone = "UTC";
   r.only_keys(root, "the top level",
-              {"timezone", "log_level", "redis", "policyd", "lists", "operators", "stream"});
+              {"timezone", "log_level", "redis", "policyd", "dns", "lists", "operators", "postfix",
+               "stream"});
   if (auto n = root.get("timezone")) {
     if (auto v = r.str(*n, "timezone")) {
       if (valid_timezone(*v))
@@ -476,13 +733,18 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
     cfg->policyd.listen.push_back(
         *parse_endpoint("unix:/var/spool/postfix/private/streamguard", err));
   }
+  if (auto n = root.get("dns"))
+    if (auto t = r.table(*n, "dns")) read_dns(r, *t, cfg->dns);
   auto base = std::filesystem::path(path).parent_path();
   if (auto n = root.get("lists"))
     if (auto t = r.table(*n, "lists")) read_lists(r, *t, base, cfg->lists);
   if (auto n = root.get("operators"))
-    if (auto t = r.table(*n, "operators")) read_operators(r, *t, cfg->operators);
+    if (auto t = r.table(*n, "operators")) read_operators(r, *t, cfg->lists, cfg->operators);
   std::set<std::string> operator_names;
   for (const auto& op : cfg->operators) operator_names.insert(op.name);
+
+  if (auto n = root.get("postfix"))
+    if (auto t = r.table(*n, "postfix")) read_postfix(r, *t, cfg->postfix);
 
   if (auto n = root.get("stream")) {
     auto arr = n->as_array();
@@ -492,6 +754,7 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
       for (const auto& e : *arr)
         cfg->streams.push_back(read_stream(r, *e.as_table(), *cfg, operator_names));
       check_streams(r, *arr, *cfg);
+      check_postfix(r, *arr, *cfg);
     }
   } else {
     r.error_at(root.source().begin, "no [[stream]] is defined: nothing to enforce");

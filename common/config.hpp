@@ -19,6 +19,11 @@ const char* to_string(Action a);
 
 enum class StreamMode { enforce, shadow };
 enum class RampCount { calendar_days, send_days };
+// When a recipient's charge against the caps becomes final: at RCPT (the
+// charge is final at once), or at END-OF-MESSAGE (RCPT reserves; the
+// reservation is committed when Postfix reports the message accepted, and
+// returned to the budget when the transaction never completes).
+enum class Commit { rcpt, end_of_message };
 
 struct RedisConfig {
   Endpoint endpoint;  // from url = "redis://HOST:PORT[/DB]" or "unix:///path[?db=N]"
@@ -36,12 +41,33 @@ struct PolicydConfig {
   Action unknown_port = Action::defer;
   uint32_t max_connections = 1024;
   uint32_t idle_timeout_s = 300;  // close a policy connection idle this long
+  Commit commit = Commit::rcpt;
+  uint32_t reserve_ttl_s = 900;  // a reservation not committed by then returns to the budget
+};
+
+// MX lookups that tell a custom domain's receiving operator.
+struct DnsConfig {
+  bool enabled = true;
+  std::vector<std::string> servers;  // "IP" or "IP:PORT"; empty: /etc/resolv.conf
+  uint32_t timeout_ms = 1500;        // per try
+  uint32_t tries = 2;
+  // Lookup timed out or failed (SERVFAIL, refused, network): defer or hold the
+  // recipient, or "unknown" (dunno): go on as a domain of no known operator.
+  Action on_failure = Action::defer;
+  uint32_t min_ttl_s = 60;          // floor for answers with a tiny TTL
+  uint32_t max_ttl_s = 86400;       // ceiling for answers with a huge TTL
+  uint32_t negative_ttl_s = 900;    // NXDOMAIN / no MX, when the SOA gives none
+  uint32_t failure_ttl_s = 30;      // how long a failure is remembered
+  uint32_t cache_entries = 100000;  // least recently used dropped beyond this
 };
 
 struct OperatorConfig {
   std::string name;
   std::vector<std::string> domains;      // static map: recipient domain -> operator
   std::vector<std::string> mx_suffixes;  // MX host suffixes (used by MX lookup)
+  // A list every domain this operator hosts counts as being on, e.g. yahoo ->
+  // "yahoo_family": a custom domain on Yahoo's MX is refused like yahoo.com.
+  std::string list;
 };
 
 // A cap of nullopt means "no limit of that kind"; 0 means "send nothing".
@@ -63,6 +89,24 @@ struct RampConfig {
   uint64_t send_day_minimum = 1;
 };
 
+// [postfix]: what `streamguardctl postfix-conf` renders into main.cf.
+struct PostfixConfig {
+  std::string policy_service = "unix:private/streamguard";  // as smtpd connects to it
+  std::string policy_timeout = "10s";                        // Postfix time, e.g. "10s", "1m"
+  std::string default_action = "DEFER_IF_PERMIT";            // when policyd cannot answer
+  std::string backstop_dir = "/etc/postfix";                 // where the backstop map lives
+  std::string listen_address;  // submission services bind here; empty: inet_interfaces
+  bool chroot = true;          // the master.cf chroot column of the rendered services
+};
+
+// A stream's `postfix = { ... }`: its master.cf services.
+struct StreamPostfixConfig {
+  std::string transport;     // egress transport (master.cf service); default "sg-<stream>"
+  std::string syslog_name;   // of its submission services; default "postfix/<stream>"
+  std::string helo_name;     // smtp_helo_name of the transport; empty: myhostname
+  std::string bind_address;  // smtp_bind_address(6) of the transport; empty: the system's pick
+};
+
 struct StreamConfig {
   std::string name;
   std::vector<uint16_t> ports;
@@ -74,6 +118,7 @@ struct StreamConfig {
   uint32_t burst = 0;  // hourly burst in messages; 0: derived (cap/60, at least 1)
   OperatorCaps operator_caps;
   std::optional<RampConfig> ramp;
+  StreamPostfixConfig postfix;
 
   // The hourly cap policyd falls back to when Redis holds none: the explicit
   // hourly_cap, else the first (most cautious) ramp step, else no hourly cap.
@@ -87,6 +132,8 @@ struct Config {
   std::string log_level = "info";
   RedisConfig redis;
   PolicydConfig policyd;
+  DnsConfig dns;
+  PostfixConfig postfix;
   std::map<std::string, std::string> lists;  // list name -> file path (absolute)
   std::vector<OperatorConfig> operators;
   std::vector<StreamConfig> streams;

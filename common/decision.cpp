@@ -175,4 +175,13 @@ Verdict decide_store_error(const StreamConfig& stream, Action on_error) {
   return enforce_or_shadow(stream, on_error, refusal(on_error, text), "store_error");
 }
 
+Verdict decide_dns_failure(const StreamConfig& stream, Action on_failure, const std::string& domain,
+                           const std::string& error) {
+  std::string text = "streamguard cannot tell which operator receives mail for " + domain +
+                     " (MX lookup: " + error + ")";
+  if (on_failure == Action::defer) text += "; try again later";
+  if (on_failure == Action::hold) text += "; held until it can be checked";
+  return enforce_or_shadow(stream, on_failure, refusal(on_failure, text), "dns_failure");
+}
+
 }  // namespace sg

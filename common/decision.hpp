@@ -60,6 +60,10 @@ std::optional<Verdict> decide_exclusion(const StreamConfig& stream, const Classi
 LimiterPlan plan_limits(const StreamConfig& stream, const std::string& op);
 Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r);
 Verdict decide_store_error(const StreamConfig& stream, Action on_error);
+// The MX lookup that would tell the recipient's operator failed and the
+// config says defer or hold (on_failure = "unknown" never gets here).
+Verdict decide_dns_failure(const StreamConfig& stream, Action on_failure, const std::string& domain,
+                           const std::string& error);
 Verdict dunno(std::string reason);
 
 // "12s", "4m05s", "2h10m".

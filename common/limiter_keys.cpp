@@ -30,6 +30,15 @@ std::string daily_count(std::string_view prefix, std::string_view stream, std::s
   return k;
 }
 
+std::string reservations(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("resv");
+}
+
+std::string reservation(std::string_view prefix, std::string_view stream,
+                        std::string_view instance) {
+  return stream_base(prefix, stream).append("resv:").append(instance);
+}
+
 std::string cap_field(std::string_view window, std::string_view op) {
   std::string f;
   if (!op.empty()) f.append("op:").append(op).append(":");

@@ -19,6 +19,12 @@ std::string hourly_rate(std::string_view prefix, std::string_view stream, std::s
 std::string daily_count(std::string_view prefix, std::string_view stream, std::string_view day,
                         std::string_view op = {});
 
+// Reservations (commit at END-OF-MESSAGE): the stream's sorted set of open
+// transaction instances, and one instance's record of what it charged.
+std::string reservations(std::string_view prefix, std::string_view stream);
+std::string reservation(std::string_view prefix, std::string_view stream,
+                        std::string_view instance);
+
 // Field names in the caps hash: "hourly", "daily", "op:<name>:hourly", "op:<name>:daily".
 std::string cap_field(std::string_view window, std::string_view op = {});
 

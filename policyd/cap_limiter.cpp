@@ -3,7 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/limiter_keys.hpp"
-#include "policyd/limiter_lua.hpp"
+#include "policyd/lua_scripts.hpp"
 
 namespace sg {
 
@@ -13,28 +13,36 @@ const std::string& CapLimiter::script() {
 }
 
 CapLimiter::CapLimiter(RedisClient& redis, std::string key_prefix)
-    : redis_(redis), prefix_(std::move(key_prefix)) {}
+    : redis_(redis),
+      prefix_(std::move(key_prefix)),
+      limiter_(redis, kLimiterLua),
+      reservations_(redis, kReservationsLua) {}
 
-void CapLimiter::load_script() {
-  redis_.command({"SCRIPT", "LOAD", script()}, [this](const redisReply* r, std::string_view) {
-    if (r && r->type == REDIS_REPLY_STRING) sha_.assign(r->str, r->len);
-  });
+void CapLimiter::load_scripts() {
+  limiter_.load();
+  reservations_.load();
 }
 
 void CapLimiter::charge(const std::string& stream, const LimiterPlan& plan, int64_t now_ms,
-                        const CivilDay& day, Callback cb) {
+                        const CivilDay& day, const Reservation& reservation, Callback cb) {
   const std::size_t n = plan.limiters.size();
-  std::vector<std::string> args;
-  args.reserve(3 + 1 + n + 2 + 5 * n);
-  args.emplace_back();  // EVALSHA or EVAL, chosen in send()
-  args.emplace_back();  // the sha or the script
-  args.push_back(std::to_string(1 + n));
-  args.push_back(keys::caps(prefix_, stream));
+  const bool reserving = reservation.reserve_ms > 0 && !reservation.instance.empty();
+  std::vector<std::string> keys;
+  keys.reserve(1 + n + 2);
+  keys.push_back(keys::caps(prefix_, stream));
   for (const auto& l : plan.limiters)
-    args.push_back(l.window == "hourly" ? keys::hourly_rate(prefix_, stream, l.op)
+    keys.push_back(l.window == "hourly" ? keys::hourly_rate(prefix_, stream, l.op)
                                         : keys::daily_count(prefix_, stream, day.key, l.op));
+  if (reserving) {
+    keys.push_back(keys::reservations(prefix_, stream));
+    keys.push_back(keys::reservation(prefix_, stream, reservation.instance));
+  }
+  std::vector<std::string> args;
+  args.reserve(4 + 5 * n);
   args.push_back(std::to_string(now_ms));
   args.push_back(std::to_string(n));
+  args.push_back(reserving ? std::to_string(reservation.reserve_ms) : "0");
+  args.push_back(reserving ? reservation.instance : "");
   const std::string reset_ms = std::to_string(std::max<int64_t>(1, day.next_midnight_ms - now_ms));
   for (const auto& l : plan.limiters) {
     args.push_back(l.window == "hourly" ? "r" : "c");
@@ -43,29 +51,45 @@ void CapLimiter::charge(const std::string& stream, const LimiterPlan& plan, int6
     args.push_back(std::to_string(l.burst));
     args.push_back(reset_ms);
   }
-  send(std::move(args), std::move(cb), false);
+  limiter_.call(std::move(keys), std::move(args),
+                [n, cb = std::move(cb)](const redisReply* r, std::string_view err) {
+                  if (!err.empty()) return cb(std::nullopt, err);
+                  std::string error;
+                  auto result = parse(r, n, error);
+                  cb(std::move(result), error);
+                });
 }
 
-void CapLimiter::send(std::vector<std::string> args, Callback cb, bool retried) {
-  bool by_sha = !sha_.empty() && !retried;
-  args[0] = by_sha ? "EVALSHA" : "EVAL";
-  args[1] = by_sha ? sha_ : script();
-  // Kept alive for a NOSCRIPT retry; hiredis copies the command when it is sent.
-  auto kept = std::make_shared<std::vector<std::string>>(std::move(args));
-  std::vector<std::string_view> argv(kept->begin(), kept->end());
-  const std::size_t limiters = static_cast<std::size_t>(std::stoul((*kept)[2])) - 1;
-  redis_.command(argv, [this, kept, cb = std::move(cb), by_sha, limiters](
-                           const redisReply* r, std::string_view err) mutable {
-    if (!err.empty()) return cb(std::nullopt, err);
-    if (by_sha && r->type == REDIS_REPLY_ERROR &&
-        std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
-      // The server lost its script cache: EVAL now (which caches it again).
-      return send(std::move(*kept), std::move(cb), true);
-    }
-    std::string error;
-    auto result = parse(r, limiters, error);
-    cb(std::move(result), error);
-  });
+void CapLimiter::commit(const std::string& stream, const std::string& instance, CommitCallback cb) {
+  reservations_.call(
+      {keys::reservations(prefix_, stream), keys::reservation(prefix_, stream, instance)},
+      {"commit", instance}, [cb = std::move(cb)](const redisReply* r, std::string_view err) {
+        if (!err.empty()) return cb(std::nullopt, err);
+        if (r->type != REDIS_REPLY_INTEGER)
+          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
+                                      ? std::string_view(r->str, r->len)
+                                      : std::string_view("redis: commit reply is not a number"));
+        cb(r->integer, {});
+      });
+}
+
+void CapLimiter::sweep(const std::string& stream, int64_t now_ms, int64_t limit, SweepCallback cb) {
+  reservations_.call(
+      {keys::reservations(prefix_, stream)},
+      {"sweep", std::to_string(now_ms), keys::reservation(prefix_, stream, ""),
+       std::to_string(limit)},
+      [cb = std::move(cb)](const redisReply* r, std::string_view err) {
+        if (!err.empty()) return cb(std::nullopt, err);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+            r->element[0]->type != REDIS_REPLY_INTEGER ||
+            r->element[1]->type != REDIS_REPLY_INTEGER ||
+            r->element[2]->type != REDIS_REPLY_INTEGER)
+          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
+                                      ? std::string_view(r->str, r->len)
+                                      : std::string_view("redis: sweep reply has an unexpected "
+                                                         "shape"));
+        cb(SweepResult{r->element[0]->integer, r->element[1]->integer, r->element[2]->integer}, {});
+      });
 }
 
 std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t limiters,

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
@@ -15,8 +16,10 @@ struct PolicyService::Context {
   std::shared_ptr<const Runtime> runtime;
   const StreamConfig* stream = nullptr;
   std::string queue_id;
+  std::string instance;
   std::string domain;
   std::string op;
+  const char* op_by = "-";  // how the operator was found: static, mx, mx-cache
   LimiterPlan plan;
   Steady::time_point start;
   Done done;
@@ -67,7 +70,7 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
                  [this] {
                    stats_.redis_up.set(1);
                    spdlog::info("redis: connected to {}", redis_text_);
-                   limiter_.load_script();
+                   limiter_.load_scripts();
                  },
                  [this](std::string_view why) {
                    stats_.redis_up.set(0);
@@ -78,16 +81,70 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
                        redis_text_, why, to_string(runtime_->config->redis.on_error));
                  },
                  [this](std::string_view kind) { stats_.redis_errors.labels({kind}).inc(); }}),
-      limiter_(redis_, runtime_->config->redis.key_prefix) {}
+      limiter_(redis_, runtime_->config->redis.key_prefix),
+      sweep_timer_(io) {
+  if (runtime_->config->dns.enabled)
+    mx_ = std::make_unique<MxLookup>(io, runtime_->config->dns, clock, registry);
+}
 
 void PolicyService::start() {
   redis_.start();
+  schedule_sweep();
+}
+
+void PolicyService::schedule_sweep() {
+  // Often enough that a returned reservation is back within a few seconds of
+  // its deadline; a sweep of a stream with nothing expired is one cheap call.
+  const auto every = std::chrono::seconds(
+      std::clamp<uint32_t>(runtime_->config->policyd.reserve_ttl_s / 10, 1, 30));
+  sweep_timer_.expires_after(every);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    sweep_reservations([this] { schedule_sweep(); });
+  });
+}
+
+void PolicyService::sweep_reservations(std::function<void()> done) {
+  auto rt = runtime_;
+  if (rt->config->policyd.commit != Commit::end_of_message || !redis_.connected()) {
+    if (done) done();
+    return;
+  }
+  auto remaining = std::make_shared<std::size_t>(rt->config->streams.size());
+  auto finish_one = [remaining, done = std::move(done)] {
+    if (--*remaining == 0 && done) done();
+  };
+  for (const auto& s : rt->config->streams) {
+    limiter_.sweep(
+        s.name, clock_.now_ms(), 500,
+        [this, rt, name = s.name, finish_one](std::optional<SweepResult> r, std::string_view err) {
+          if (!r) {
+            spdlog::warn("reservations: sweep of stream {} failed: {}", name, err);
+          } else if (r->instances > 0) {
+            stats_.reservations.labels({name, "returned"}).inc(static_cast<double>(r->instances));
+            spdlog::info(
+                "reservations: stream {}: {} transaction(s) never reached END-OF-MESSAGE "
+                "within {}s; {} charge(s) returned to the budget",
+                name, r->instances, rt->config->policyd.reserve_ttl_s, r->charges);
+            if (end_of_message_seen_ == 0 && !warned_no_end_of_message_) {
+              warned_no_end_of_message_ = true;
+              spdlog::error(
+                  "reservations: commit = \"end_of_message\" but no END-OF-MESSAGE request has "
+                  "arrived since start: every charge is being returned to the budget. Set "
+                  "smtpd_end_of_data_restrictions = check_policy_service {{ ... }} in main.cf "
+                  "(streamguardctl postfix-conf renders it), or set commit = \"rcpt\"");
+            }
+          }
+          finish_one();
+        });
+  }
 }
 
 void PolicyService::set_runtime(std::shared_ptr<const Runtime> runtime) {
   runtime_ = std::move(runtime);
   day_computed_at_ = 0;
   day_.next_midnight_ms = 0;  // the zone may have changed
+  if (mx_) mx_->reset(runtime_->config->dns);
 }
 
 const CivilDay& PolicyService::today(int64_t now_ms) {
@@ -108,10 +165,17 @@ void PolicyService::handle(const policy::Request& request, Done done) {
   ctx->done = std::move(done);
   const Config& cfg = *ctx->runtime->config;
 
-  // Only the RCPT stage is decided here; other stages pass.
-  if (request.get("protocol_state") != "RCPT") return finish(*ctx, dunno("not_rcpt_stage"));
-
+  ctx->instance = std::string(request.get("instance"));
+  const auto state = request.get("protocol_state");
   auto port = parse_port(request.get("server_port"));
+
+  // END-OF-MESSAGE commits what RCPT reserved; every other stage but RCPT passes.
+  if (state == "END-OF-MESSAGE") {
+    ctx->stream = port ? cfg.stream_for_port(*port) : nullptr;
+    return end_of_message(std::move(ctx));
+  }
+  if (state != "RCPT") return finish(*ctx, dunno("not_rcpt_stage"));
+
   ctx->stream = port ? cfg.stream_for_port(*port) : nullptr;
   if (!ctx->stream)
     return finish(*ctx, decide_unknown_port(port.value_or(0), cfg.policyd.unknown_port));
@@ -121,10 +185,67 @@ void PolicyService::handle(const policy::Request& request, Done done) {
   ctx->domain = domain ? *domain : raw_domain(rcpt);
   auto c = ctx->runtime->classifier.classify(ctx->domain);
   ctx->op = c.op;
+  if (!c.op.empty()) ctx->op_by = "static";
   if (auto v = decide_exclusion(*ctx->stream, c)) return finish(*ctx, *v);
 
+  // A custom domain: its MX hosts tell the operator, when that can change
+  // the answer for this stream.
+  if (c.op.empty() && domain && mx_ && ctx->runtime->needs_mx(*ctx->stream)) {
+    auto* mx = mx_.get();
+    const std::string d = ctx->domain;
+    mx->find(d, [this, ctx = std::move(ctx)](const MxResult& r, bool cached) mutable {
+      on_mx(std::move(ctx), r, cached);
+    });
+    return;
+  }
   ctx->plan = plan_limits(*ctx->stream, ctx->op);
   charge(std::move(ctx));
+}
+
+void PolicyService::on_mx(std::shared_ptr<Context> ctx, const MxResult& r, bool cached) {
+  const Runtime& rt = *ctx->runtime;
+  if (r.kind == MxResult::Kind::failure) {
+    ctx->op_by = "mx-failed";
+    Action on_failure = rt.config->dns.on_failure;
+    if (on_failure != Action::dunno)
+      return finish(*ctx, decide_dns_failure(*ctx->stream, on_failure, ctx->domain, r.error));
+  } else if (r.kind == MxResult::Kind::mx) {
+    ctx->op = rt.mx_operators.operator_for(r.hosts);
+    if (!ctx->op.empty()) {
+      ctx->op_by = cached ? "mx-cache" : "mx";
+      // Hosted by an operator whose domains count as a list (a custom domain
+      // on Yahoo's MX is Yahoo family): the stream's exclusions apply.
+      if (auto it = rt.operator_list.find(ctx->op); it != rt.operator_list.end()) {
+        Classification by_mx;
+        by_mx.domain = ctx->domain + " (MX at " + ctx->op + ")";
+        by_mx.lists = {it->second};
+        if (auto v = decide_exclusion(*ctx->stream, by_mx)) return finish(*ctx, *v);
+      }
+    }
+  }
+  ctx->plan = plan_limits(*ctx->stream, ctx->op);
+  charge(std::move(ctx));
+}
+
+void PolicyService::end_of_message(std::shared_ptr<Context> ctx) {
+  ++end_of_message_seen_;
+  const Config& cfg = *ctx->runtime->config;
+  if (!ctx->stream || cfg.policyd.commit != Commit::end_of_message || ctx->instance.empty())
+    return finish(*ctx, dunno("end_of_message"));
+  // The message is accepted whatever the store says: a commit that fails
+  // leaves the reservation to be returned at its deadline (counted low, never
+  // mail lost).
+  limiter_.commit(ctx->stream->name, ctx->instance,
+                  [this, ctx](std::optional<int64_t> charges, std::string_view err) {
+                    if (!charges) {
+                      spdlog::warn("reservations: commit of {} on stream {} failed: {}",
+                                   ctx->instance, ctx->stream->name, err);
+                      return finish(*ctx, dunno("commit_failed"));
+                    }
+                    if (*charges == 0) return finish(*ctx, dunno("nothing_reserved"));
+                    stats_.reservations.labels({ctx->stream->name, "committed"}).inc();
+                    finish(*ctx, dunno("committed"));
+                  });
 }
 
 void PolicyService::charge(std::shared_ptr<Context> ctx) {
@@ -135,8 +256,14 @@ void PolicyService::charge(std::shared_ptr<Context> ctx) {
   int64_t now = clock_.now_ms();
   const auto& stream_name = ctx->stream->name;
   const auto& plan = ctx->plan;
+  const auto& pd = ctx->runtime->config->policyd;
+  Reservation reservation;
+  if (pd.commit == Commit::end_of_message) {
+    reservation.reserve_ms = static_cast<int64_t>(pd.reserve_ttl_s) * 1000;
+    reservation.instance = ctx->instance;
+  }
   limiter_.charge(
-      stream_name, plan, now, today(now),
+      stream_name, plan, now, today(now), reservation,
       [this, ctx](std::optional<LimiterResult> r, std::string_view error) {
         if (!r) {
           spdlog::warn("redis: charge for stream {} failed: {}", ctx->stream->name, error);
@@ -169,10 +296,10 @@ void PolicyService::finish(Context& ctx, const Verdict& v) {
   stats_.latency.observe(seconds);
   ++answered_;
   spdlog::info(
-      "decision queue_id={} stream={} rcpt_domain={} operator={} action={}{} reason={} "
-      "latency_us={} reply=\"{}\"",
+      "decision queue_id={} stream={} rcpt_domain={} operator={} operator_by={} action={}{} "
+      "reason={} latency_us={} reply=\"{}\"",
       ctx.queue_id.empty() ? "-" : ctx.queue_id, stream, ctx.domain.empty() ? "-" : ctx.domain,
-      ctx.op.empty() ? "-" : ctx.op, to_string(v.action),
+      ctx.op.empty() ? "-" : ctx.op, ctx.op_by, to_string(v.action),
       v.shadow ? std::string(" would=") + to_string(v.would) : "", v.reason,
       static_cast<long long>(seconds * 1e6), v.reply);
   auto done = std::move(ctx.done);
@@ -183,7 +310,9 @@ std::string PolicyService::status_json() const {
   const auto& cfg = *runtime_->config;
   std::string out = "{\"daemon\":\"streamguard-policyd\",\"config\":\"" + json_escape(cfg.path) +
                     "\",\"redis_ready\":" + (redis_.connected() ? "true" : "false") +
-                    ",\"answered\":" + std::to_string(answered_) + ",\"streams\":[";
+                    ",\"answered\":" + std::to_string(answered_) +
+                    ",\"dns\":" + (mx_ ? "true" : "false") +
+                    ",\"mx_cached\":" + std::to_string(mx_cached()) + ",\"streams\":[";
   for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
     const auto& s = cfg.streams[i];
     if (i) out += ",";

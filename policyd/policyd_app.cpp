@@ -10,6 +10,7 @@
 
 #include "common/civil_time.hpp"
 #include "common/logging.hpp"
+#include "common/mx.hpp"
 #include "common/status_server.hpp"
 #include "policyd/policy_server.hpp"
 
@@ -22,7 +23,7 @@ constexpr const char* kHelp = R"(NAME
 
 SYNOPSIS
     streamguard-policyd --config FILE [--listen ADDR]... [--redis URL]
-                        [--status ADDR]... [--log-level LEVEL]
+                        [--status ADDR]... [--dns SERVER]... [--log-level LEVEL]
     streamguard-policyd --config FILE --check-config
     streamguard-policyd --help | --version
 
@@ -32,7 +33,21 @@ DESCRIPTION
     A recipient on a list the stream excludes is rejected (REJECT 5.7.1 with
     the list and the stream named); otherwise every cap that applies (stream
     hourly rate, stream daily count, stream x operator hourly and daily) is
-    checked and charged in one atomic Redis call. Over a cap, the stream's
+    checked and charged in one atomic Redis call.
+
+    The receiving operator (google, microsoft, ...) of a recipient domain
+    comes from the static [operators] domains map, else from its MX hosts:
+    the domain is that operator's when every MX host ends in one of the
+    operator's mx_suffixes. MX answers are cached for their TTL. An operator
+    with `list` set makes its custom domains count as on that list (a domain
+    on Yahoo's MX is Yahoo family). A lookup that times out or fails answers
+    [dns] on_failure (defer, hold, or "unknown": no operator caps).
+
+    With [policyd] commit = "end_of_message" a charge made at RCPT is a
+    reservation of the SMTP transaction (Postfix's instance attribute): the
+    END-OF-MESSAGE request (smtpd_end_of_data_restrictions) commits it, and a
+    transaction that never gets there gives its charges back after
+    reserve_ttl_s. Over a cap, the stream's
     over_cap action answers: DEFER_IF_PERMIT 4.7.1, or HOLD (accepted and
     parked in Postfix's hold queue, nothing lost). If Redis cannot answer
     within its deadline, [redis] on_error answers (hold or defer); exclusions
@@ -52,6 +67,9 @@ OPTIONS
                       redis://HOST:PORT[/DB] or unix:///path[?db=N].
     --status ADDR     Serve /metrics and /status here instead of
                       [policyd] status; repeatable.
+    --dns SERVER      Send MX lookups to this DNS server instead of [dns]
+                      servers (or /etc/resolv.conf); repeatable. SERVER is
+                      IP, IP:PORT or [IPv6]:PORT.
     --log-level L     trace, debug, info (default: the config's), warn, error.
     --help            This text.
     --version         The version.
@@ -59,8 +77,10 @@ OPTIONS
 SIGNALS
     SIGHUP            Reload FILE and its lists. An invalid new configuration
                       is reported and the running one is kept. Listen and
-                      status addresses and [redis] url, key_prefix and
-                      timeout_ms change only on restart.
+                      status addresses, [redis] url, key_prefix and
+                      timeout_ms, and [dns] enabled, servers, timeout_ms
+                      and tries change only on restart. A reload empties
+                      the MX cache.
     SIGTERM, SIGINT   Stop: close the listeners and exit.
 
 EXIT STATUS
@@ -84,6 +104,7 @@ struct Options {
   std::vector<std::string> listen;
   std::vector<std::string> status;
   std::string redis;
+  std::vector<std::string> dns;
   std::string log_level;
 };
 
@@ -127,6 +148,16 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
     } else if (a == "--redis") {
       if (!(v = value(i, "--redis"))) return std::nullopt;
       o.redis = v;
+      continue;
+    } else if (a == "--dns") {
+      if (!(v = value(i, "--dns"))) return std::nullopt;
+      std::string err;
+      if (!parse_dns_server(v, err)) {
+        std::cerr << "streamguard-policyd: --dns: " << err << "\n";
+        exit_code = 2;
+        return std::nullopt;
+      }
+      o.dns.emplace_back(v);
       continue;
     } else if (a == "--log-level") {
       if (!(v = value(i, "--log-level"))) return std::nullopt;
@@ -180,6 +211,22 @@ void print_summary(const Runtime& rt) {
     if (s.exclude.empty()) std::cout << " nothing";
     std::cout << "\n";
   }
+  std::cout << "  charges: "
+            << (cfg.policyd.commit == Commit::end_of_message
+                    ? "reserved at RCPT, committed at END-OF-MESSAGE (returned after " +
+                          std::to_string(cfg.policyd.reserve_ttl_s) + " s)"
+                    : std::string("final at RCPT"))
+            << "\n";
+  std::cout << "  MX lookups: ";
+  if (!cfg.dns.enabled) {
+    std::cout << "off";
+  } else {
+    std::string servers;
+    for (const auto& sv : cfg.dns.servers) servers += (servers.empty() ? "" : " ") + sv;
+    std::cout << "via " << (servers.empty() ? "/etc/resolv.conf" : servers) << "; on failure: "
+              << (cfg.dns.on_failure == Action::dunno ? "unknown" : to_string(cfg.dns.on_failure));
+  }
+  std::cout << "\n";
   for (const auto& [name, list] : rt.classifier.lists())
     std::cout << "  list " << name << ": " << list.size() << " entries from " << cfg.lists.at(name)
               << "\n";
@@ -192,7 +239,16 @@ int run_policyd(int argc, char** argv) {
   auto opts = parse_args(argc, argv, exit_code);
   if (!opts) return exit_code;
 
-  auto loaded = load_runtime(opts->config);
+  // The config file with the command line's --dns applied (at start and at
+  // every reload).
+  auto load = [&opts] {
+    auto r = load_runtime(opts->config);
+    if (!r.runtime || opts->dns.empty()) return r;
+    auto cfg = std::make_shared<Config>(*r.runtime->config);
+    cfg->dns.servers = opts->dns;
+    return build_runtime(cfg);
+  };
+  auto loaded = load();
   for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
   if (!loaded.runtime) {
     std::cerr << "streamguard-policyd: " << loaded.errors.size()
@@ -239,7 +295,14 @@ int run_policyd(int argc, char** argv) {
   boost::asio::io_context io(1);
   SystemClock clock;
   metrics::Registry registry;
-  PolicyService service(io, runtime, redis, clock, registry);
+  std::unique_ptr<PolicyService> service_owner;
+  try {
+    service_owner = std::make_unique<PolicyService>(io, runtime, redis, clock, registry);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  PolicyService& service = *service_owner;
   std::unique_ptr<PolicyServer> server;
   std::unique_ptr<StatusServer> status_server;
   try {
@@ -287,7 +350,7 @@ int run_policyd(int argc, char** argv) {
           io.stop();
           return;
         }
-        auto next = load_runtime(opts->config);
+        auto next = load();
         if (!next.runtime) {
           for (const auto& e : next.errors) spdlog::error("reload: {}", e.to_string());
           spdlog::error("reload: {} has {} error(s); keeping the running configuration",
@@ -300,10 +363,15 @@ int run_policyd(int argc, char** argv) {
               old_cfg.policyd.status != new_cfg.policyd.status ||
               old_cfg.redis.url != new_cfg.redis.url ||
               old_cfg.redis.key_prefix != new_cfg.redis.key_prefix ||
-              old_cfg.redis.timeout_ms != new_cfg.redis.timeout_ms)
+              old_cfg.redis.timeout_ms != new_cfg.redis.timeout_ms ||
+              old_cfg.dns.enabled != new_cfg.dns.enabled ||
+              old_cfg.dns.servers != new_cfg.dns.servers ||
+              old_cfg.dns.timeout_ms != new_cfg.dns.timeout_ms ||
+              old_cfg.dns.tries != new_cfg.dns.tries)
             spdlog::warn(
-                "reload: [policyd] listen/status and [redis] url/key_prefix/timeout_ms changed; "
-                "they take effect only on restart (everything else is in effect now)");
+                "reload: [policyd] listen/status, [redis] url/key_prefix/timeout_ms or [dns] "
+                "enabled/servers/timeout_ms/tries changed; they take effect only on restart "
+                "(everything else is in effect now)");
           set_process_timezone(new_cfg.timezone);
           if (opts->log_level.empty()) set_log_level(new_cfg.log_level);
           service.set_runtime(next.runtime);

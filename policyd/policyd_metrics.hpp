@@ -34,8 +34,12 @@ struct PolicydMetrics {
         usage(r.gauge("streamguard_usage",
                       "Usage as last seen by a charge: daily count, or hourly messages in burst.",
                       {"stream", "operator", "window"})),
-        reloads(r.counter("streamguard_config_reloads_total", "Config reloads by result.",
-                          {"result"})) {}
+        reloads(
+            r.counter("streamguard_config_reloads_total", "Config reloads by result.", {"result"})),
+        reservations(r.counter("streamguard_reservations_total",
+                               "Transactions whose RCPT charges were reserved and then committed "
+                               "at END-OF-MESSAGE or returned to the budget, by stream.",
+                               {"stream", "result"})) {}
 
   metrics::Family<metrics::Counter>& requests;
   metrics::Family<metrics::Counter>& shadow;
@@ -48,6 +52,7 @@ struct PolicydMetrics {
   metrics::Family<metrics::Gauge>& cap;
   metrics::Family<metrics::Gauge>& usage;
   metrics::Family<metrics::Counter>& reloads;
+  metrics::Family<metrics::Counter>& reservations;
 };
 
 }  // namespace sg

@@ -1,5 +1,7 @@
 #include "policyd/runtime.hpp"
 
+#include <algorithm>
+
 namespace sg {
 
 RuntimeResult build_runtime(std::shared_ptr<const Config> config) {
@@ -13,8 +15,19 @@ RuntimeResult build_runtime(std::shared_ptr<const Config> config) {
   if (!out.errors.empty()) return out;
   std::map<std::string, std::vector<std::string>> operator_domains;
   for (const auto& op : config->operators) operator_domains[op.name] = op.domains;
+  std::map<std::string, std::string> operator_list;
+  for (const auto& op : config->operators)
+    if (!op.list.empty()) operator_list[op.name] = op.list;
+  std::set<std::string> needing;
+  for (const auto& s : config->streams) {
+    bool needs = !s.operator_caps.hourly.empty() || !s.operator_caps.daily.empty();
+    for (const auto& [op, list] : operator_list)
+      needs = needs || std::find(s.exclude.begin(), s.exclude.end(), list) != s.exclude.end();
+    if (needs) needing.insert(s.name);
+  }
   out.runtime = std::make_shared<const Runtime>(
-      Runtime{config, Classifier(std::move(lists), operator_domains)});
+      Runtime{config, Classifier(std::move(lists), operator_domains),
+              MxOperatorMap(config->operators), std::move(operator_list), std::move(needing)});
   return out;
 }
 

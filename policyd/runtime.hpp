@@ -3,17 +3,29 @@
 // shared_ptr, so a request in flight keeps the runtime it began with.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "common/classifier.hpp"
 #include "common/config.hpp"
+#include "common/mx.hpp"
 
 namespace sg {
 
 struct Runtime {
   std::shared_ptr<const Config> config;
   Classifier classifier;
+  MxOperatorMap mx_operators;
+  std::map<std::string, std::string> operator_list;  // operator -> the list its domains count as
+  std::set<std::string> streams_needing_mx;          // streams an operator changes anything for
+
+  // Whether an MX lookup can change the answer for this stream: it has
+  // operator caps, or excludes a list an operator's domains count as.
+  bool needs_mx(const StreamConfig& s) const {
+    return config->dns.enabled && !mx_operators.empty() && streams_needing_mx.count(s.name) > 0;
+  }
 };
 
 struct RuntimeResult {

@@ -6,9 +6,17 @@
 -- KEYS[1+i]  state of limiter i (i = 1..n):
 --              rate  ("r"): the GCRA theoretical arrival time, ms as a string
 --              count ("c"): the day's counter
+-- KEYS[n+2]  (only when reserving) the stream's reservations: sorted set of
+--            transaction instances, scored by the ms their reservation expires
+-- KEYS[n+3]  (only when reserving) this instance's reservation record: a
+--            list of what was charged, "r <key> <interval_ms>" or "c <key>"
 -- ARGV[1]    now, milliseconds since the epoch (the daemon's clock, never Redis's)
 -- ARGV[2]    n, the number of limiters
--- ARGV[3 + 5*(i-1) ...] for limiter i:
+-- ARGV[3]    reserve_ms: 0 charges for good; > 0 records the charge as a
+--            reservation of instance ARGV[4] that reservations.lua commits at
+--            END-OF-MESSAGE or returns to the budget once reserve_ms passed
+-- ARGV[4]    the transaction's instance (Postfix's "instance" attribute)
+-- ARGV[5 + 5*(i-1) ...] for limiter i:
 --   kind      "r" smooth hourly rate with a bounded burst, "c" exact daily count
 --   field     field of KEYS[1] overriding the fallback cap
 --   fallback  cap from the config; -1: no cap unless the hash sets one
@@ -24,11 +32,14 @@
 
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[3])
+local instance = ARGV[4]
 local HOUR = 3600000
+local DAY = 86400000
 
 local fields = {}
 for i = 1, n do
-  fields[i] = ARGV[3 + 5 * (i - 1) + 1]
+  fields[i] = ARGV[5 + 5 * (i - 1) + 1]
 end
 local overrides = redis.call('HMGET', KEYS[1], unpack(fields))
 
@@ -36,7 +47,7 @@ local reply = { 1, 0 }
 local writes = {}
 
 for i = 1, n do
-  local base = 3 + 5 * (i - 1)
+  local base = 5 + 5 * (i - 1)
   local kind = ARGV[base]
   local cap = tonumber(overrides[i]) or tonumber(ARGV[base + 2])
   local key = KEYS[1 + i]
@@ -61,7 +72,8 @@ for i = 1, n do
         retry = math.ceil(new_tat - now - window)
       else
         used = math.ceil((new_tat - now) / interval - 1e-9)
-        writes[#writes + 1] = { 'r', key, new_tat, math.ceil(new_tat - now) + 1000 }
+        writes[#writes + 1] = { 'r', key, new_tat, math.ceil(new_tat - now) + 1000, interval,
+                                #reply + 2, math.ceil((tat - now) / interval - 1e-9) }
       end
     end
   else
@@ -73,7 +85,7 @@ for i = 1, n do
       if cap > 0 then retry = reset end
     else
       used = count + 1
-      writes[#writes + 1] = { 'c', key, reset + 86400000 }
+      writes[#writes + 1] = { 'c', key, reset + 86400000, nil, nil, #reply + 2, count }
     end
   end
 
@@ -87,14 +99,31 @@ for i = 1, n do
   reply[#reply + 1] = ok and 0 or 1
 end
 
+if reply[1] == 0 then
+  -- Nothing is charged: a limiter that would have allowed reports its usage
+  -- as it stands, not as it would have been.
+  for _, w in ipairs(writes) do reply[w[6]] = w[7] end
+end
+
 if reply[1] == 1 then
+  local record = {}
   for _, w in ipairs(writes) do
     if w[1] == 'r' then
       redis.call('SET', w[2], string.format('%.3f', w[3]), 'PX', w[4])
+      record[#record + 1] = 'r ' .. w[2] .. ' ' .. string.format('%.3f', w[5])
     else
       redis.call('INCR', w[2])
       redis.call('PEXPIRE', w[2], w[3])
+      record[#record + 1] = 'c ' .. w[2]
     end
+  end
+  if reserve > 0 and #record > 0 then
+    local zset, rec = KEYS[n + 2], KEYS[n + 3]
+    redis.call('RPUSH', rec, unpack(record))
+    -- Kept a day past its deadline so a late sweep can still return it.
+    redis.call('PEXPIRE', rec, reserve + DAY)
+    redis.call('ZADD', zset, now + reserve, instance)
+    redis.call('PEXPIRE', zset, reserve + DAY)
   end
 end
 

@@ -54,16 +54,26 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
   redis_dir_ = std::filesystem::path(redis_->socket_path()).parent_path().string();
   reaper_.watch_dir(redis_dir_);
 
+  // The Postfix side is what `streamguardctl postfix-conf` renders from the
+  // test's own streamguard.toml, used as rendered (postfix_instance.hpp).
+  policyd_config_path_ = root_ + "/streamguard.toml";
+  policyd_log_path_ = root_ + "/policyd.log";
+  postfix_conf_dir_ = root_ + "/postfix-conf";
+
   // A port picked as free can be taken before Postfix binds it: try again.
   for (int attempt = 1;; ++attempt) {
     uint16_t a = free_loopback_port(), b = free_loopback_port();
     if (a == b) continue;
     ports_ = {{"trucking", a}, {"healthcare", b}};
     postfix_ = std::make_unique<PostfixInstance>(
-        PostfixOptions{root_, ports_, sink_->port(),
-                       std::string(SG_SOURCE_DIR) + "/postfix-conf/main.cf.fragment",
-                       std::string(SG_SOURCE_DIR) + "/postfix-conf/master.cf.fragment"},
+        PostfixOptions{root_, ports_, sink_->port(), postfix_conf_dir_ + "/main.cf.fragment",
+                       postfix_conf_dir_ + "/master.cf.fragment"},
         reaper_);
+    // Where the fragment's `check_policy_service unix:private/streamguard`
+    // points: relative to the queue directory, as on a production host.
+    policyd_socket_ = postfix_->queue_dir() + "/private/streamguard";
+    std::ofstream(policyd_config_path_) << policyd_config();
+    render_postfix_conf();
     try {
       postfix_->start();
       break;
@@ -73,12 +83,6 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
     }
   }
 
-  // Where the fragment's `check_policy_service unix:private/streamguard` points:
-  // relative to the queue directory, as on a production host.
-  policyd_socket_ = postfix_->queue_dir() + "/private/streamguard";
-  policyd_config_path_ = root_ + "/streamguard.toml";
-  policyd_log_path_ = root_ + "/policyd.log";
-  std::ofstream(policyd_config_path_) << policyd_config();
   start_policyd(true);
 }
 
@@ -135,17 +139,34 @@ std::string Harness::policyd_config() const {
     << "domains = [\"gmail.com\", \"googlemail.com\"]\n"
     << "[operators.microsoft]\n"
     << "domains = [\"outlook.com\", \"hotmail.com\", \"live.com\", \"msn.com\"]\n"
+    << "[postfix]\n"
+    << "backstop_dir = \"" << postfix_conf_dir_ << "\"\n"
+    << "listen_address = \"127.0.0.1\"\n"
+    << "chroot = false\n"
     << "\n[[stream]]\n"
     << "name = \"trucking\"\n"
     << "ports = [" << ports_.at("trucking") << "]\n"
     << "exclude = [\"yahoo_family\", \"dead_isp\", \"direct_hisp\"]\n"
+    << "postfix = { transport = \"out05\", syslog_name = \"postfix/trucking\", "
+       "helo_name = \"mta05.example.com\", bind_address = \"127.0.0.1\" }\n"
     << opts_.trucking << "\n"
     << "\n[[stream]]\n"
     << "name = \"healthcare\"\n"
     << "ports = [" << ports_.at("healthcare") << "]\n"
     << "exclude = [\"yahoo_family\", \"dead_isp\", \"direct_hisp\", \"consumer\"]\n"
+    << "postfix = { transport = \"hcout1\", syslog_name = \"postfix/healthcare\", "
+       "helo_name = \"hcmta01.example.com\", bind_address = \"127.0.0.1\" }\n"
     << opts_.healthcare << "\n";
   return c.str();
+}
+
+void Harness::render_postfix_conf() const {
+  auto r = run_command(
+      {SG_CTL_BIN, "postfix-conf", "--config", policyd_config_path_, "--out", postfix_conf_dir_},
+      30s);
+  if (r.exit_code != 0 || r.output.find("warning") != std::string::npos)
+    throw std::runtime_error("streamguardctl postfix-conf failed (exit " +
+                             std::to_string(r.exit_code) + "):\n" + r.output);
 }
 
 void Harness::start_policyd(bool wait_redis) {

@@ -83,9 +83,14 @@ class Harness {
   long daily_count(const std::string& stream) const;
 
   const std::string& root() const { return root_; }
+  // Where streamguardctl postfix-conf wrote the fragments and the backstop
+  // map ([postfix] backstop_dir of the test config).
+  const std::string& postfix_conf_dir() const { return postfix_conf_dir_; }
 
  private:
   std::string policyd_config() const;
+  // Runs the built streamguardctl postfix-conf on the test config.
+  void render_postfix_conf() const;
 
   HarnessOptions opts_;
   Reaper reaper_;  // first: forked before any thread exists, destroyed last
@@ -94,7 +99,7 @@ class Harness {
   std::unique_ptr<SmtpSink> sink_;
   std::unique_ptr<sg::testing::RedisServer> redis_;
   std::unique_ptr<PostfixInstance> postfix_;
-  std::string policyd_config_path_, policyd_log_path_, policyd_socket_;
+  std::string policyd_config_path_, policyd_log_path_, policyd_socket_, postfix_conf_dir_;
   pid_t policyd_pid_ = -1;
   std::string swaks_;
 };

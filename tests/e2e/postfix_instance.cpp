@@ -18,19 +18,6 @@ namespace sg::e2e {
 
 namespace {
 
-std::vector<std::string> split_ws(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<std::string> out;
-  for (std::string f; in >> f;) out.push_back(f);
-  return out;
-}
-
-std::string join(const std::vector<std::string>& fields, const char* sep = " ") {
-  std::string out;
-  for (std::size_t i = 0; i < fields.size(); ++i) out += (i ? sep : "") + fields[i];
-  return out;
-}
-
 // Postfix's internal services for a host with no chroot jail, and the
 // postlogd service that file logging (maillog_file) needs.
 constexpr const char* kBaseMasterCf =
@@ -108,61 +95,19 @@ void PostfixInstance::write_main_cf() const {
       << "# No artificial pauses in a test.\n"
       << "smtpd_error_sleep_time = 0\n"
       << "in_flow_delay = 0\n"
-      << "\n# ---- postfix-conf/main.cf.fragment, verbatim ----\n"
+      << "\n# ---- " << opts_.main_fragment << ", verbatim ----\n"
       << slurp(opts_.main_fragment);
   if (!out) throw std::runtime_error("cannot write " + config_dir_ + "/main.cf");
 }
 
 void PostfixInstance::write_master_cf() const {
+  // The fragment is used as streamguardctl rendered it: the test config gives
+  // the services their loopback address and port and turns chroot off.
   std::ifstream in(opts_.master_fragment);
   if (!in) throw std::runtime_error("cannot read " + opts_.master_fragment);
-  struct Entry {
-    std::vector<std::string> fields;  // empty for comments/options
-    std::string text;
-    std::string stream;  // for inet services, from -o syslog_name=postfix/STREAM
-  };
-  std::vector<Entry> entries;
-  int current = -1;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') {
-      entries.push_back({{}, line, ""});
-      continue;
-    }
-    if (std::isspace(static_cast<unsigned char>(line[0]))) {
-      auto f = split_ws(line);
-      if (f.size() == 2 && f[0] == "-o") {
-        static const std::string bind = "smtp_bind_address=";
-        static const std::string syslog = "syslog_name=postfix/";
-        if (f[1].rfind(bind, 0) == 0) line = "  -o " + bind + "127.0.0.1";
-        if (f[1].rfind(syslog, 0) == 0 && current >= 0)
-          entries[static_cast<std::size_t>(current)].stream = f[1].substr(syslog.size());
-      }
-      entries.push_back({{}, line, ""});
-      continue;
-    }
-    auto f = split_ws(line);
-    if (f.size() < 8) throw std::runtime_error("master.cf fragment: short service line: " + line);
-    f[4] = "n";  // chroot
-    current = static_cast<int>(entries.size());
-    entries.push_back({f, "", ""});
-  }
   std::ofstream out(config_dir_ + "/master.cf");
-  out << kBaseMasterCf << "\n# ---- postfix-conf/master.cf.fragment, rendered for this host ----\n";
-  for (auto& e : entries) {
-    if (e.fields.empty()) {
-      out << e.text << "\n";
-      continue;
-    }
-    if (e.fields[1] == "inet") {
-      auto it = opts_.stream_ports.find(e.stream);
-      if (it == opts_.stream_ports.end())
-        throw std::runtime_error("master.cf fragment: inet service '" + e.fields[0] +
-                                 "' has no port in this test (syslog_name stream '" + e.stream +
-                                 "')");
-      e.fields[0] = "127.0.0.1:" + std::to_string(it->second);
-    }
-    out << join(e.fields) << "\n";
-  }
+  out << kBaseMasterCf << "\n# ---- " << opts_.master_fragment << ", verbatim ----\n"
+      << slurp(opts_.master_fragment);
   if (!out) throw std::runtime_error("cannot write " + config_dir_ + "/master.cf");
 }
 

@@ -5,11 +5,12 @@
 // a DNS lookup.
 //
 // main.cf is a small base (paths, loopback, no DNS, the sink as next hop)
-// followed by postfix-conf/main.cf.fragment verbatim. master.cf is the
-// internal services plus postfix-conf/master.cf.fragment, rendered for a test
-// host: each submission service is renamed to 127.0.0.1:PORT for its stream
-// (the stream is the one its `-o syslog_name=postfix/STREAM` names), chroot is
-// off (a test host has no jail), and `smtp_bind_address` becomes 127.0.0.1.
+// followed by the main.cf fragment verbatim; master.cf is the internal
+// services followed by the master.cf fragment verbatim. The fragments are the
+// ones `streamguardctl postfix-conf` renders from the test's streamguard.toml
+// (see Harness), which puts the submission services on 127.0.0.1:PORT, turns
+// chroot off and binds the egress transports to 127.0.0.1: nothing is
+// rewritten here.
 #pragma once
 
 #include <chrono>
@@ -33,7 +34,7 @@ struct PostfixOptions {
   std::string root;                              // an existing folder, mode 0755
   std::map<std::string, uint16_t> stream_ports;  // stream name -> submission port
   uint16_t sink_port = 0;                        // where every message is relayed
-  std::string main_fragment, master_fragment;    // paths of the postfix-conf fragments
+  std::string main_fragment, master_fragment;    // paths of the rendered fragments
 };
 
 class PostfixInstance {

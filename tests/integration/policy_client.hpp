@@ -83,6 +83,23 @@ class PolicyClient {
     return send_raw(policy::encode_request(r));
   }
 
+  // The END-OF-MESSAGE request Postfix sends from smtpd_end_of_data_restrictions.
+  std::string end_of_message(int server_port, const std::string& instance,
+                             int recipient_count = 1) {
+    policy::Request r;
+    r.set("request", "smtpd_access_policy");
+    r.set("protocol_state", "END-OF-MESSAGE");
+    r.set("protocol_name", "ESMTP");
+    r.set("client_address", "127.0.0.1");
+    r.set("queue_id", "4XyZ1234");
+    r.set("sender", "news@send.example.com");
+    r.set("recipient", "");
+    r.set("recipient_count", std::to_string(recipient_count));
+    r.set("server_port", std::to_string(server_port));
+    r.set("instance", instance);
+    return send_raw(policy::encode_request(r));
+  }
+
   bool closed_by_peer(int timeout_ms = 5000) {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) <= 0) return false;

@@ -219,7 +219,7 @@ hourly_cap = 1000
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   auto log = slurp(d.path + "/stderr");
   EXPECT_NE(log.find("decision queue_id=- stream=healthcare rcpt_domain=clinic.example "
-                     "operator=- action=dunno reason=ok"),
+                     "operator=- operator_by=- action=dunno reason=ok"),
             std::string::npos)
       << log;
 }

@@ -123,6 +123,18 @@ class PolicydHarness {
 
   std::string metrics_text() { return registry.render(); }
 
+  // One sweep of expired reservations, waited for.
+  void sweep_reservations() {
+    std::promise<void> swept;
+    boost::asio::post(
+        io_, [this, &swept] { service_->sweep_reservations([&swept] { swept.set_value(); }); });
+    swept.get_future().wait();
+  }
+
+  std::string status_json() {
+    return on_loop([this] { return service_->status_json(); });
+  }
+
   FakeClock clock;
   metrics::Registry registry;
   std::chrono::seconds idle_timeout{300};

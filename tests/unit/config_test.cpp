@@ -329,7 +329,7 @@ ports = [25]
 )",
                    2, 10,
                    "unknown key 'colour' in the top level (known: timezone, log_level, redis, "
-                   "policyd, lists, operators, stream)");
+                   "policyd, dns, lists, operators, postfix, stream)");
 }
 
 TEST(ConfigErrors, UnknownTopLevelTable) {
@@ -343,7 +343,7 @@ x = 1
 )",
                    5, 1,
                    "unknown key 'extras' in the top level (known: timezone, log_level, redis, "
-                   "policyd, lists, operators, stream)");
+                   "policyd, dns, lists, operators, postfix, stream)");
 }
 
 TEST(ConfigErrors, UnknownStreamKey) {
@@ -356,7 +356,7 @@ ports = [25]
 )",
       4, 18,
       "unknown key 'hourly_limit' in [[stream]] (known: name, ports, exclude, mode, "
-      "over_cap, hourly_cap, daily_cap, burst, operator_hourly, operator_daily, ramp)");
+      "over_cap, hourly_cap, daily_cap, burst, operator_hourly, operator_daily, ramp, postfix)");
 }
 
 TEST(ConfigErrors, UnknownKeysInOtherTables) {
@@ -379,10 +379,10 @@ ramp = { stamp = "/x", hourly = [[0, 1]], days = 3 }
   EXPECT_EQ(r.errors[1].to_string(),
             kFile +
                 ":4:8: unknown key 'port' in [policyd] (known: listen, status, unknown_port, "
-                "max_connections, idle_timeout_s)");
+                "max_connections, idle_timeout_s, commit, reserve_ttl_s)");
   EXPECT_EQ(r.errors[2].to_string(), kFile +
                                          ":6:10: unknown key 'domain' in [operators.google] "
-                                         "(known: domains, mx_suffixes)");
+                                         "(known: domains, mx_suffixes, list)");
   EXPECT_EQ(r.errors[3].to_string(),
             kFile +
                 ":10:50: unknown key 'days' in ramp (known: stamp, count, hourly, daily, "

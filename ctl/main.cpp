@@ -1,0 +1,199 @@
+// streamguardctl: thin command line over the library (common/postfix_conf).
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/classifier.hpp"
+#include "common/config.hpp"
+#include "common/postfix_conf.hpp"
+
+namespace {
+
+constexpr const char* kHelp = R"(NAME
+    streamguardctl - operator's tool for streamguard
+
+SYNOPSIS
+    streamguardctl postfix-conf --config FILE [--out DIR]
+    streamguardctl --help | --version
+
+DESCRIPTION
+    postfix-conf renders the Postfix side of streamguard from the same
+    configuration streamguard-policyd reads, so the submission ports, the
+    stream transports and the excluded lists cannot drift apart:
+
+    main.cf.fragment
+        smtpd_recipient_restrictions: first check_recipient_access with the
+        backstop map, then check_policy_service for streamguard-policyd
+        ([postfix] policy_service, policy_timeout, default_action), then
+        permit_mynetworks and reject_unauth_destination. With [policyd]
+        commit = "end_of_message", also smtpd_end_of_data_restrictions.
+
+    master.cf.fragment
+        One smtpd service per port of every [[stream]] (service "smtp" for
+        port 25, else the port number; "ADDR:PORT" with [postfix]
+        listen_address), each with the stream's syslog_name and
+        content_filter=TRANSPORT:, and one smtp transport per stream with its
+        smtp_bind_address and smtp_helo_name (a stream's postfix = { ... }).
+
+    streamguard-backstop.regexp
+        A Postfix regexp: table refusing at RCPT (REJECT 5.7.1, in the words
+        policyd uses) every recipient on a list that EVERY stream excludes,
+        e.g. yahoo_family. smtpd reads it itself, so it holds while
+        streamguard-policyd is down. It belongs in [postfix] backstop_dir,
+        where main.cf.fragment points. A transport_maps backstop would not
+        work: a per-service content_filter overrides transport_maps.
+
+    Nothing is applied to Postfix: merge the fragments into main.cf and
+    master.cf, install the map, and run `postfix reload` (see
+    postfix-conf/README.md).
+
+OPTIONS
+    --config FILE   The streamguard configuration (required). Its lists are
+                    read too. See docs/configuration.md, [postfix] and a
+                    stream's postfix = { ... }.
+    --out DIR       Write main.cf.fragment, master.cf.fragment and
+                    streamguard-backstop.regexp into DIR (created if
+                    missing; files are replaced) and name what was written.
+                    Without --out, the three are printed to standard output,
+                    each after a "#### streamguardctl: FILE ####" line.
+    --help          This text.
+    --version       The version.
+
+FILES
+    /etc/streamguard/streamguard.toml       the usual --config
+    /etc/postfix/streamguard-backstop.regexp
+                                            where the map goes by default
+                                            ([postfix] backstop_dir)
+    postfix-conf/                           the rendering of
+                                            deploy/examples/streamguard.toml,
+                                            kept in the repository
+
+EXIT STATUS
+    0 when rendered; 1 when the configuration or a list is invalid (each
+    problem printed as FILE:LINE:COLUMN: message) or an output file cannot be
+    written; 2 on a usage error.
+
+EXAMPLES
+    streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less
+    streamguardctl postfix-conf --config deploy/examples/streamguard.toml \
+        --out postfix-conf
+)";
+
+int usage(const std::string& msg) {
+  std::cerr << "streamguardctl: " << msg << "\n"
+            << "usage: streamguardctl postfix-conf --config FILE [--out DIR]\n"
+            << "       streamguardctl --help\n";
+  return 2;
+}
+
+bool write_file(const std::filesystem::path& path, const std::string& text) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::cerr << "streamguardctl: cannot write " << tmp << ": " << std::strerror(errno) << "\n";
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::cerr << "streamguardctl: cannot write " << path.string() << ": " << ec.message() << "\n";
+    std::filesystem::remove(tmp, ec);
+    return false;
+  }
+  return true;
+}
+
+int postfix_conf(const std::string& config_path, const std::optional<std::string>& out_dir) {
+  auto loaded = sg::load_config(config_path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    return 1;
+  }
+  const sg::Config& cfg = *loaded.config;
+
+  std::map<std::string, sg::DomainList> lists;
+  std::vector<sg::ListError> list_errors;
+  for (const auto& name : sg::backstop_lists(cfg))
+    lists.emplace(name, sg::DomainList::load(cfg.lists.at(name), list_errors));
+  if (!list_errors.empty()) {
+    for (const auto& e : list_errors)
+      std::cerr << e.file << (e.line > 0 ? ":" + std::to_string(e.line) : "") << ": " << e.message
+                << "\n";
+    return 1;
+  }
+
+  const auto conf = sg::render_postfix_conf(cfg, lists);
+  for (const auto& w : conf.warnings) std::cerr << "streamguardctl: warning: " << w << "\n";
+
+  std::vector<std::pair<std::string, const std::string*>> files = {
+      {"main.cf.fragment", &conf.main_cf}, {"master.cf.fragment", &conf.master_cf}};
+  for (const auto& m : conf.maps) files.emplace_back(m.file, &m.text);
+
+  if (!out_dir) {
+    for (const auto& [name, text] : files)
+      std::cout << "#### streamguardctl: " << name << " ####\n" << *text << "\n";
+    return 0;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(*out_dir, ec);
+  if (ec) {
+    std::cerr << "streamguardctl: cannot create " << *out_dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  for (const auto& [name, text] : files) {
+    const auto path = std::filesystem::path(*out_dir) / name;
+    if (!write_file(path, *text)) return 1;
+    std::cout << "wrote " << path.string() << "\n";
+  }
+  std::cout << "next: merge main.cf.fragment into main.cf and master.cf.fragment into "
+               "master.cf, install "
+            << sg::kBackstopMapFile << " as " << cfg.postfix.backstop_dir << "/"
+            << sg::kBackstopMapFile << ", then `postfix reload`\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usage("a command is needed");
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::cout << kHelp;
+      return 0;
+    }
+    if (a == "--version") {
+      std::cout << "streamguardctl " << STREAMGUARD_VERSION << "\n";
+      return 0;
+    }
+  }
+  if (args[0] != "postfix-conf") return usage("unknown command '" + args[0] + "'");
+  std::optional<std::string> config, out;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::optional<std::string>& slot) {
+      if (i + 1 >= args.size() || args[i + 1].empty()) return false;
+      slot = args[++i];
+      return true;
+    };
+    if (a == "--config") {
+      if (config || !value(config)) return usage("--config needs one FILE");
+    } else if (a == "--out") {
+      if (out || !value(out)) return usage("--out needs one DIR");
+    } else {
+      return usage("unknown option '" + a + "'");
+    }
+  }
+  if (!config) return usage("postfix-conf needs --config FILE");
+  return postfix_conf(*config, out);
+}

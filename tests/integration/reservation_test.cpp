@@ -1,0 +1,134 @@
+// Reserve at RCPT, commit at END-OF-MESSAGE, against a real Redis: a
+// transaction that completes keeps its charges; one that never reaches
+// END-OF-MESSAGE gives them back once its reservation expires.
+#include <gtest/gtest.h>
+
+#include "tests/integration/policy_client.hpp"
+#include "tests/integration/policyd_harness.hpp"
+#include "tests/integration/redis_server.hpp"
+
+namespace sg::testing {
+namespace {
+
+std::string streams(const std::string& commit) {
+  return R"(
+[policyd]
+commit = ")" +
+         commit + R"("
+reserve_ttl_s = 10
+
+[[stream]]
+name = "trucking"
+ports = [25]
+over_cap = "defer"
+hourly_cap = 60
+burst = 2
+daily_cap = 3
+operator_daily = { microsoft = 2 }
+)";
+}
+
+class ReservationTest : public ::testing::Test {
+ protected:
+  void start(const std::string& commit) {
+    policyd = std::make_unique<PolicydHarness>(config_with_streams(streams(commit)), redis.url());
+    ASSERT_TRUE(policyd->wait_redis_ready());
+  }
+  std::string count(const std::string& op = "") const {
+    auto day = civil_day(policyd->clock.now_ms()).key;
+    return redis.cmd({"GET", "sg:{trucking}:count:day:" + day + (op.empty() ? "" : ":op:" + op)});
+  }
+  std::string rcpt(PolicyClient& c, const std::string& to, const std::string& instance) {
+    return c.rcpt(to, 25, {{"instance", instance}});
+  }
+  RedisServer redis;
+  std::unique_ptr<PolicydHarness> policyd;
+};
+
+TEST_F(ReservationTest, CompletedTransactionKeepsItsChargesAbandonedOneGivesThemBack) {
+  start("end_of_message");
+  PolicyClient c(policyd->socket());
+  EXPECT_EQ(rcpt(c, "a@outlook.com", "t1"), "DUNNO");  // completes
+  EXPECT_EQ(rcpt(c, "b@outlook.com", "t2"), "DUNNO");  // abandoned after RCPT
+  EXPECT_EQ(count(), "2");
+  EXPECT_EQ(count("microsoft"), "2");
+  EXPECT_EQ(c.end_of_message(25, "t1"), "DUNNO");
+  EXPECT_EQ(redis.cmd({"ZRANGE", "sg:{trucking}:resv", "0", "-1"}), "t2");
+
+  // Not yet expired: nothing comes back.
+  policyd->clock.advance(9'000);
+  policyd->sweep_reservations();
+  EXPECT_EQ(count("microsoft"), "2");
+  EXPECT_TRUE(rcpt(c, "c@outlook.com", "t3")
+                  .starts_with("DEFER_IF_PERMIT 4.7.1 stream trucking "
+                               "to microsoft is over its daily cap of 2"));
+
+  policyd->clock.advance(2'000);
+  policyd->sweep_reservations();
+  EXPECT_EQ(count(), "1");
+  EXPECT_EQ(count("microsoft"), "1");
+  EXPECT_EQ(redis.cmd({"EXISTS", "sg:{trucking}:resv:t2"}), "0");
+  EXPECT_EQ(rcpt(c, "c@outlook.com", "t3"), "DUNNO");
+  EXPECT_NE(policyd->metrics_text().find(
+                "streamguard_reservations_total{stream=\"trucking\",result=\"returned\"} 1"),
+            std::string::npos);
+  EXPECT_NE(policyd->metrics_text().find(
+                "streamguard_reservations_total{stream=\"trucking\",result=\"committed\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(ReservationTest, SeveralRecipientsOfOneTransactionCommitTogether) {
+  start("end_of_message");
+  PolicyClient c(policyd->socket());
+  EXPECT_EQ(rcpt(c, "a@fleet.example", "t1"), "DUNNO");
+  EXPECT_EQ(rcpt(c, "b@fleet.example", "t1"), "DUNNO");
+  EXPECT_EQ(redis.cmd({"LLEN", "sg:{trucking}:resv:t1"}), "4");  // 2 x (hourly + daily)
+  EXPECT_EQ(c.end_of_message(25, "t1", 2), "DUNNO");
+  policyd->clock.advance(60'000);
+  policyd->sweep_reservations();
+  EXPECT_EQ(count(), "2");
+}
+
+TEST_F(ReservationTest, AbandonedTransactionGivesBackHourlyBudget) {
+  start("end_of_message");
+  PolicyClient c(policyd->socket());
+  // hourly_cap 60, burst 2: two go at once, the third waits a minute.
+  EXPECT_EQ(rcpt(c, "a@fleet.example", "t1"), "DUNNO");
+  EXPECT_EQ(rcpt(c, "b@fleet.example", "t1"), "DUNNO");
+  EXPECT_TRUE(rcpt(c, "c@fleet.example", "t2").starts_with("DEFER_IF_PERMIT"));
+  // The refused recipient charged nothing, and the daily usage says so.
+  EXPECT_NE(policyd->metrics_text().find(
+                "streamguard_usage{stream=\"trucking\",operator=\"all\",window=\"daily\"} 2\n"),
+            std::string::npos)
+      << policyd->metrics_text();
+  policyd->clock.advance(11'000);  // past the reservation, far short of a minute
+  policyd->sweep_reservations();
+  EXPECT_EQ(rcpt(c, "c@fleet.example", "t2"), "DUNNO");
+  EXPECT_EQ(rcpt(c, "d@fleet.example", "t2"), "DUNNO");
+  EXPECT_TRUE(rcpt(c, "e@fleet.example", "t2").starts_with("DEFER_IF_PERMIT"));
+}
+
+TEST_F(ReservationTest, CommitAtRcptChargesForGood) {
+  start("rcpt");
+  PolicyClient c(policyd->socket());
+  EXPECT_EQ(rcpt(c, "a@fleet.example", "t1"), "DUNNO");
+  EXPECT_EQ(redis.cmd({"EXISTS", "sg:{trucking}:resv"}), "0");
+  policyd->clock.advance(3'600'000);
+  policyd->sweep_reservations();
+  EXPECT_EQ(count(), "1");
+  EXPECT_EQ(c.end_of_message(25, "t1"), "DUNNO");
+}
+
+TEST_F(ReservationTest, EveryReservationKeyExpires) {
+  start("end_of_message");
+  PolicyClient c(policyd->socket());
+  EXPECT_EQ(rcpt(c, "a@fleet.example", "t9"), "DUNNO");
+  for (std::string key : {"sg:{trucking}:resv", "sg:{trucking}:resv:t9"}) {
+    long ttl = std::stol(redis.cmd({"PTTL", key}));
+    EXPECT_GT(ttl, 10'000) << key;
+    EXPECT_LE(ttl, 10'000 + 86'400'000) << key;
+  }
+}
+
+}  // namespace
+}  // namespace sg::testing
