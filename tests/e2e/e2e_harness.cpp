@@ -50,6 +50,8 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
 
   sink_ = std::make_unique<SmtpSink>();
   redis_ = std::make_unique<sg::testing::RedisServer>();
+  if (!opts_.dns_records.empty())
+    dns_ = std::make_unique<sg::testing::DnsServer>(opts_.dns_records);
   reaper_.watch_pid(redis_->pid());
   redis_dir_ = std::filesystem::path(redis_->socket_path()).parent_path().string();
   reaper_.watch_dir(redis_dir_);
@@ -130,15 +132,24 @@ std::string Harness::policyd_config() const {
     << "[policyd]\n"
     << "listen = \"unix:" << policyd_socket_ << "\"\n"
     << "unknown_port = \"defer\"\n"
-    << "[lists]\n"
+    << opts_.policyd << "\n";
+  if (dns_)
+    c << "[dns]\nservers = [\"" << dns_->address() << "\"]\ntimeout_ms = 500\ntries = 1\n";
+  else
+    c << "[dns]\nenabled = false\n";
+  c << "[lists]\n"
     << "yahoo_family = \"" << lists << "yahoo-family.txt\"\n"
     << "dead_isp = \"" << lists << "dead-isp.txt\"\n"
     << "consumer = \"" << lists << "consumer-webmail.txt\"\n"
     << "direct_hisp = \"" << lists << "direct-hisp.txt\"\n"
     << "[operators.google]\n"
     << "domains = [\"gmail.com\", \"googlemail.com\"]\n"
-    << "[operators.microsoft]\n"
+    << (dns_ ? "mx_suffixes = [\".google.com\"]\n" : "") << "[operators.microsoft]\n"
     << "domains = [\"outlook.com\", \"hotmail.com\", \"live.com\", \"msn.com\"]\n"
+    << (dns_ ? "mx_suffixes = [\".mail.protection.outlook.com\"]\n" : "")
+    << (dns_ ? "[operators.yahoo]\ndomains = [\"yahoo.com\"]\nmx_suffixes = [\".yahoodns.net\"]\n"
+               "list = \"yahoo_family\"\n"
+             : "")
     << "[postfix]\n"
     << "backstop_dir = \"" << postfix_conf_dir_ << "\"\n"
     << "listen_address = \"127.0.0.1\"\n"
@@ -219,14 +230,29 @@ long Harness::daily_count(const std::string& stream) const {
   return 0;
 }
 
-Submission Harness::submit(const std::string& stream, const std::vector<std::string>& rcpts) const {
+Submission Harness::submit(const std::string& stream, const std::vector<std::string>& rcpts,
+                           const std::string& quit_after) const {
   std::string to;
   for (const auto& r : rcpts) to += (to.empty() ? "" : ",") + r;
-  auto res = run_command(
-      {swaks_, "--server", "127.0.0.1:" + std::to_string(port(stream)), "--helo",
-       "listmonk.e2e.test", "--from", kFrom, "--to", to, "--header",
-       "Subject: streamguard e2e (" + stream + ")", "--timeout", "20", "--suppress-data"},
-      40s);
+  std::vector<std::string> args = {swaks_,
+                                   "--server",
+                                   "127.0.0.1:" + std::to_string(port(stream)),
+                                   "--helo",
+                                   "listmonk.e2e.test",
+                                   "--from",
+                                   kFrom,
+                                   "--to",
+                                   to,
+                                   "--header",
+                                   "Subject: streamguard e2e (" + stream + ")",
+                                   "--timeout",
+                                   "20",
+                                   "--suppress-data"};
+  if (!quit_after.empty()) {
+    args.push_back("--quit-after");
+    args.push_back(quit_after);
+  }
+  auto res = run_command(args, 40s);
   Submission s;
   s.exit_code = res.exit_code;
   s.transcript = res.output;

@@ -21,6 +21,7 @@
 #include "tests/e2e/postfix_instance.hpp"
 #include "tests/e2e/process.hpp"
 #include "tests/e2e/smtp_sink.hpp"
+#include "tests/integration/dns_server.hpp"
 #include "tests/integration/redis_server.hpp"
 
 namespace sg::e2e {
@@ -48,6 +49,14 @@ struct HarnessOptions {
   std::string healthcare = "daily_cap = 1000\n";
   // TOML lines added to [redis] (url and timeout_ms are set by the harness).
   std::string redis = "on_error = \"hold\"\n";
+  // TOML lines added to [policyd] (listen is set by the harness).
+  std::string policyd;
+  // When not empty: a dnsmasq on loopback serves these records (dnsmasq
+  // options such as "--mx-host=clinic.example,aspmx.l.google.com,1"),
+  // policyd's [dns] points at it, and the operators get mx_suffixes
+  // (google .google.com, microsoft .mail.protection.outlook.com, yahoo
+  // .yahoodns.net with list = "yahoo_family"). Otherwise no MX lookups.
+  std::vector<std::string> dns_records;
 };
 
 class Harness {
@@ -61,7 +70,10 @@ class Harness {
 
   uint16_t port(const std::string& stream) const;
   // Submits one message to the stream's port with a real SMTP client (swaks).
-  Submission submit(const std::string& stream, const std::vector<std::string>& rcpts) const;
+  // quit_after: "" sends the whole message; "RCPT" quits after the last
+  // RCPT TO (a transaction abandoned before DATA).
+  Submission submit(const std::string& stream, const std::vector<std::string>& rcpts,
+                    const std::string& quit_after = "") const;
 
   SmtpSink& sink() { return *sink_; }
   PostfixInstance& postfix() { return *postfix_; }
@@ -83,6 +95,7 @@ class Harness {
   long daily_count(const std::string& stream) const;
 
   const std::string& root() const { return root_; }
+  sg::testing::DnsServer* dns() { return dns_.get(); }
   // Where streamguardctl postfix-conf wrote the fragments and the backstop
   // map ([postfix] backstop_dir of the test config).
   const std::string& postfix_conf_dir() const { return postfix_conf_dir_; }
@@ -98,6 +111,7 @@ class Harness {
   std::map<std::string, uint16_t> ports_;
   std::unique_ptr<SmtpSink> sink_;
   std::unique_ptr<sg::testing::RedisServer> redis_;
+  std::unique_ptr<sg::testing::DnsServer> dns_;
   std::unique_ptr<PostfixInstance> postfix_;
   std::string policyd_config_path_, policyd_log_path_, policyd_socket_, postfix_conf_dir_;
   pid_t policyd_pid_ = -1;
