@@ -104,8 +104,10 @@ class Wire {
 
   // A (possibly compressed) domain name at the current position, lowercase,
   // without the trailing dot; "" for the root. The position moves past the
-  // name as it is stored here (a pointer is two bytes).
-  std::string name() {
+  // name as it is stored here (a pointer is two bytes). A host name (an MX
+  // target) must be letters, digits, '-' and '_' only: a label holding a dot
+  // or a control byte would read as another name.
+  std::string name(bool host = false) {
     std::string out;
     std::size_t p = pos_;
     bool jumped = false;
@@ -133,7 +135,10 @@ class Wire {
       if (!out.empty()) out += '.';
       for (std::size_t i = 0; i < len; ++i) {
         auto c = static_cast<char>(msg_[p + 1 + i]);
-        out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        bool ldh = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (host && !ldh) return fail("host name holds a byte that is not a letter, digit or '-'");
+        out += c;
       }
       if (out.size() > 253) return fail("name longer than 253 characters");
       p += 1 + len;
@@ -210,7 +215,7 @@ MxResult parse_mx_response(std::span<const uint8_t> msg) {
   if (rcode == 5) return failure("REFUSED");
   if (rcode != 0 && rcode != 3) return failure("DNS error code " + std::to_string(rcode));
 
-  for (int i = 0; i < qd; ++i) {
+  for (int i = 0; i < qd && !w.bad(); ++i) {
     w.name();
     w.skip(4);
   }
@@ -229,7 +234,7 @@ MxResult parse_mx_response(std::span<const uint8_t> msg) {
     if (cls == kClassIn && type == kTypeMx) {
       if (rdlen < 3) return failure("MX record too short");
       uint16_t pref = w.u16();
-      std::string host = w.name();
+      std::string host = w.name(true);
       if (w.bad()) return failure("malformed MX host: " + w.error());
       if (w.pos() != end) return failure("MX record length does not match its host name");
       mx.emplace_back(pref, std::move(host));
@@ -248,13 +253,10 @@ MxResult parse_mx_response(std::span<const uint8_t> msg) {
   }
   std::stable_sort(mx.begin(), mx.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  if (mx.size() == 1 && mx.front().second.empty()) {
-    r.kind = MxResult::Kind::null_mx;
-  } else {
-    r.kind = MxResult::Kind::mx;
-    for (auto& [pref, host] : mx)
-      if (!host.empty()) r.hosts.push_back(std::move(host));
-  }
+  for (auto& [pref, host] : mx)
+    if (!host.empty()) r.hosts.push_back(std::move(host));
+  // "MX 0 ." alone (RFC 7505), or only such records: the domain takes no mail.
+  r.kind = r.hosts.empty() ? MxResult::Kind::null_mx : MxResult::Kind::mx;
   r.ttl = min_ttl;
   return r;
 }

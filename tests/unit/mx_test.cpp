@@ -199,6 +199,25 @@ TEST(MxParse, PointerLoopIsRejected) {
   EXPECT_NE(r.error.find("loop"), std::string::npos) << r.error;
 }
 
+TEST(MxParse, HostWithADotOrControlByteInALabelIsAFailure) {
+  // One label "l.google" would read as two: never let it pass for google's.
+  auto dotted = parse(Msg().mx(1, "aspmx.l\x01google.com").bytes());
+  EXPECT_EQ(dotted.kind, MxResult::Kind::failure);
+  auto b = Msg().mx(1, "aspmx.lxgoogle.com").bytes();
+  for (auto& byte : b)
+    if (byte == 'x') byte = '.';
+  auto r = parse(b);
+  EXPECT_EQ(r.kind, MxResult::Kind::failure);
+  EXPECT_NE(r.error.find("not a letter, digit"), std::string::npos) << r.error;
+}
+
+TEST(MxParse, OnlyNullMxRecordsAreANullMx) {
+  EXPECT_EQ(parse(Msg().mx(0, "").mx(0, "").bytes()).kind, MxResult::Kind::null_mx);
+  auto mixed = parse(Msg().mx(0, "").mx(10, "mx.example.org").bytes());
+  EXPECT_EQ(mixed.kind, MxResult::Kind::mx);
+  EXPECT_EQ(mixed.hosts, std::vector<std::string>{"mx.example.org"});
+}
+
 TEST(MxParse, QueryInsteadOfResponse) {
   auto b = Msg().bytes();
   b[2] &= 0x7F;
