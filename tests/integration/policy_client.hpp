@@ -65,20 +65,10 @@ class PolicyClient {
   // An RCPT-stage request as Postfix 3.7 sends it.
   std::string rcpt(const std::string& recipient, int server_port,
                    const std::map<std::string, std::string>& extra = {}) {
-    policy::Request r;
-    r.set("request", "smtpd_access_policy");
-    r.set("protocol_state", "RCPT");
-    r.set("protocol_name", "ESMTP");
-    r.set("client_address", "127.0.0.1");
-    r.set("client_name", "localhost");
-    r.set("helo_name", "listmonk");
+    auto r = request("RCPT", server_port, "1a2b.3c4d.5e6f.0");
     r.set("queue_id", "");
-    r.set("sender", "news@send.example.com");
     r.set("recipient", recipient);
     r.set("recipient_count", "0");
-    r.set("server_address", "127.0.0.1");
-    r.set("server_port", std::to_string(server_port));
-    r.set("instance", "1a2b.3c4d.5e6f.0");
     for (const auto& [k, v] : extra) r.set(k, v);
     return send_raw(policy::encode_request(r));
   }
@@ -86,18 +76,28 @@ class PolicyClient {
   // The END-OF-MESSAGE request Postfix sends from smtpd_end_of_data_restrictions.
   std::string end_of_message(int server_port, const std::string& instance,
                              int recipient_count = 1) {
-    policy::Request r;
-    r.set("request", "smtpd_access_policy");
-    r.set("protocol_state", "END-OF-MESSAGE");
-    r.set("protocol_name", "ESMTP");
-    r.set("client_address", "127.0.0.1");
+    auto r = request("END-OF-MESSAGE", server_port, instance);
     r.set("queue_id", "4XyZ1234");
-    r.set("sender", "news@send.example.com");
     r.set("recipient", "");
     r.set("recipient_count", std::to_string(recipient_count));
+    return send_raw(policy::encode_request(r));
+  }
+
+  // The attributes every request of one submission shares.
+  static policy::Request request(const std::string& state, int server_port,
+                                 const std::string& instance) {
+    policy::Request r;
+    r.set("request", "smtpd_access_policy");
+    r.set("protocol_state", state);
+    r.set("protocol_name", "ESMTP");
+    r.set("client_address", "127.0.0.1");
+    r.set("client_name", "localhost");
+    r.set("helo_name", "listmonk");
+    r.set("sender", "news@send.example.com");
+    r.set("server_address", "127.0.0.1");
     r.set("server_port", std::to_string(server_port));
     r.set("instance", instance);
-    return send_raw(policy::encode_request(r));
+    return r;
   }
 
   bool closed_by_peer(int timeout_ms = 5000) {

@@ -5,11 +5,12 @@
 #include <string_view>
 
 #include "common/config.hpp"
+#include "tests/unit/config_text.hpp"
 
 namespace sg {
 namespace {
 
-const std::string kFile = "/etc/streamguard/streamguard.toml";
+const std::string& kFile = testing::kConfigFile;
 
 constexpr std::string_view kBase = R"(
 [lists]
@@ -29,9 +30,7 @@ ConfigResult parse(std::string_view extra) {
 }
 
 std::string errors(const ConfigResult& r) {
-  std::string out;
-  for (const auto& e : r.errors) out += e.to_string() + "\n";
-  return out;
+  return testing::all_errors(r);
 }
 
 TEST(ConfigDns, Defaults) {

@@ -1,4 +1,5 @@
 #include "common/config.hpp"
+#include "tests/unit/config_text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,19 +19,11 @@ namespace sg {
 namespace {
 
 constexpr const char* kExample = SG_SOURCE_DIR "/deploy/examples/streamguard.toml";
-const std::string kFile = "/etc/streamguard/streamguard.toml";
+const std::string& kFile = testing::kConfigFile;
+using testing::all_errors;
 
-// Test texts are raw strings starting with a newline after R"( so they read
-// well; drop it, so line 1 is the first line written.
 ConfigResult parse(std::string_view text, const std::string& path = kFile) {
-  if (!text.empty() && text.front() == '\n') text.remove_prefix(1);
-  return parse_config(text, path);
-}
-
-std::string all_errors(const ConfigResult& r) {
-  std::string out;
-  for (const auto& e : r.errors) out += e.to_string() + "\n";
-  return out;
+  return testing::parse_text(text, path);
 }
 
 // The text must yield exactly one error, at line:column, saying `message`.

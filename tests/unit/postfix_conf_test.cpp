@@ -19,6 +19,7 @@
 #include "common/classifier.hpp"
 #include "common/config.hpp"
 #include "common/decision.hpp"
+#include "tests/unit/config_text.hpp"
 
 #ifndef SG_SOURCE_DIR
 #error "SG_SOURCE_DIR must name the repository root"
@@ -28,7 +29,7 @@ namespace sg {
 namespace {
 
 constexpr const char* kExample = SG_SOURCE_DIR "/deploy/examples/streamguard.toml";
-const std::string kFile = "/etc/streamguard/streamguard.toml";
+const std::string& kFile = testing::kConfigFile;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -41,15 +42,10 @@ bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
 }
 
-std::string all_errors(const ConfigResult& r) {
-  std::string out;
-  for (const auto& e : r.errors) out += e.to_string() + "\n";
-  return out;
-}
+using testing::all_errors;
 
 ConfigResult parse(std::string_view text) {
-  if (!text.empty() && text.front() == '\n') text.remove_prefix(1);
-  return parse_config(text, kFile);
+  return testing::parse_text(text);
 }
 
 std::shared_ptr<const Config> parse_ok(std::string_view text) {
