@@ -37,6 +37,20 @@ const char* to_string(Action a) {
   return "?";
 }
 
+const char* to_string(CheckAction a) {
+  switch (a) {
+    case CheckAction::off:
+      return "off";
+    case CheckAction::warn:
+      return "warn";
+    case CheckAction::tempfail:
+      return "tempfail";
+    case CheckAction::reject:
+      return "reject";
+  }
+  return "?";
+}
+
 std::string ConfigError::to_string() const {
   std::ostringstream os;
   os << file;
@@ -472,7 +486,27 @@ bool policy_service_ok(std::string_view s) {
 void read_postfix(Reader& r, const toml::table& t, PostfixConfig& out) {
   r.only_keys(t, "[postfix]",
               {"policy_service", "policy_timeout", "default_action", "backstop_dir",
-               "listen_address", "chroot"});
+               "listen_address", "chroot", "milter", "milters_before"});
+  // Milter addresses as Postfix writes them: unix:PATH (relative to the queue
+  // directory) or inet:HOST:PORT; no spaces or commas (they separate milters).
+  auto milter_ok = [](const std::string& v) {
+    bool form = v.starts_with("unix:") || v.starts_with("inet:") || v.starts_with("inet6:");
+    return form && v.find_first_of(" \t,{}") == std::string::npos;
+  };
+  if (auto n = t.get("milter")) {
+    if (auto s = r.str(*n, "milter")) {
+      if (milter_ok(*s))
+        out.milter = *s;
+      else
+        r.error(*n, "'milter' is \"" + *s + "\", must be unix:PATH or inet:HOST:PORT");
+    }
+  }
+  if (auto n = t.get("milters_before")) {
+    out.milters_before = r.strings(*n, "milters_before");
+    for (const auto& m : out.milters_before)
+      if (!milter_ok(m))
+        r.error(*n, "'milters_before' has \"" + m + "\", each must be unix:PATH or inet:HOST:PORT");
+  }
   if (auto n = t.get("policy_service")) {
     if (auto s = r.str(*n, "policy_service")) {
       if (policy_service_ok(*s))
@@ -530,6 +564,65 @@ void read_postfix(Reader& r, const toml::table& t, PostfixConfig& out) {
     else
       r.error(*n, "'chroot' must be true or false");
   }
+}
+
+const std::initializer_list<std::pair<std::string_view, CheckAction>> kCheckActions = {
+    {"off", CheckAction::off},
+    {"warn", CheckAction::warn},
+    {"tempfail", CheckAction::tempfail},
+    {"reject", CheckAction::reject}};
+
+void read_milter(Reader& r, const toml::table& t, MilterConfig& out) {
+  r.only_keys(t, "[milter]",
+              {"listen", "status", "opendkim_conf", "header", "unknown_stream", "reload_check_s"});
+  if (auto n = t.get("listen")) {
+    auto eps = endpoints(r, *n, "listen");
+    if (eps.size() > 1) r.error(*n, "[milter] 'listen' takes one address (libmilter serves one)");
+    if (!eps.empty()) out.listen = eps.front();
+  }
+  if (auto n = t.get("status")) out.status = endpoints(r, *n, "status");
+  if (auto n = t.get("opendkim_conf"))
+    if (auto v = r.str(*n, "opendkim_conf")) out.opendkim_conf = *v;
+  if (auto n = t.get("header")) {
+    if (auto v = r.str(*n, "header")) {
+      bool ok = !v->empty() && v->size() <= 64 && std::all_of(v->begin(), v->end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-';
+      });
+      if (ok)
+        out.header = *v;
+      else
+        r.error(*n, "'header' is \"" + *v + "\", must be a header name: 1-64 of A-Z a-z 0-9 -");
+    }
+  }
+  if (auto n = t.get("unknown_stream"))
+    if (auto a = r.choice<CheckAction>(*n, "unknown_stream", kCheckActions))
+      out.unknown_stream = *a;
+  if (auto n = t.get("reload_check_s"))
+    if (auto v = r.integer(*n, "reload_check_s", 1, 3600))
+      out.reload_check_s = static_cast<uint32_t>(*v);
+}
+
+StreamMilterConfig read_stream_milter(Reader& r, const toml::node& n) {
+  StreamMilterConfig out;
+  auto t = r.table(n, "milter");
+  if (!t) return out;
+  r.only_keys(*t, "a stream's milter",
+              {"dkim", "message_id", "html_only", "unsubscribe", "from_domain", "from_domains"});
+  auto action = [&](const char* key, CheckAction& field) {
+    if (auto v = t->get(key))
+      if (auto a = r.choice<CheckAction>(*v, key, kCheckActions)) field = *a;
+  };
+  action("dkim", out.dkim);
+  action("message_id", out.message_id);
+  action("html_only", out.html_only);
+  action("unsubscribe", out.unsubscribe);
+  action("from_domain", out.from_domain);
+  if (auto v = t->get("from_domains")) {
+    out.from_domains = r.strings(*v, "from_domains");
+    for (auto& d : out.from_domains) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+  }
+  return out;
 }
 
 StreamPostfixConfig read_stream_postfix(Reader& r, const toml::node& n) {
@@ -599,7 +692,7 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
                          const std::set<std::string>& operators) {
   r.only_keys(t, "[[stream]]",
               {"name", "ports", "exclude", "mode", "over_cap", "hourly_cap", "daily_cap", "burst",
-               "operator_hourly", "operator_daily", "ramp", "postfix"});
+               "operator_hourly", "operator_daily", "ramp", "postfix", "milter"});
   StreamConfig s;
   if (auto n = t.get("name")) {
     if (auto v = r.str(*n, "name")) {
@@ -646,6 +739,7 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
     s.operator_caps.daily = operator_caps(r, *n, "operator_daily", operators);
   if (auto n = t.get("ramp")) s.ramp = read_ramp(r, *n);
   if (auto n = t.get("postfix")) s.postfix = read_stream_postfix(r, *n);
+  if (auto n = t.get("milter")) s.milter = read_stream_milter(r, *n);
   if (s.postfix.transport.empty() && valid_name(s.name)) s.postfix.transport = "sg-" + s.name;
   if (s.postfix.syslog_name.empty() && valid_name(s.name))
     s.postfix.syslog_name = "postfix/" + s.name;
@@ -704,7 +798,7 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
   cfg->timezone = "UTC";
   r.only_keys(root, "the top level",
               {"timezone", "log_level", "redis", "policyd", "dns", "lists", "operators", "postfix",
-               "stream"});
+               "milter", "stream"});
   if (auto n = root.get("timezone")) {
     if (auto v = r.str(*n, "timezone")) {
       if (valid_timezone(*v))
@@ -745,6 +839,17 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
 
   if (auto n = root.get("postfix"))
     if (auto t = r.table(*n, "postfix")) read_postfix(r, *t, cfg->postfix);
+  cfg->milter.listen = *parse_endpoint("unix:/var/spool/postfix/private/streamguard-milter", err);
+  if (auto n = root.get("milter"))
+    if (auto t = r.table(*n, "milter")) {
+      cfg->milter.configured = true;
+      read_milter(r, *t, cfg->milter);
+      if (!cfg->milter.opendkim_conf.empty()) {
+        std::filesystem::path p(cfg->milter.opendkim_conf);
+        if (p.is_relative()) p = std::filesystem::path(path).parent_path() / p;
+        cfg->milter.opendkim_conf = p.lexically_normal().string();
+      }
+    }
 
   if (auto n = root.get("stream")) {
     auto arr = n->as_array();

@@ -92,11 +92,16 @@ struct RampConfig {
 // [postfix]: what `streamguardctl postfix-conf` renders into main.cf.
 struct PostfixConfig {
   std::string policy_service = "unix:private/streamguard";  // as smtpd connects to it
-  std::string policy_timeout = "10s";                        // Postfix time, e.g. "10s", "1m"
-  std::string default_action = "DEFER_IF_PERMIT";            // when policyd cannot answer
-  std::string backstop_dir = "/etc/postfix";                 // where the backstop map lives
+  std::string policy_timeout = "10s";                       // Postfix time, e.g. "10s", "1m"
+  std::string default_action = "DEFER_IF_PERMIT";           // when policyd cannot answer
+  std::string backstop_dir = "/etc/postfix";                // where the backstop map lives
   std::string listen_address;  // submission services bind here; empty: inet_interfaces
   bool chroot = true;          // the master.cf chroot column of the rendered services
+  // How smtpd reaches streamguard-milter (rendered when the config has a
+  // [milter] table), and the milters that must run before it: OpenDKIM, so
+  // that its signature is there when streamguard-milter checks.
+  std::string milter = "unix:private/streamguard-milter";
+  std::vector<std::string> milters_before;
 };
 
 // A stream's `postfix = { ... }`: its master.cf services.
@@ -105,6 +110,33 @@ struct StreamPostfixConfig {
   std::string syslog_name;   // of its submission services; default "postfix/<stream>"
   std::string helo_name;     // smtp_helo_name of the transport; empty: myhostname
   std::string bind_address;  // smtp_bind_address(6) of the transport; empty: the system's pick
+};
+
+// What the milter does when a check finds a problem.
+enum class CheckAction { off, warn, tempfail, reject };
+const char* to_string(CheckAction a);
+
+// A stream's `milter = { ... }`: the checks streamguard-milter makes.
+struct StreamMilterConfig {
+  // The message would leave without an aligned DKIM signature (OpenDKIM will
+  // not sign it, or did not).
+  CheckAction dkim = CheckAction::tempfail;
+  CheckAction message_id = CheckAction::warn;       // missing, or on a local domain
+  CheckAction html_only = CheckAction::warn;        // text/html without text/plain
+  CheckAction unsubscribe = CheckAction::warn;      // no one-click List-Unsubscribe (RFC 8058)
+  CheckAction from_domain = CheckAction::tempfail;  // From not in from_domains
+  std::vector<std::string> from_domains;            // allowed From domains; empty: any
+};
+
+// [milter]: streamguard-milter's own settings.
+struct MilterConfig {
+  bool configured = false;                             // the file has a [milter] table
+  Endpoint listen;                                     // where Postfix connects (smtpd_milters)
+  std::vector<Endpoint> status;                        // /metrics and /status
+  std::string opendkim_conf = "/etc/opendkim.conf";    // "" : no DKIM checks
+  std::string header = "X-Streamguard-Stream";         // added to every accepted message
+  CheckAction unknown_stream = CheckAction::tempfail;  // a port no stream owns
+  uint32_t reload_check_s = 5;  // how often the OpenDKIM files are checked for changes
 };
 
 struct StreamConfig {
@@ -119,6 +151,7 @@ struct StreamConfig {
   OperatorCaps operator_caps;
   std::optional<RampConfig> ramp;
   StreamPostfixConfig postfix;
+  StreamMilterConfig milter;
 
   // The hourly cap policyd falls back to when Redis holds none: the explicit
   // hourly_cap, else the first (most cautious) ramp step, else no hourly cap.
@@ -134,6 +167,7 @@ struct Config {
   PolicydConfig policyd;
   DnsConfig dns;
   PostfixConfig postfix;
+  MilterConfig milter;
   std::map<std::string, std::string> lists;  // list name -> file path (absolute)
   std::vector<OperatorConfig> operators;
   std::vector<StreamConfig> streams;

@@ -151,6 +151,21 @@ std::string render_main_cf(const Config& cfg, const std::vector<std::string>& ba
       << "smtpd_end_of_data_restrictions =\n"
       << "    " << policy_service(cfg) << "\n";
   }
+  if (cfg.milter.configured) {
+    std::string milters;
+    for (const auto& m : pf.milters_before) milters += m + ", ";
+    milters += pf.milter;
+    o << "\n"
+      << "# streamguard-milter runs after the milters listed before it (OpenDKIM):\n"
+      << "# Postfix shows a milter the headers the milters before it added, so it\n"
+      << "# can check that OpenDKIM's DKIM-Signature is really there. A milter that\n"
+      << "# cannot be reached tempfails the message (milter_default_action), never\n"
+      << "# lets it pass unchecked. {daemon_port} tells it the stream.\n"
+      << "smtpd_milters = " << milters << "\n"
+      << "milter_default_action = tempfail\n"
+      << "milter_protocol = 6\n"
+      << "milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _\n";
+  }
   o << "\n"
     << "# The policy client keeps its connection open across many requests; these\n"
     << "# defaults are fine for policyd (it closes connections idle for "

@@ -86,6 +86,63 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
   }
 
   start_policyd(true);
+  if (opts_.milter) start_milters();
+}
+
+void Harness::start_milters() {
+  const std::string dir = root_ + "/opendkim";
+  const std::string sock_dir = postfix_->queue_dir() + "/opendkim";
+  std::filesystem::create_directories(dir + "/keys");
+  std::filesystem::create_directories(sock_dir);
+  ::chmod(sock_dir.c_str(), 0755);
+  auto genkey = find_tool("opendkim-genkey");
+  auto opendkim = find_tool("opendkim");
+  if (genkey.empty() || opendkim.empty())
+    throw std::runtime_error("opendkim not found (scripts/install-deps installs it)");
+  auto g = run_command(
+      {genkey, "-b", "1024", "-d", "send.example.com", "-s", "send", "-D", dir + "/keys"}, 60s);
+  if (g.exit_code != 0) throw std::runtime_error("opendkim-genkey failed: " + g.output);
+  std::ofstream(dir + "/key.table")
+      << "send._domainkey.send.example.com send.example.com:send:" << dir << "/keys/send.private\n";
+  std::ofstream(dir + "/signing.table") << "*@send.example.com send._domainkey.send.example.com\n";
+  std::ofstream(dir + "/trusted.hosts") << opts_.opendkim_internal_hosts;
+  std::ofstream(dir + "/opendkim.conf") << "# OpenDKIM for one e2e test\n"
+                                        << "Syslog no\n"
+                                        << "Mode sv\n"
+                                        << "UMask 000\n"
+                                        << "Socket local:" << sock_dir << "/opendkim.sock\n"
+                                        << "KeyTable " << dir << "/key.table\n"
+                                        << "SigningTable refile:" << dir << "/signing.table\n"
+                                        << "InternalHosts " << dir << "/trusted.hosts\n"
+                                        << "Canonicalization relaxed/simple\n"
+      // The key lives under /tmp (world-writable): OpenDKIM would call it unsafe.
+      << "RequireSafeKeys false\n";
+  opendkim_pid_ = spawn({opendkim, "-f", "-x", dir + "/opendkim.conf"}, dir + "/opendkim.log");
+  reaper_.watch_pid(opendkim_pid_);
+  if (!wait_until([&] { return unix_accepts(sock_dir + "/opendkim.sock"); }, 15s))
+    throw std::runtime_error("opendkim did not start:\n" + tail(opendkim_log()));
+
+  const std::string milter_sock = postfix_->queue_dir() + "/private/streamguard-milter";
+  milter_pid_ = spawn({SG_MILTER_BIN, "--config", policyd_config_path_}, root_ + "/milter.log");
+  reaper_.watch_pid(milter_pid_);
+  if (!wait_until([&] { return unix_accepts(milter_sock); }, 15s))
+    throw std::runtime_error("streamguard-milter did not start:\n" + tail(milter_log()));
+}
+
+void Harness::kill_milter() {
+  if (milter_pid_ <= 0) return;
+  ::kill(milter_pid_, SIGKILL);
+  ::waitpid(milter_pid_, nullptr, 0);
+  reaper_.forget_pid(milter_pid_);
+  milter_pid_ = -1;
+}
+
+std::string Harness::milter_log() const {
+  return slurp(root_ + "/milter.log");
+}
+
+std::string Harness::opendkim_log() const {
+  return slurp(root_ + "/opendkim/opendkim.log");
 }
 
 Harness::~Harness() {
@@ -93,6 +150,13 @@ Harness::~Harness() {
     std::cerr << "---- e2e folder: " << root_ << "\n---- maillog (tail):\n"
               << tail(postfix_ ? postfix_->log() : "") << "\n---- policyd log (tail):\n"
               << tail(policyd_log()) << "\n";
+  }
+  for (pid_t* pid : {&milter_pid_, &opendkim_pid_}) {
+    if (*pid > 0) {
+      terminate(*pid, 5s);
+      reaper_.forget_pid(*pid);
+      *pid = -1;
+    }
   }
   if (policyd_pid_ > 0) {
     terminate(policyd_pid_, 5s);
@@ -150,7 +214,12 @@ std::string Harness::policyd_config() const {
     << (dns_ ? "[operators.yahoo]\ndomains = [\"yahoo.com\"]\nmx_suffixes = [\".yahoodns.net\"]\n"
                "list = \"yahoo_family\"\n"
              : "")
+    << (opts_.milter ? "[milter]\nlisten = \"unix:" + postfix_->queue_dir() +
+                           "/private/streamguard-milter\"\nopendkim_conf = \"" + root_ +
+                           "/opendkim/opendkim.conf\"\n" + opts_.milter_settings + "\n"
+                     : std::string())
     << "[postfix]\n"
+    << (opts_.milter ? "milters_before = [\"unix:opendkim/opendkim.sock\"]\n" : "")
     << "backstop_dir = \"" << postfix_conf_dir_ << "\"\n"
     << "listen_address = \"127.0.0.1\"\n"
     << "chroot = false\n"
@@ -230,8 +299,15 @@ long Harness::daily_count(const std::string& stream) const {
   return 0;
 }
 
+Submission Harness::submit_data(const std::string& stream, const std::vector<std::string>& rcpts,
+                                const std::string& data) const {
+  const std::string path = root_ + "/message-" + std::to_string(++data_files_) + ".eml";
+  std::ofstream(path, std::ios::binary) << data;
+  return submit(stream, rcpts, "", path);
+}
+
 Submission Harness::submit(const std::string& stream, const std::vector<std::string>& rcpts,
-                           const std::string& quit_after) const {
+                           const std::string& quit_after, const std::string& data_file) const {
   std::string to;
   for (const auto& r : rcpts) to += (to.empty() ? "" : ",") + r;
   std::vector<std::string> args = {swaks_,
@@ -248,6 +324,13 @@ Submission Harness::submit(const std::string& stream, const std::vector<std::str
                                    "--timeout",
                                    "20",
                                    "--suppress-data"};
+  if (!data_file.empty()) {
+    // The message as written replaces swaks's own (and its --header).
+    auto h = std::find(args.begin(), args.end(), "--header");
+    args.erase(h, h + 2);
+    args.push_back("--data");
+    args.push_back(data_file);
+  }
   if (!quit_after.empty()) {
     args.push_back("--quit-after");
     args.push_back(quit_after);

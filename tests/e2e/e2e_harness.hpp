@@ -57,6 +57,14 @@ struct HarnessOptions {
   // (google .google.com, microsoft .mail.protection.outlook.com, yahoo
   // .yahoodns.net with list = "yahoo_family"). Otherwise no MX lookups.
   std::vector<std::string> dns_records;
+  // When true: a real OpenDKIM (its own key for send.example.com, selector
+  // "send", KeyTable + refile: SigningTable + InternalHosts file) and
+  // streamguard-milter run as smtpd_milters, OpenDKIM first, as rendered.
+  bool milter = false;
+  // OpenDKIM's InternalHosts file (the submitting client is 127.0.0.1).
+  std::string opendkim_internal_hosts = "127.0.0.1\n::1\n";
+  // TOML lines added to [milter] (listen and opendkim_conf are set).
+  std::string milter_settings;
 };
 
 class Harness {
@@ -73,7 +81,7 @@ class Harness {
   // quit_after: "" sends the whole message; "RCPT" quits after the last
   // RCPT TO (a transaction abandoned before DATA).
   Submission submit(const std::string& stream, const std::vector<std::string>& rcpts,
-                    const std::string& quit_after = "") const;
+                    const std::string& quit_after = "", const std::string& data_file = "") const;
 
   SmtpSink& sink() { return *sink_; }
   PostfixInstance& postfix() { return *postfix_; }
@@ -95,6 +103,13 @@ class Harness {
   long daily_count(const std::string& stream) const;
 
   const std::string& root() const { return root_; }
+  std::string milter_log() const;
+  void kill_milter();  // SIGKILL: a crashed milter
+  std::string opendkim_log() const;
+  // Submits a whole message as written (headers and body, CRLF or LF) with
+  // swaks --data; the envelope sender is kFrom.
+  Submission submit_data(const std::string& stream, const std::vector<std::string>& rcpts,
+                         const std::string& data) const;
   sg::testing::DnsServer* dns() { return dns_.get(); }
   // Where streamguardctl postfix-conf wrote the fragments and the backstop
   // map ([postfix] backstop_dir of the test config).
@@ -115,6 +130,9 @@ class Harness {
   std::unique_ptr<PostfixInstance> postfix_;
   std::string policyd_config_path_, policyd_log_path_, policyd_socket_, postfix_conf_dir_;
   pid_t policyd_pid_ = -1;
+  pid_t opendkim_pid_ = -1, milter_pid_ = -1;
+  mutable int data_files_ = 0;
+  void start_milters();
   std::string swaks_;
 };
 

@@ -1,0 +1,630 @@
+// streamguard-milter: libmilter callbacks over MilterSession, options,
+// reloads (SIGUSR1 and OpenDKIM file changes), status socket.
+#include "milter/milter_app.hpp"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/logging.hpp"
+#include "common/metrics.hpp"
+#include "common/status_server.hpp"
+#include "milter/milter_session.hpp"
+
+namespace sg {
+
+namespace {
+
+constexpr const char* kHelp = R"(NAME
+    streamguard-milter - Postfix milter that refuses mail which would leave
+    DKIM-unsigned, checks content hygiene and tags each message's stream
+
+SYNOPSIS
+    streamguard-milter --config FILE [--listen ADDR] [--status ADDR]...
+                       [--opendkim-conf FILE] [--log-level LEVEL]
+    streamguard-milter --config FILE --check-config
+    streamguard-milter --help | --version
+
+DESCRIPTION
+    Runs in Postfix's smtpd_milters AFTER OpenDKIM. The stream of a message
+    is chosen by the submission port ({daemon_port}; the milter asks Postfix
+    for it, and the rendered main.cf also lists it in milter_connect_macros)
+    or by {daemon_name} when it names a stream. At the end of each message:
+
+    dkim         Reads OpenDKIM's own configuration ([milter] opendkim_conf:
+                 SigningTable, KeyTable, InternalHosts, ExternalIgnoreList,
+                 SubDomains, Mode) and predicts whether OpenDKIM signs this
+                 message: the client must be internal (or authenticated) and
+                 the From address matched by the SigningTable. It then checks
+                 that a DKIM-Signature with d= aligned to the From domain is
+                 really among the headers (OpenDKIM added it before us). If
+                 not, the reply names the client address or the From domain
+                 and the table that lacks it.
+    message_id   Message-ID missing, or on a local domain (localhost,
+                 localdomain, a bare container name).
+    html_only    A text/html part with no text/plain alternative.
+    unsubscribe  No List-Unsubscribe with List-Unsubscribe-Post:
+                 List-Unsubscribe=One-Click (RFC 8058).
+    from_domain  From domain not among the stream's from_domains.
+
+    Each check has its own action per stream (a stream's milter = { ... }):
+    off, warn (log and count only), tempfail (451 4.7.0) or reject
+    (550 5.7.0). The most severe finding answers. An accepted message gets
+    the header [milter] header (X-Streamguard-Stream: <stream>).
+
+OPTIONS
+    --config FILE         The TOML configuration (required); see
+                          docs/configuration.md, [milter].
+    --check-config        Read FILE and OpenDKIM's configuration, print each
+                          problem as FILE:LINE: message, and exit: 0 when
+                          valid, 1 when not.
+    --listen ADDR         Serve Postfix here instead of [milter] listen:
+                          unix:/path or inet:IP:PORT.
+    --status ADDR         Serve /metrics and /status here instead of
+                          [milter] status; repeatable.
+    --opendkim-conf FILE  Read this opendkim.conf instead of
+                          [milter] opendkim_conf.
+    --log-level L         trace, debug, info (default: the config's), warn,
+                          error.
+    --help                This text.
+    --version             The version.
+
+SIGNALS
+    SIGUSR1               Reload FILE and OpenDKIM's files. An invalid new
+                          configuration is reported and the running one is
+                          kept. OpenDKIM's files are also re-read when they
+                          change ([milter] reload_check_s).
+    SIGTERM, SIGINT, SIGHUP
+                          Stop (libmilter stops on all three).
+
+EXIT STATUS
+    0 on a clean stop or a valid --check-config; 1 on an invalid
+    configuration; 2 on a usage error or a socket that cannot be opened.
+
+EXAMPLES
+    streamguard-milter --config /etc/streamguard/streamguard.toml --check-config
+
+    In Postfix main.cf (rendered by streamguardctl postfix-conf):
+        smtpd_milters = unix:opendkim/opendkim.sock, unix:private/streamguard-milter
+        milter_default_action = tempfail
+        milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _
+)";
+
+struct Options {
+  std::string config;
+  bool check_only = false;
+  std::string listen;
+  std::vector<std::string> status;
+  std::string opendkim_conf;
+  bool opendkim_conf_set = false;
+  std::string log_level;
+};
+
+std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
+  Options o;
+  exit_code = 2;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        std::cerr << "streamguard-milter: " << name << " needs a value (see --help)\n";
+        return nullptr;
+      }
+      return argv[++i];
+    };
+    const char* v = nullptr;
+    if (a == "--help" || a == "-h") {
+      std::cout << kHelp;
+      exit_code = 0;
+      return std::nullopt;
+    } else if (a == "--version") {
+      std::cout << "streamguard-milter " << STREAMGUARD_VERSION << "\n";
+      exit_code = 0;
+      return std::nullopt;
+    } else if (a == "--check-config") {
+      o.check_only = true;
+    } else if (a == "--config" || a == "-c") {
+      if (!(v = value("--config"))) return std::nullopt;
+      o.config = v;
+    } else if (a == "--listen") {
+      if (!(v = value("--listen"))) return std::nullopt;
+      o.listen = v;
+    } else if (a == "--status") {
+      if (!(v = value("--status"))) return std::nullopt;
+      o.status.emplace_back(v);
+    } else if (a == "--opendkim-conf") {
+      if (!(v = value("--opendkim-conf"))) return std::nullopt;
+      o.opendkim_conf = v;
+      o.opendkim_conf_set = true;
+    } else if (a == "--log-level") {
+      if (!(v = value("--log-level"))) return std::nullopt;
+      o.log_level = v;
+    } else {
+      std::cerr << "streamguard-milter: unknown option '" << a << "' (see --help)\n";
+      return std::nullopt;
+    }
+  }
+  if (o.config.empty()) {
+    std::cerr << "streamguard-milter: --config FILE is required (see --help)\n";
+    return std::nullopt;
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------- state shared by the callbacks
+
+struct MilterMetrics {
+  explicit MilterMetrics(metrics::Registry& r)
+      : messages(r.counter("streamguard_milter_messages_total",
+                           "Messages at end of data, by stream and result.", {"stream", "result"})),
+        findings(r.counter("streamguard_milter_findings_total",
+                           "Check findings by stream, check, action taken and kind.",
+                           {"stream", "check", "action", "kind"})),
+        dkim_refusals(r.counter("streamguard_milter_dkim_refusals_total",
+                                "Messages refused because they would leave DKIM-unsigned, by "
+                                "reason.",
+                                {"stream", "reason"})),
+        connections(
+            r.gauge("streamguard_milter_connections", "Open milter connections.").labels({})),
+        reloads(
+            r.counter("streamguard_config_reloads_total", "Config reloads by result.", {"result"})),
+        opendkim_ok(r.gauge("streamguard_milter_opendkim_config_ok",
+                            "1 when OpenDKIM's configuration was read without errors.")
+                        .labels({})) {}
+  metrics::Family<metrics::Counter>& messages;
+  metrics::Family<metrics::Counter>& findings;
+  metrics::Family<metrics::Counter>& dkim_refusals;
+  metrics::Gauge& connections;
+  metrics::Family<metrics::Counter>& reloads;
+  metrics::Gauge& opendkim_ok;
+};
+
+struct App {
+  Options opts;
+  std::atomic<std::shared_ptr<const MilterRuntime>> runtime;
+  metrics::Registry registry;
+  MilterMetrics stats{registry};
+  std::atomic<uint64_t> decided{0};
+  std::mutex reload_mu;
+  std::map<std::string, std::filesystem::file_time_type> watched;  // OpenDKIM files
+};
+
+App* g_app = nullptr;
+
+std::map<std::string, std::filesystem::file_time_type> stamps(const std::vector<std::string>& f) {
+  std::map<std::string, std::filesystem::file_time_type> out;
+  for (const auto& path : f) {
+    std::error_code ec;
+    out[path] = std::filesystem::last_write_time(path, ec);
+  }
+  return out;
+}
+
+// Builds a runtime from the config file and OpenDKIM's files; errors are
+// returned, the config's first (they make the runtime unusable).
+std::shared_ptr<const MilterRuntime> load(const Options& o, std::vector<std::string>& errors,
+                                          std::vector<std::string>& files) {
+  auto loaded = load_config(o.config);
+  for (const auto& e : loaded.errors) errors.push_back(e.to_string());
+  // (config errors come first: they make the runtime unusable)
+  if (!loaded.config) return nullptr;
+  auto cfg = loaded.config;
+  if (o.opendkim_conf_set) {
+    auto c = std::make_shared<Config>(*cfg);
+    c->milter.opendkim_conf = o.opendkim_conf;
+    cfg = c;
+  }
+  auto rt = std::make_shared<MilterRuntime>();
+  rt->config = cfg;
+  if (cfg->milter.opendkim_conf.empty()) {
+    rt->opendkim_error = "[milter] opendkim_conf is empty";
+  } else {
+    auto d = dkim::load_opendkim(cfg->milter.opendkim_conf);
+    files = d.files;
+    if (d.config) {
+      rt->opendkim = d.config;
+    } else {
+      std::string all;
+      for (const auto& e : d.errors) {
+        errors.push_back(e.str());
+        all += (all.empty() ? "" : "; ") + e.str();
+      }
+      rt->opendkim_error = "OpenDKIM's configuration cannot be read: " + all;
+    }
+  }
+  return rt;
+}
+
+void reload(const char* why) {
+  std::lock_guard lock(g_app->reload_mu);
+  std::vector<std::string> errors, files;
+  auto rt = load(g_app->opts, errors, files);
+  if (!rt) {
+    for (const auto& e : errors) spdlog::error("reload: {}", e);
+    spdlog::error("reload ({}): {} has errors; keeping the running configuration", why,
+                  g_app->opts.config);
+    g_app->stats.reloads.labels({"error"}).inc();
+    return;
+  }
+  for (const auto& e : errors) spdlog::error("reload: {}", e);
+  g_app->stats.opendkim_ok.set(rt->opendkim ? 1 : 0);
+  if (!rt->opendkim) {
+    // OpenDKIM's files are broken: keep the last good reading rather than
+    // refuse every message, and say so loudly.
+    auto old = g_app->runtime.load();
+    if (old && old->opendkim) {
+      auto keep = std::make_shared<MilterRuntime>(*rt);
+      keep->opendkim = old->opendkim;
+      keep->opendkim_error.clear();
+      rt = keep;
+      spdlog::error("reload ({}): keeping the last good reading of OpenDKIM's configuration", why);
+    }
+  }
+  g_app->watched = stamps(files);
+  g_app->runtime.store(rt);
+  g_app->stats.reloads.labels({"ok"}).inc();
+  spdlog::info("reload ({}): {} loaded", why, g_app->opts.config);
+}
+
+// ---------------------------------------------------------------- libmilter callbacks
+
+// One milter connection: the session, and the steps Postfix agreed not to
+// wait for a reply to (every step but end of message: we never refuse
+// earlier, so a round trip per header would be pure latency).
+struct Conn {
+  unsigned long no_reply = 0;
+  std::unique_ptr<MilterSession> session;
+};
+
+Conn* conn(SMFICTX* ctx) {
+  return static_cast<Conn*>(smfi_getpriv(ctx));
+}
+
+MilterSession* session(SMFICTX* ctx) {
+  auto* c = conn(ctx);
+  return c ? c->session.get() : nullptr;
+}
+
+// SMFIS_CONTINUE, or SMFIS_NOREPLY where Postfix agreed not to wait.
+sfsistat go_on(SMFICTX* ctx, unsigned long step) {
+  auto* c = conn(ctx);
+  return c && (c->no_reply & step) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+std::string sym(SMFICTX* ctx, const char* name) {
+  const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+  return v ? v : "";
+}
+
+std::string address_text(const sockaddr* sa) {
+  if (!sa) return "";
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+  return buf;
+}
+
+// libmilter passes the reply text through a format: a '%' must not reach it.
+std::string reply_safe(std::string s) {
+  std::erase_if(s, [](char c) { return c == '%' || c == '\r' || c == '\n'; });
+  if (s.size() > 900) s.resize(900);
+  return s;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
+                      unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+                      unsigned long* pf3) {
+  *pf0 = f0 & SMFIF_ADDHDRS;
+  // Steps we do not need, and replies we do not need to give.
+  const unsigned long skip = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+  const unsigned long no_reply =
+      SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+  *pf1 = f1 & (skip | no_reply);
+  auto* c = new Conn;
+  c->no_reply = *pf1 & no_reply;
+  smfi_setpriv(ctx, c);
+  *pf2 = 0;
+  *pf3 = 0;
+  // Postfix sends {daemon_port} only when asked (or listed in
+  // milter_connect_macros).
+  smfi_setsymlist(ctx, SMFIM_CONNECT,
+                  const_cast<char*>("{daemon_port} {daemon_name} {client_addr} j _"));
+  smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen} i"));
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
+  auto* c = conn(ctx);
+  if (!c) {  // an MTA that did not negotiate
+    c = new Conn;
+    smfi_setpriv(ctx, c);
+  }
+  c->session = std::make_unique<MilterSession>(g_app->runtime.load());
+  g_app->stats.connections.add(1);
+  std::string addr = address_text(hostaddr);
+  if (addr.empty()) addr = sym(ctx, "{client_addr}");
+  c->session->connect(addr, hostname ? hostname : "", sym(ctx, "{daemon_port}"),
+                      sym(ctx, "{daemon_name}"));
+  return go_on(ctx, SMFIP_NR_CONN);
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+  if (auto* s = session(ctx))
+    s->mail_from(argv && argv[0] ? argv[0] : "", !sym(ctx, "{auth_authen}").empty());
+  return go_on(ctx, SMFIP_NR_MAIL);
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+  if (auto* s = session(ctx)) s->header(name ? name : "", value ? value : "");
+  return go_on(ctx, SMFIP_NR_HDR);
+}
+
+sfsistat on_eoh(SMFICTX* ctx) {
+  if (auto* s = session(ctx)) s->end_of_headers();
+  return go_on(ctx, SMFIP_NR_EOH);
+}
+
+sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
+  if (auto* s = session(ctx)) s->body({reinterpret_cast<const char*>(data), len});
+  return go_on(ctx, SMFIP_NR_BODY);
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+  auto* s = session(ctx);
+  if (!s) return SMFIS_TEMPFAIL;
+  const std::string qid = sym(ctx, "i");
+  auto d = s->end_of_message();
+  auto& st = g_app->stats;
+  const std::string stream = d.stream.empty() ? "none" : d.stream;
+  st.messages.labels({stream, to_string(d.verdict)}).inc();
+  std::string checks;
+  for (const auto& f : d.findings) {
+    st.findings.labels({stream, f.check, to_string(f.action), f.kind}).inc();
+    if (f.check == "dkim" && (f.action == CheckAction::tempfail || f.action == CheckAction::reject))
+      st.dkim_refusals.labels({stream, f.kind}).inc();
+    checks += (checks.empty() ? "" : ",") + f.check + ":" + to_string(f.action);
+  }
+  ++g_app->decided;
+  spdlog::info(
+      "message queue_id={} stream={} client={} from_domain={} result={} findings={} reply=\"{}\"",
+      qid.empty() ? "-" : qid, stream, s->client_addr().empty() ? "-" : s->client_addr(),
+      d.from_domain.empty() ? "-" : d.from_domain, to_string(d.verdict),
+      checks.empty() ? "-" : checks, d.verdict == MilterVerdict::accept ? "" : d.text);
+  for (const auto& f : d.findings)
+    if (f.action == CheckAction::warn)
+      spdlog::warn("message queue_id={} stream={} {}: {}", qid.empty() ? "-" : qid, stream, f.check,
+                   f.reason);
+  if (d.verdict == MilterVerdict::accept) {
+    for (const auto& [name, value] : d.add_headers)
+      smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str()));
+    return SMFIS_CONTINUE;
+  }
+  std::string text = reply_safe(d.text);
+  smfi_setreply(ctx, d.rcode.data(), d.xcode.data(), text.data());
+  return d.verdict == MilterVerdict::tempfail ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+  if (auto* s = session(ctx)) s->abort();
+  return SMFIS_CONTINUE;
+}
+
+sfsistat on_close(SMFICTX* ctx) {
+  if (auto* c = conn(ctx)) {
+    if (c->session) g_app->stats.connections.add(-1);
+    delete c;
+    smfi_setpriv(ctx, nullptr);
+  }
+  return SMFIS_CONTINUE;
+}
+
+std::string milter_socket(const Endpoint& e) {
+  if (e.kind == Endpoint::Kind::unix_socket) return "unix:" + e.path;
+  bool v6 = e.host.find(':') != std::string::npos;
+  return std::string(v6 ? "inet6:" : "inet:") + std::to_string(e.port) + "@" + e.host;
+}
+
+std::string status_json() {
+  auto rt = g_app->runtime.load();
+  const auto& cfg = *rt->config;
+  std::string out = "{\"daemon\":\"streamguard-milter\",\"config\":\"" + cfg.path +
+                    "\",\"opendkim_conf\":\"" + cfg.milter.opendkim_conf +
+                    "\",\"opendkim_ok\":" + (rt->opendkim ? "true" : "false") +
+                    ",\"messages\":" + std::to_string(g_app->decided.load()) + ",\"streams\":[";
+  for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
+    const auto& s = cfg.streams[i];
+    out += std::string(i ? "," : "") + "{\"name\":\"" + s.name + "\",\"dkim\":\"" +
+           to_string(s.milter.dkim) + "\",\"message_id\":\"" + to_string(s.milter.message_id) +
+           "\",\"html_only\":\"" + to_string(s.milter.html_only) + "\",\"unsubscribe\":\"" +
+           to_string(s.milter.unsubscribe) + "\",\"from_domain\":\"" +
+           to_string(s.milter.from_domain) + "\"}";
+  }
+  return out + "]}";
+}
+
+}  // namespace
+
+int run_milter(int argc, char** argv) {
+  int exit_code = 2;
+  auto opts = parse_args(argc, argv, exit_code);
+  if (!opts) return exit_code;
+
+  App app;
+  app.opts = *opts;
+  g_app = &app;
+  std::vector<std::string> errors, files;
+  auto rt = load(app.opts, errors, files);
+  for (const auto& e : errors) std::cerr << e << "\n";
+  if (!rt || !rt->opendkim) {
+    std::cerr << "streamguard-milter: " << errors.size()
+              << (errors.size() == 1 ? " error" : " errors") << " in " << app.opts.config
+              << (rt ? " (OpenDKIM's configuration)" : "") << "\n";
+    if (!rt || app.opts.check_only || !rt->opendkim_error.empty()) return 1;
+  }
+  if (app.opts.check_only) {
+    std::cout << app.opts.config << ": configuration is valid\n"
+              << "  OpenDKIM: " << rt->config->milter.opendkim_conf << " (" << files.size()
+              << " file(s) read)\n";
+    for (const auto& s : rt->config->streams)
+      std::cout << "  stream " << s.name << ": dkim " << to_string(s.milter.dkim) << ", message_id "
+                << to_string(s.milter.message_id) << ", html_only " << to_string(s.milter.html_only)
+                << ", unsubscribe " << to_string(s.milter.unsubscribe) << ", from_domain "
+                << to_string(s.milter.from_domain) << "\n";
+    return 0;
+  }
+  app.runtime.store(rt);
+  app.watched = stamps(files);
+  app.stats.opendkim_ok.set(1);
+
+  const auto& cfg = *rt->config;
+  const std::string level = app.opts.log_level.empty() ? cfg.log_level : app.opts.log_level;
+  if (!init_logging("streamguard-milter", level)) {
+    std::cerr << "streamguard-milter: unknown log level '" << level << "'\n";
+    return 2;
+  }
+
+  Endpoint listen = cfg.milter.listen;
+  if (!app.opts.listen.empty()) {
+    std::string err;
+    auto e = parse_endpoint(app.opts.listen, err);
+    if (!e) {
+      std::cerr << "streamguard-milter: --listen: " << err << "\n";
+      return 2;
+    }
+    listen = *e;
+  }
+  std::vector<Endpoint> status = cfg.milter.status;
+  if (!app.opts.status.empty()) {
+    status.clear();
+    for (const auto& t : app.opts.status) {
+      std::string err;
+      auto e = parse_endpoint(t, err);
+      if (!e) {
+        std::cerr << "streamguard-milter: --status: " << err << "\n";
+        return 2;
+      }
+      status.push_back(*e);
+    }
+  }
+
+  // SIGUSR1 (reload) is taken by a thread of ours; libmilter's own signal
+  // thread takes SIGHUP, SIGINT and SIGTERM (and stops).
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  boost::asio::io_context io(1);
+  std::unique_ptr<StatusServer> status_server;
+  try {
+    if (!status.empty())
+      status_server = std::make_unique<StatusServer>(
+          io, status, [&app] { return app.registry.render(); }, [] { return status_json(); });
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  auto guard = boost::asio::make_work_guard(io);
+  std::thread status_thread([&io] { io.run(); });
+
+  std::atomic<bool> stopping{false};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    while (sigwait(&usr1, &sig) == 0 && !stopping) reload("SIGUSR1");
+  });
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  std::thread watch_thread([&] {
+    std::unique_lock lock(watch_mu);
+    while (!watch_cv.wait_for(lock, std::chrono::seconds(cfg.milter.reload_check_s),
+                              [&] { return stopping.load(); })) {
+      std::map<std::string, std::filesystem::file_time_type> now;
+      {
+        std::lock_guard rl(app.reload_mu);
+        std::vector<std::string> paths;
+        for (const auto& [p, t] : app.watched) paths.push_back(p);
+        now = stamps(paths);
+        if (now == app.watched) continue;
+      }
+      reload("OpenDKIM files changed");
+    }
+  });
+
+  smfiDesc desc{};
+  desc.xxfi_name = const_cast<char*>("streamguard-milter");
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_ADDHDRS;
+  desc.xxfi_connect = on_connect;
+  desc.xxfi_envfrom = on_envfrom;
+  desc.xxfi_header = on_header;
+  desc.xxfi_eoh = on_eoh;
+  desc.xxfi_body = on_body;
+  desc.xxfi_eom = on_eom;
+  desc.xxfi_abort = on_abort;
+  desc.xxfi_close = on_close;
+  desc.xxfi_negotiate = on_negotiate;
+
+  int rc = 0;
+  const std::string conn = milter_socket(listen);
+  if (smfi_register(desc) == MI_FAILURE ||
+      smfi_setconn(const_cast<char*>(conn.c_str())) == MI_FAILURE) {
+    spdlog::error("libmilter: cannot register on {}", conn);
+    rc = 2;
+  } else {
+    // Postfix's smtpd (user postfix) must be able to connect to the socket.
+    mode_t old = ::umask(0111);
+    bool opened = smfi_opensocket(1) == MI_SUCCESS;
+    ::umask(old);
+    if (!opened) {
+      spdlog::error("libmilter: cannot open {} (is the folder there, is another milter on it?)",
+                    conn);
+      rc = 2;
+    } else {
+      spdlog::info("serving Postfix milter requests on {}; OpenDKIM configuration {}",
+                   listen.to_string(), cfg.milter.opendkim_conf);
+      if (status_server) {
+        auto ports = status_server->bound_ports();
+        for (std::size_t i = 0; i < status.size(); ++i) {
+          Endpoint shown = status[i];
+          if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
+          spdlog::info("serving /metrics and /status on {}", shown.to_string());
+        }
+      }
+      rc = smfi_main() == MI_SUCCESS ? 0 : 1;
+      spdlog::info("stopped");
+    }
+  }
+
+  stopping = true;
+  watch_cv.notify_all();
+  ::pthread_kill(signal_thread.native_handle(), SIGUSR1);
+  signal_thread.join();
+  watch_thread.join();
+  status_server.reset();
+  guard.reset();
+  io.stop();
+  status_thread.join();
+  g_app = nullptr;
+  return rc;
+}
+
+}  // namespace sg

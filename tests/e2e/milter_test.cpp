@@ -1,0 +1,136 @@
+// End to end with a real OpenDKIM before streamguard-milter in smtpd_milters
+// (as `streamguardctl postfix-conf` renders them): mail OpenDKIM signs leaves
+// signed; mail it would not sign is refused instead of leaving unsigned;
+// content hygiene gets the stream's configured action.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "tests/e2e/e2e_harness.hpp"
+
+namespace sg::e2e {
+namespace {
+
+class MilterE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  }
+};
+
+constexpr auto kDelivery = 20s;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// A Listmonk-like campaign message: multipart/alternative, one-click
+// unsubscribe, Message-ID on the sending domain.
+std::string message(const std::string& from, const std::string& to, const std::string& id,
+                    bool with_text = true) {
+  std::string m = "From: Dispatch News <" + from + ">\r\n" + "To: <" + to + ">\r\n" +
+                  "Subject: streamguard milter e2e\r\n"
+                  "Date: Sun, 22 Nov 2026 12:00:00 +0000\r\n"
+                  "Message-ID: <" +
+                  id +
+                  "@send.example.com>\r\n"
+                  "List-Unsubscribe: <https://send.example.com/u/" +
+                  id +
+                  ">\r\n"
+                  "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+                  "MIME-Version: 1.0\r\n";
+  if (!with_text)
+    return m + "Content-Type: text/html; charset=utf-8\r\n\r\n<p>Only HTML here.</p>\r\n";
+  return m +
+         "Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"
+         "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello in text.\r\n"
+         "--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello in HTML.</p>\r\n"
+         "--b1--\r\n";
+}
+
+TEST_F(MilterE2E, InternalClientWithSignedFromDomainLeavesSignedAndTagged) {
+  HarnessOptions o;
+  o.milter = true;
+  Harness h(o);
+  const std::string to = "dr.smith@riverside-clinic.example";
+  auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "m1"));
+  ASSERT_FALSE(s.queue_id.empty()) << s.transcript << h.milter_log();
+  ASSERT_TRUE(h.sink().wait_for_rcpt(to, kDelivery)) << h.postfix().log();
+  auto got = h.sink().messages_to(to);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(contains(got[0].data, "DKIM-Signature:")) << got[0].data;
+  EXPECT_TRUE(contains(got[0].data, "d=send.example.com")) << got[0].data;
+  EXPECT_TRUE(contains(got[0].data, "s=send")) << got[0].data;
+  EXPECT_TRUE(contains(got[0].data, "X-Streamguard-Stream: healthcare")) << got[0].data;
+  EXPECT_TRUE(contains(h.milter_log(),
+                       "stream=healthcare client=127.0.0.1 "
+                       "from_domain=send.example.com result=accept"))
+      << h.milter_log();
+}
+
+TEST_F(MilterE2E, ClientOutsideInternalHostsIsRefusedInsteadOfLeavingUnsigned) {
+  HarnessOptions o;
+  o.milter = true;
+  o.opendkim_internal_hosts = "172.16.0.0/12\n";  // the Docker bridge only, not 127.0.0.1
+  Harness h(o);
+  const std::string to = "dr.smith@riverside-clinic.example";
+  auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "m2"));
+  EXPECT_TRUE(s.queue_id.empty()) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "451 4.7.0")) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "127.0.0.1")) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "InternalHosts")) << s.transcript;
+  EXPECT_TRUE(h.sink().messages_to(to).empty());
+}
+
+TEST_F(MilterE2E, FromDomainOutsideTheSigningTableIsRefused) {
+  HarnessOptions o;
+  o.milter = true;
+  Harness h(o);
+  const std::string to = "dr.smith@riverside-clinic.example";
+  auto s = h.submit_data("healthcare", {to}, message("news@other.example.org", to, "m3"));
+  EXPECT_TRUE(s.queue_id.empty()) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "451 4.7.0")) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "other.example.org")) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "SigningTable")) << s.transcript;
+  EXPECT_TRUE(h.sink().messages_to(to).empty());
+}
+
+TEST_F(MilterE2E, HtmlOnlyMessageGetsTheStreamsAction) {
+  HarnessOptions o;
+  o.milter = true;
+  o.healthcare = "daily_cap = 1000\nmilter = { html_only = \"reject\" }\n";
+  Harness h(o);
+  const std::string to = "dr.smith@riverside-clinic.example";
+  auto s = h.submit_data("healthcare", {to},
+                         message("news@send.example.com", to, "m4", /*with_text=*/false));
+  EXPECT_TRUE(s.queue_id.empty()) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "550 5.7.0")) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "text/html part and no text/plain alternative"))
+      << s.transcript;
+  // The same message on trucking, where html_only is left at "warn": it goes,
+  // signed, and the warning is logged.
+  const std::string to2 = "dispatch@fleet-one.example";
+  auto t = h.submit_data("trucking", {to2},
+                         message("news@send.example.com", to2, "m5", /*with_text=*/false));
+  ASSERT_FALSE(t.queue_id.empty()) << t.transcript << h.milter_log();
+  EXPECT_TRUE(contains(h.milter_log(), "html_only: the message has a text/html part"))
+      << h.milter_log();
+}
+
+TEST_F(MilterE2E, ADeadMilterTempfailsMailNeverPassesItUnchecked) {
+  HarnessOptions o;
+  o.milter = true;
+  Harness h(o);
+  const std::string to = "dr.smith@riverside-clinic.example";
+  h.kill_milter();
+  auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "m6"));
+  EXPECT_TRUE(s.queue_id.empty()) << s.transcript;
+  EXPECT_TRUE(contains(s.transcript, "451 4.7.1")) << s.transcript;
+  EXPECT_TRUE(h.sink().messages_to(to).empty());
+}
+
+}  // namespace
+}  // namespace sg::e2e
