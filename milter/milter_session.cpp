@@ -171,15 +171,23 @@ std::vector<CheckFinding> MilterSession::hygiene_findings(const hygiene::Finding
     out.push_back({"message_id", m.message_id, "the message has no Message-ID", "missing"});
   else if (f.local_message_id)
     out.push_back({"message_id", m.message_id, f.message_id_problem, "local_domain"});
-  if (f.html_without_text)
+  if (f.truncated)
+    // Past a MIME limit the structure is only partly known: say so rather
+    // than judge the parts on what was seen.
+    out.push_back({"html_only", std::min(m.html_only, CheckAction::warn),
+                   "the MIME structure was not fully checked: " + f.truncated_reason, "truncated"});
+  else if (f.html_without_text)
     out.push_back({"html_only", m.html_only,
                    "the message has a text/html part and no text/plain alternative", "html_only"});
-  if (!f.list_unsubscribe || !f.one_click)
+  // RFC 8058 one-click needs an https URI and the List-Unsubscribe-Post header.
+  if (!f.list_unsubscribe_https || !f.one_click)
     out.push_back({"unsubscribe", m.unsubscribe,
                    "bulk mail needs a one-click unsubscribe (RFC 8058): " +
                        (f.unsubscribe_problem.empty() ? std::string("List-Unsubscribe missing")
                                                       : f.unsubscribe_problem),
-                   !f.list_unsubscribe ? "no_list_unsubscribe" : "no_one_click"});
+                   !f.list_unsubscribe         ? "no_list_unsubscribe"
+                   : !f.list_unsubscribe_https ? "no_https"
+                                               : "no_one_click"});
   if (!m.from_domains.empty() && std::find(m.from_domains.begin(), m.from_domains.end(),
                                            f.from_domain) == m.from_domains.end()) {
     std::string allowed;

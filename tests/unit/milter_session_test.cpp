@@ -196,6 +196,23 @@ TEST(MilterSession, EachHygieneCheckGetsItsOwnAction) {
                                                      {"unsubscribe", CheckAction::warn}}));
 }
 
+TEST(MilterSession, MailtoOnlyUnsubscribeIsNotOneClick) {
+  MilterSession s(runtime(R"({ unsubscribe = "tempfail" })"));
+  s.connect("172.18.0.25", "", "2526", "");
+  s.mail_from("<a@send.example.com>", false);
+  s.header("From", "news@send.example.com");
+  s.header("Message-ID", "<1@send.example.com>");
+  s.header("List-Unsubscribe", "<mailto:unsub@send.example.com>");
+  s.header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+  s.header("DKIM-Signature", "v=1; d=send.example.com; s=send; b=AAAA");
+  s.end_of_headers();
+  s.body("Hello\r\n");
+  auto d = s.end_of_message();
+  EXPECT_EQ(d.verdict, MilterVerdict::tempfail);
+  ASSERT_EQ(d.findings.size(), 1u);
+  EXPECT_EQ(d.findings[0].kind, "no_https");
+}
+
 TEST(MilterSession, FromOutsideTheStreamsDomains) {
   MilterSession s(runtime(R"({ from_domains = ["send.example.com"], dkim = "off" })"));
   s.connect("172.18.0.25", "", "2526", "");
