@@ -106,15 +106,16 @@ void Harness::start_milters() {
       << "send._domainkey.send.example.com send.example.com:send:" << dir << "/keys/send.private\n";
   std::ofstream(dir + "/signing.table") << "*@send.example.com send._domainkey.send.example.com\n";
   std::ofstream(dir + "/trusted.hosts") << opts_.opendkim_internal_hosts;
-  std::ofstream(dir + "/opendkim.conf") << "# OpenDKIM for one e2e test\n"
-                                        << "Syslog no\n"
-                                        << "Mode sv\n"
-                                        << "UMask 000\n"
-                                        << "Socket local:" << sock_dir << "/opendkim.sock\n"
-                                        << "KeyTable " << dir << "/key.table\n"
-                                        << "SigningTable refile:" << dir << "/signing.table\n"
-                                        << "InternalHosts " << dir << "/trusted.hosts\n"
-                                        << "Canonicalization relaxed/simple\n"
+  std::ofstream(dir + "/opendkim.conf")
+      << "# OpenDKIM for one e2e test\n"
+      << "Syslog no\n"
+      << "Mode sv\n"
+      << "UMask 000\n"
+      << "Socket local:" << sock_dir << "/opendkim.sock\n"
+      << "KeyTable " << dir << "/key.table\n"
+      << "SigningTable refile:" << dir << "/signing.table\n"
+      << "InternalHosts " << dir << "/trusted.hosts\n"
+      << "Canonicalization relaxed/simple\n"
       // The key lives under /tmp (world-writable): OpenDKIM would call it unsafe.
       << "RequireSafeKeys false\n";
   opendkim_pid_ = spawn({opendkim, "-f", "-x", dir + "/opendkim.conf"}, dir + "/opendkim.log");
@@ -216,7 +217,8 @@ std::string Harness::policyd_config() const {
              : "")
     << (opts_.milter ? "[milter]\nlisten = \"unix:" + postfix_->queue_dir() +
                            "/private/streamguard-milter\"\nopendkim_conf = \"" + root_ +
-                           "/opendkim/opendkim.conf\"\n" + opts_.milter_settings + "\n"
+                           "/opendkim/opendkim.conf\"\nstatus = \"unix:" + root_ +
+                           "/milter-status.sock\"\n" + opts_.milter_settings + "\n"
                      : std::string())
     << "[postfix]\n"
     << (opts_.milter ? "milters_before = [\"unix:opendkim/opendkim.sock\"]\n" : "")

@@ -4,9 +4,13 @@
 // content hygiene gets the stream's configured action.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <fstream>
 #include <string>
 
 #include "tests/e2e/e2e_harness.hpp"
@@ -130,6 +134,68 @@ TEST_F(MilterE2E, ADeadMilterTempfailsMailNeverPassesItUnchecked) {
   EXPECT_TRUE(s.queue_id.empty()) << s.transcript;
   EXPECT_TRUE(contains(s.transcript, "451 4.7.1")) << s.transcript;
   EXPECT_TRUE(h.sink().messages_to(to).empty());
+}
+
+}  // namespace
+}  // namespace sg::e2e
+
+namespace sg::e2e {
+namespace {
+
+// GET path over a unix socket (the status socket); the whole response.
+std::string http_get_unix(const std::string& socket_path, const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, socket_path.c_str(), sizeof a.sun_path - 1);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+    (void)!::write(fd, req.data(), req.size());
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+TEST_F(MilterE2E, OpenDkimFilesAreReReadWhenTheyChangeAndCountedOnTheStatusSocket) {
+  HarnessOptions o;
+  o.milter = true;
+  o.opendkim_internal_hosts = "172.16.0.0/12\n";
+  o.milter_settings = "reload_check_s = 1\n";
+  Harness h(o);
+  const std::string to = "dr.smith@riverside-clinic.example";
+  auto first = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "r1"));
+  EXPECT_TRUE(contains(first.transcript, "is not in OpenDKIM's InternalHosts")) << first.transcript;
+
+  // The operator adds the client to trusted.hosts (and forgets to reload
+  // OpenDKIM): streamguard-milter re-reads the file by itself, predicts a
+  // signature, and catches that none was made.
+  std::ofstream(h.root() + "/opendkim/trusted.hosts") << "127.0.0.1\n172.16.0.0/12\n";
+  ASSERT_TRUE(
+      wait_until([&] { return contains(h.milter_log(), "reload (OpenDKIM files changed)"); }, 15s))
+      << h.milter_log();
+  auto second = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "r2"));
+  EXPECT_TRUE(second.queue_id.empty()) << second.transcript;
+  EXPECT_TRUE(contains(second.transcript,
+                       "without a DKIM-Signature aligned to its From domain "
+                       "send.example.com"))
+      << second.transcript;
+
+  auto metrics = http_get_unix(h.root() + "/milter-status.sock", "/metrics");
+  EXPECT_TRUE(contains(metrics,
+                       "streamguard_milter_dkim_refusals_total{stream=\"healthcare\","
+                       "reason=\"not_internal\"} 1"))
+      << metrics;
+  EXPECT_TRUE(contains(metrics,
+                       "streamguard_milter_dkim_refusals_total{stream=\"healthcare\","
+                       "reason=\"not_signed\"} 1"))
+      << metrics;
+  EXPECT_TRUE(contains(metrics,
+                       "streamguard_milter_messages_total{stream=\"healthcare\","
+                       "result=\"tempfail\"} 2"))
+      << metrics;
 }
 
 }  // namespace
