@@ -4,6 +4,10 @@
 // smtp-source submits; the loopback sink counts what Postfix delivered.
 //
 //   build/tests/streamguard-mail-bench [--messages N] [--sessions S] [--rounds R]
+//                                      [--persistent]
+//
+// --persistent sends several messages per SMTP session (smtp-source -d), as
+// Listmonk's connection pool does; without it every message is a session.
 //
 // Runs as root (it starts Postfix). Prints one line per run and a summary.
 #include <gtest/gtest.h>
@@ -27,6 +31,7 @@ namespace {
 int g_messages = 2000;
 int g_sessions = 8;
 int g_rounds = 3;
+bool g_persistent = false;  // smtp-source -d: several messages per SMTP session
 
 // CPU seconds used so far by the processes whose command line contains
 // `needle` (children that exited are not counted: these are long-lived
@@ -108,11 +113,22 @@ BenchRun measure(Pipeline setup) {
   const std::string smtp_source = find_tool("smtp-source");
   const std::string target = "127.0.0.1:" + std::to_string(h.port("healthcare"));
   auto source = [&](int n) {
-    return run_command(
-        {smtp_source, "-s", std::to_string(g_sessions), "-m", std::to_string(n), "-l", "4096", "-f",
-         "news@send.example.com", "-t", "dr.smith@riverside-clinic.example", "-M",
-         "listmonk.bench.example", target},
-        600s);
+    std::vector<std::string> argv = {smtp_source,
+                                     "-s",
+                                     std::to_string(g_sessions),
+                                     "-m",
+                                     std::to_string(n),
+                                     "-l",
+                                     "4096",
+                                     "-f",
+                                     "news@send.example.com",
+                                     "-t",
+                                     "dr.smith@riverside-clinic.example",
+                                     "-M",
+                                     "listmonk.bench.example",
+                                     target};
+    if (g_persistent) argv.insert(argv.begin() + 1, "-d");
+    return run_command(argv, 600s);
   };
   // Warm up: Postfix spawns its processes, OpenDKIM loads its key.
   auto w = source(50);
@@ -195,14 +211,23 @@ TEST(MailBench, OpenDkimAloneAgainstOpenDkimPlusStreamguard) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  for (int i = 1; i + 1 < argc; ++i) {
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--messages")
+    bool has_value = i + 1 < argc;
+    if (a == "--persistent")
+      sg::e2e::g_persistent = true;
+    else if (a == "--messages" && has_value)
       sg::e2e::g_messages = std::atoi(argv[++i]);
-    else if (a == "--sessions")
+    else if (a == "--sessions" && has_value)
       sg::e2e::g_sessions = std::atoi(argv[++i]);
-    else if (a == "--rounds")
+    else if (a == "--rounds" && has_value)
       sg::e2e::g_rounds = std::atoi(argv[++i]);
+    else {
+      std::fprintf(stderr,
+                   "usage: streamguard-mail-bench [--messages N] [--sessions S] [--rounds R] "
+                   "[--persistent]\n");
+      return 2;
+    }
   }
   return RUN_ALL_TESTS();
 }
