@@ -340,6 +340,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
   *pf1 = f1 & (skip | no_reply);
   auto* c = new Conn;
   c->no_reply = *pf1 & no_reply;
+  spdlog::debug("milter: MTA offers protocol steps {:#x}; taking {:#x}", f1, *pf1);
   smfi_setpriv(ctx, c);
   *pf2 = 0;
   *pf3 = 0;
