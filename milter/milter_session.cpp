@@ -1,7 +1,8 @@
 #include "milter/milter_session.hpp"
 
 #include <algorithm>
-#include <charconv>
+
+#include "common/text.hpp"
 
 namespace sg {
 
@@ -33,13 +34,7 @@ int severity(CheckAction a) {
   return 0;
 }
 
-std::optional<uint16_t> parse_port(std::string_view text) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || p != text.data() + text.size() || v == 0 || v > 65535)
-    return std::nullopt;
-  return static_cast<uint16_t>(v);
-}
+using text::parse_port;
 
 }  // namespace
 

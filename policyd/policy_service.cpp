@@ -3,10 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 
 #include "common/civil_time.hpp"
+
+#include "common/text.hpp"
 
 namespace sg {
 
@@ -27,13 +28,7 @@ struct PolicyService::Context {
 
 namespace {
 
-std::optional<uint16_t> parse_port(std::string_view text) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || p != text.data() + text.size() || v == 0 || v > 65535)
-    return std::nullopt;
-  return static_cast<uint16_t>(v);
-}
+using text::parse_port;
 
 // The part after the last '@', lowercased, for logging an address that
 // recipient_domain() could not normalise.
