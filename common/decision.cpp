@@ -132,6 +132,7 @@ std::optional<Verdict> decide_exclusion(const StreamConfig& stream, const Classi
 
 LimiterPlan plan_limits(const StreamConfig& stream, const std::string& op) {
   LimiterPlan plan;
+  plan.op = op;
   auto hourly = stream.fallback_hourly_cap();
   plan.limiters.push_back({"hourly", "", keys::cap_field("hourly", ""),
                            hourly ? static_cast<int64_t>(*hourly) : -1,
@@ -149,7 +150,17 @@ LimiterPlan plan_limits(const StreamConfig& stream, const std::string& op) {
   return plan;
 }
 
-Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r) {
+Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r,
+                    int64_t now_ms) {
+  if (r.breaker == Action::defer || r.breaker == Action::hold) {
+    std::string who = "stream " + stream.name;
+    if (!plan.op.empty()) who += " to " + plan.op;
+    std::string text =
+        who + " is paused by a breaker (" +
+        (r.breaker_reason.empty() ? std::string("no reason given") : r.breaker_reason) +
+        ") for another " + format_duration_ms(r.breaker_until_ms - now_ms);
+    return enforce_or_shadow(stream, r.breaker, refusal(r.breaker, text), "breaker");
+  }
   if (r.allowed) return dunno("ok");
   const std::size_t which = governing_refusal(r);
   const auto& spec = plan.limiters.at(which);

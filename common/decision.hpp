@@ -38,6 +38,7 @@ struct LimiterSpec {
 
 struct LimiterPlan {
   std::vector<LimiterSpec> limiters;
+  std::string op;  // the recipient's operator ("" when none): its breaker is checked
 };
 
 // What the Redis limiter reports for each LimiterSpec, in plan order.
@@ -49,6 +50,11 @@ struct LimiterState {
 };
 
 struct LimiterResult {
+  // An open breaker (streamguard-rampd's, in the caps hash) refused before
+  // any cap was looked at: defer or hold, until when, and why.
+  Action breaker = Action::dunno;
+  int64_t breaker_until_ms = 0;
+  std::string breaker_reason;
   bool allowed = true;
   int denied = -1;  // index of the first limiter that refused, -1 when allowed
   // Every limiter is evaluated even after one refuses, so states tell them all.
@@ -58,7 +64,9 @@ struct LimiterResult {
 Verdict decide_unknown_port(uint16_t port, Action action);
 std::optional<Verdict> decide_exclusion(const StreamConfig& stream, const Classification& c);
 LimiterPlan plan_limits(const StreamConfig& stream, const std::string& op);
-Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r);
+// now_ms: only to say how long an open breaker has left.
+Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r,
+                    int64_t now_ms = 0);
 Verdict decide_store_error(const StreamConfig& stream, Action on_error);
 // The MX lookup that would tell the recipient's operator failed and the
 // config says defer or hold (on_failure = "unknown" never gets here).

@@ -38,11 +38,12 @@ void CapLimiter::charge(const std::string& stream, const LimiterPlan& plan, int6
     keys.push_back(keys::reservation(prefix_, stream, reservation.instance));
   }
   std::vector<std::string> args;
-  args.reserve(4 + 5 * n);
+  args.reserve(5 + 5 * n);
   args.push_back(std::to_string(now_ms));
   args.push_back(std::to_string(n));
   args.push_back(reserving ? std::to_string(reservation.reserve_ms) : "0");
   args.push_back(reserving ? reservation.instance : "");
+  args.push_back(plan.op);
   const std::string reset_ms = std::to_string(std::max<int64_t>(1, day.next_midnight_ms - now_ms));
   for (const auto& l : plan.limiters) {
     args.push_back(l.window == "hourly" ? "r" : "c");
@@ -98,20 +99,32 @@ std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t 
     error = "redis: " + std::string(r->str, r->len);
     return std::nullopt;
   }
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 + 4 * limiters) {
+  // allowed, denied, 4 per limiter, then breaker code, until, reason.
+  const std::size_t integers = 2 + 4 * limiters + 2;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != integers + 1) {
     error = "redis: limiter reply has an unexpected shape";
     return std::nullopt;
   }
-  for (std::size_t i = 0; i < r->elements; ++i) {
+  for (std::size_t i = 0; i < integers; ++i) {
     if (r->element[i]->type != REDIS_REPLY_INTEGER) {
       error = "redis: limiter reply holds a non-integer";
       return std::nullopt;
     }
   }
+  const redisReply* why = r->element[integers];
+  if (why->type != REDIS_REPLY_STRING) {
+    error = "redis: limiter reply has no breaker reason";
+    return std::nullopt;
+  }
   LimiterResult out;
+  const long long breaker = r->element[integers - 2]->integer;
+  out.breaker = breaker == 1 ? Action::defer : breaker == 2 ? Action::hold : Action::dunno;
+  out.breaker_until_ms = r->element[integers - 1]->integer;
+  out.breaker_reason.assign(why->str, why->len);
   out.allowed = r->element[0]->integer == 1;
   out.denied = static_cast<int>(r->element[1]->integer) - 1;
-  if (!out.allowed && (out.denied < 0 || static_cast<std::size_t>(out.denied) >= limiters)) {
+  if (!out.allowed && out.breaker == Action::dunno &&
+      (out.denied < 0 || static_cast<std::size_t>(out.denied) >= limiters)) {
     error = "redis: limiter reply names no refusing limiter";
     return std::nullopt;
   }

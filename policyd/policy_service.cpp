@@ -259,14 +259,14 @@ void PolicyService::charge(std::shared_ptr<Context> ctx) {
   }
   limiter_.charge(
       stream_name, plan, now, today(now), reservation,
-      [this, ctx](std::optional<LimiterResult> r, std::string_view error) {
+      [this, ctx, now](std::optional<LimiterResult> r, std::string_view error) {
         if (!r) {
           spdlog::warn("redis: charge for stream {} failed: {}", ctx->stream->name, error);
           return finish(*ctx,
                         decide_store_error(*ctx->stream, ctx->runtime->config->redis.on_error));
         }
-        record_limits(*ctx, *r);
-        finish(*ctx, decide_caps(*ctx->stream, ctx->plan, *r));
+        if (r->breaker == Action::dunno) record_limits(*ctx, *r);
+        finish(*ctx, decide_caps(*ctx->stream, ctx->plan, *r, now));
       });
 }
 

@@ -16,17 +16,27 @@
 --            reservation of instance ARGV[4] that reservations.lua commits at
 --            END-OF-MESSAGE or returns to the budget once reserve_ms passed
 -- ARGV[4]    the transaction's instance (Postfix's "instance" attribute)
--- ARGV[5 + 5*(i-1) ...] for limiter i:
+-- ARGV[5]    the recipient's operator ("" when none): its breaker is read
+-- ARGV[6 + 5*(i-1) ...] for limiter i:
 --   kind      "r" smooth hourly rate with a bounded burst, "c" exact daily count
 --   field     field of KEYS[1] overriding the fallback cap
 --   fallback  cap from the config; -1: no cap unless the hash sets one
 --   burst     "r": burst in messages; -1: max(1, floor(cap / 60))
 --   reset_ms  "c": ms until the counter's day ends (its TTL adds one day more)
 --
+-- Breakers (written by streamguard-rampd into KEYS[1]): field "breaker" for
+-- the whole stream, "breaker:op:NAME" for one operator, each
+--   "defer UNTIL_MS 0 REASON" / "hold UNTIL_MS 0 REASON": open until UNTIL_MS,
+--       nothing is charged and the recipient gets that action;
+--   "recover UNTIL_MS FRACTION REASON": until UNTIL_MS the caps it covers
+--       (all of them, or that operator's) are multiplied by FRACTION.
+-- A breaker whose UNTIL_MS has passed is ignored.
+--
 -- Reply: { allowed (1|0), denied (1-based index of the first limiter that
---          refused; 0 when allowed), then for each limiter:
---          cap (-1: none applied), used, retry_ms (-1: none, or never while
---          cap is 0), refused (1|0) }
+--          refused; 0 when allowed or when a breaker refused), then for each
+--          limiter: cap (-1: none applied), used, retry_ms (-1: none, or
+--          never while cap is 0), refused (1|0); then breaker (0: none,
+--          1: defer, 2: hold), breaker_until_ms, breaker_reason (string) }
 --
 -- Every key written gets a TTL. Nothing is written unless every limiter allows.
 
@@ -37,19 +47,54 @@ local instance = ARGV[4]
 local HOUR = 3600000
 local DAY = 86400000
 
+local op = ARGV[5]
 local fields = {}
 for i = 1, n do
-  fields[i] = ARGV[5 + 5 * (i - 1) + 1]
+  fields[i] = ARGV[6 + 5 * (i - 1) + 1]
 end
+fields[n + 1] = 'breaker'
+fields[n + 2] = 'breaker:op:' .. op
 local overrides = redis.call('HMGET', KEYS[1], unpack(fields))
+
+-- Breakers first: an open one refuses before anything is charged.
+local fraction_all, fraction_op = 1, 1
+for j = 1, 2 do
+  local b = overrides[n + j]
+  if b and (j == 1 or op ~= '') then
+    local action, until_ms, frac, why = string.match(b, '^(%a+) (%d+) ([%d%.]+) ?(.*)$')
+    if action and tonumber(until_ms) > now then
+      if action == 'defer' or action == 'hold' then
+        local reply = { 0, 0 }
+        for _ = 1, n do
+          reply[#reply + 1] = -1
+          reply[#reply + 1] = 0
+          reply[#reply + 1] = -1
+          reply[#reply + 1] = 0
+        end
+        reply[#reply + 1] = action == 'defer' and 1 or 2
+        reply[#reply + 1] = tonumber(until_ms)
+        reply[#reply + 1] = why
+        return reply
+      elseif action == 'recover' then
+        if j == 1 then fraction_all = tonumber(frac) else fraction_op = tonumber(frac) end
+      end
+    end
+  end
+end
 
 local reply = { 1, 0 }
 local writes = {}
 
 for i = 1, n do
-  local base = 5 + 5 * (i - 1)
+  local base = 6 + 5 * (i - 1)
   local kind = ARGV[base]
   local cap = tonumber(overrides[i]) or tonumber(ARGV[base + 2])
+  -- A recovering breaker lets a fraction of the cap through.
+  if cap and cap > 0 then
+    local f = fraction_all
+    if string.sub(ARGV[base + 1], 1, 3) == 'op:' then f = math.min(f, fraction_op) end
+    if f < 1 then cap = math.max(1, math.floor(cap * f)) end
+  end
   local key = KEYS[1 + i]
   local used, retry, ok = 0, -1, true
 
@@ -127,4 +172,7 @@ if reply[1] == 1 then
   end
 end
 
+reply[#reply + 1] = 0
+reply[#reply + 1] = 0
+reply[#reply + 1] = ''
 return reply
