@@ -124,21 +124,15 @@ std::vector<CheckFinding> MilterSession::dkim_findings(const hygiene::Findings& 
   auto p = dkim::predict_signing(*runtime_->opendkim, client, f.from_address);
   if (!p.will_sign) {
     // A short label for the metric, from what the reason names first.
-    const auto& why = p.reason;
-    auto first = [&why](std::string_view needle) {
-      auto at = why.find(needle);
-      return at == std::string::npos ? std::string::npos : at;
-    };
     std::string kind = "other";
-    std::size_t best = std::string::npos;
+    std::size_t first = std::string::npos;
     for (auto [needle, label] :
          {std::pair<std::string_view, const char*>{"InternalHosts", "not_internal"},
           {"SigningTable", "no_signing_entry"},
           {"Mode", "verify_only"},
           {"KeyTable", "no_key"}}) {
-      auto at = first(needle);
-      if (at < best) {
-        best = at;
+      if (auto at = p.reason.find(needle); at < first) {
+        first = at;
         kind = label;
       }
     }
