@@ -51,6 +51,18 @@ const char* to_string(CheckAction a) {
   return "?";
 }
 
+const char* to_string(BreakerAction a) {
+  switch (a) {
+    case BreakerAction::defer:
+      return "defer";
+    case BreakerAction::hold:
+      return "hold";
+    case BreakerAction::freeze_ramp:
+      return "freeze_ramp";
+  }
+  return "?";
+}
+
 std::string ConfigError::to_string() const {
   std::ostringstream os;
   os << file;
@@ -390,10 +402,11 @@ std::vector<RampStep> ramp_steps(Reader& r, const toml::node& n, std::string_vie
   return out;
 }
 
-std::optional<RampConfig> read_ramp(Reader& r, const toml::node& n) {
+std::optional<RampConfig> read_ramp(Reader& r, const toml::node& n,
+                                    const std::set<std::string>& operators) {
   auto t = r.table(n, "ramp");
   if (!t) return std::nullopt;
-  r.only_keys(*t, "ramp", {"stamp", "count", "hourly", "daily", "send_day_minimum"});
+  r.only_keys(*t, "ramp", {"stamp", "count", "hourly", "daily", "send_day_minimum", "operators"});
   RampConfig ramp;
   if (auto s = t->get("stamp")) {
     if (auto v = r.str(*s, "stamp")) ramp.stamp = *v;
@@ -413,6 +426,20 @@ std::optional<RampConfig> read_ramp(Reader& r, const toml::node& n) {
   if (auto m = t->get("send_day_minimum"))
     if (auto v = r.integer(*m, "send_day_minimum", 1, 1'000'000))
       ramp.send_day_minimum = static_cast<uint64_t>(*v);
+  // operators = { google = [[0, 0], [30, 20]] }: day -> daily cap per operator.
+  if (auto o = t->get("operators")) {
+    if (auto ot = r.table(*o, "operators")) {
+      for (const auto& [k, v] : *ot) {
+        std::string name(k.str());
+        if (!operators.count(name)) {
+          r.error(v, "ramp 'operators' names operator '" + name + "', which no [operators." + name +
+                         "] table defines");
+          continue;
+        }
+        ramp.operators[name] = ramp_steps(r, v, "operators." + name);
+      }
+    }
+  }
   return ramp;
 }
 
@@ -737,13 +764,106 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
     s.operator_caps.hourly = operator_caps(r, *n, "operator_hourly", operators);
   if (auto n = t.get("operator_daily"))
     s.operator_caps.daily = operator_caps(r, *n, "operator_daily", operators);
-  if (auto n = t.get("ramp")) s.ramp = read_ramp(r, *n);
+  if (auto n = t.get("ramp")) s.ramp = read_ramp(r, *n, operators);
   if (auto n = t.get("postfix")) s.postfix = read_stream_postfix(r, *n);
   if (auto n = t.get("milter")) s.milter = read_stream_milter(r, *n);
   if (s.postfix.transport.empty() && valid_name(s.name)) s.postfix.transport = "sg-" + s.name;
   if (s.postfix.syslog_name.empty() && valid_name(s.name))
     s.postfix.syslog_name = "postfix/" + s.name;
   return s;
+}
+
+// A [[breaker]] dsn prefix: "5", "5.7" or "5.7.1" (class 2, 4 or 5; 1-3 digits a part).
+bool dsn_prefix(std::string_view s) {
+  if (s.empty() || (s[0] != '2' && s[0] != '4' && s[0] != '5')) return false;
+  std::size_t parts = 1, digits = 0;
+  for (std::size_t i = 1; i < s.size(); ++i) {
+    if (s[i] == '.') {
+      if (i > 1 && digits == 0) return false;
+      if (++parts > 3) return false;
+      digits = 0;
+    } else if (std::isdigit(static_cast<unsigned char>(s[i])) && i > 1 && ++digits <= 3) {
+      continue;
+    } else {
+      return false;
+    }
+  }
+  return s.back() != '.';
+}
+
+BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::string>& operators) {
+  r.only_keys(t, "[[breaker]]",
+              {"name", "operator", "dsn", "text", "status", "threshold", "window_s", "action",
+               "cooldown_s", "recovery_s"});
+  BreakerRule b;
+  if (auto n = t.get("name")) {
+    if (auto v = r.str(*n, "name")) {
+      b.name = *v;
+      if (!valid_name(b.name))
+        r.error(*n, "breaker name '" + b.name + "' must be 1-32 of a-z 0-9 _ -");
+    }
+  } else {
+    r.error_at(t.source().begin, "[[breaker]] needs a 'name'");
+  }
+  if (auto n = t.get("operator")) {
+    if (auto v = r.str(*n, "operator")) {
+      if (*v == "any")
+        b.op.clear();
+      else if (operators.count(*v))
+        b.op = *v;
+      else
+        r.error(*n, "'operator' names operator '" + *v + "', which no [operators." + *v +
+                        "] table defines (or \"any\")");
+    }
+  }
+  if (auto n = t.get("dsn")) {
+    if (auto v = r.str(*n, "dsn")) {
+      if (dsn_prefix(*v))
+        b.dsn = *v;
+      else
+        r.error(*n, "'dsn' is \"" + *v +
+                        "\", must be an enhanced status or a prefix of one (e.g. \"5.7.1\", "
+                        "\"4.7\")");
+    }
+  }
+  if (auto n = t.get("text")) {
+    if (auto v = r.str(*n, "text")) {
+      if (!v->empty() && v->size() <= 200)
+        b.text = *v;
+      else
+        r.error(*n, "'text' must be 1-200 characters");
+    }
+  }
+  if (auto n = t.get("status")) {
+    auto list = r.strings(*n, "status");
+    b.status.clear();
+    for (const auto& s : list) {
+      if (s != "sent" && s != "deferred" && s != "bounced" && s != "expired")
+        r.error(*n, "'status' names \"" + s +
+                        "\", must be \"sent\", \"deferred\", \"bounced\" or \"expired\"");
+      else if (std::find(b.status.begin(), b.status.end(), s) == b.status.end())
+        b.status.push_back(s);
+    }
+    if (list.empty() && n->as_array()) r.error(*n, "'status' must name at least one status");
+  }
+  auto u32 = [&](const char* key, int64_t lo, int64_t hi, uint32_t& field, bool required) {
+    if (auto n = t.get(key)) {
+      if (auto v = r.integer(*n, key, lo, hi)) field = static_cast<uint32_t>(*v);
+    } else if (required) {
+      r.error_at(t.source().begin, "breaker '" + b.name + "' needs '" + key + "'");
+    }
+  };
+  u32("threshold", 1, kMaxBreakerThreshold, b.threshold, true);
+  u32("window_s", 1, 7 * 86400, b.window_s, true);
+  u32("cooldown_s", 1, 30 * 86400, b.cooldown_s, false);
+  u32("recovery_s", 0, 30 * 86400, b.recovery_s, false);
+  if (auto n = t.get("action"))
+    if (auto a = r.choice<BreakerAction>(*n, "action",
+                                         {{"defer", BreakerAction::defer},
+                                          {"hold", BreakerAction::hold},
+                                          {"freeze_ramp", BreakerAction::freeze_ramp}}))
+      b.action = *a;
+  return b;
 }
 
 bool valid_timezone(const std::string& tz) {
@@ -798,7 +918,7 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
   cfg->timezone = "UTC";
   r.only_keys(root, "the top level",
               {"timezone", "log_level", "redis", "policyd", "dns", "lists", "operators", "postfix",
-               "milter", "stream"});
+               "milter", "stream", "breaker"});
   if (auto n = root.get("timezone")) {
     if (auto v = r.str(*n, "timezone")) {
       if (valid_timezone(*v))
@@ -863,6 +983,22 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
     }
   } else {
     r.error_at(root.source().begin, "no [[stream]] is defined: nothing to enforce");
+  }
+
+  if (auto n = root.get("breaker")) {
+    auto arr = n->as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      r.error(*n, "'breaker' must be an array of tables: write [[breaker]]");
+    } else {
+      std::set<std::string> names;
+      for (const auto& e : *arr) {
+        const auto& t = *e.as_table();
+        cfg->breakers.push_back(read_breaker(r, t, operator_names));
+        const auto& name = cfg->breakers.back().name;
+        if (!name.empty() && !names.insert(name).second)
+          r.error(*t.get("name"), "breaker name '" + name + "' is used twice");
+      }
+    }
   }
 
   result.errors = std::move(r.errors());

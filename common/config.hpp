@@ -87,6 +87,9 @@ struct RampConfig {
   std::vector<RampStep> hourly;  // ascending by day, first step day 0
   std::vector<RampStep> daily;   // optional
   uint64_t send_day_minimum = 1;
+  // Optional per-operator daily caps by ramp day (operator name -> steps,
+  // ascending, first day 0), e.g. google held at 0 until day 30.
+  std::map<std::string, std::vector<RampStep>> operators;
 };
 
 // [postfix]: what `streamguardctl postfix-conf` renders into main.cf.
@@ -159,6 +162,28 @@ struct StreamConfig {
   uint64_t effective_burst(uint64_t hourly_cap) const;
 };
 
+// What a tripped breaker does (see common/breaker.hpp): policyd defers or
+// holds that stream x operator, or rampd stops advancing the stream's ramp.
+enum class BreakerAction { defer, hold, freeze_ramp };
+const char* to_string(BreakerAction a);
+
+// The breaker keeps the last `threshold` matching times per stream x operator.
+inline constexpr uint32_t kMaxBreakerThreshold = 10000;
+
+// [[breaker]]: a rule rampd applies to the delivery results in the Postfix log.
+struct BreakerRule {
+  std::string name;
+  std::string op;    // operator name; "" : any (each stream x operator still counted apart)
+  std::string dsn;   // enhanced status prefix by component: "5.7.1", "4.7", "5"; "" : any
+  std::string text;  // case-insensitive substring of the result text; "" : any
+  std::vector<std::string> status = {"deferred", "bounced"};  // sent, deferred, bounced, expired
+  uint32_t threshold = 0;  // this many matching results (1..kMaxBreakerThreshold) ...
+  uint32_t window_s = 0;   // ... within this many seconds trip the breaker
+  BreakerAction action = BreakerAction::defer;
+  uint32_t cooldown_s = 3600;  // open this long
+  uint32_t recovery_s = 0;     // then recovering (a growing share of the cap) this long
+};
+
 struct Config {
   std::string path;      // the file it came from
   std::string timezone;  // IANA zone for calendar days, e.g. "America/Chicago"
@@ -171,6 +196,7 @@ struct Config {
   std::map<std::string, std::string> lists;  // list name -> file path (absolute)
   std::vector<OperatorConfig> operators;
   std::vector<StreamConfig> streams;
+  std::vector<BreakerRule> breakers;
 
   const StreamConfig* stream_for_port(uint16_t port) const;
   const StreamConfig* stream_named(std::string_view name) const;

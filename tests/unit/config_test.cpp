@@ -322,7 +322,7 @@ ports = [25]
 )",
                    2, 10,
                    "unknown key 'colour' in the top level (known: timezone, log_level, redis, "
-                   "policyd, dns, lists, operators, postfix, milter, stream)");
+                   "policyd, dns, lists, operators, postfix, milter, stream, breaker)");
 }
 
 TEST(ConfigErrors, UnknownTopLevelTable) {
@@ -336,7 +336,7 @@ x = 1
 )",
                    5, 1,
                    "unknown key 'extras' in the top level (known: timezone, log_level, redis, "
-                   "policyd, dns, lists, operators, postfix, milter, stream)");
+                   "policyd, dns, lists, operators, postfix, milter, stream, breaker)");
 }
 
 TEST(ConfigErrors, UnknownStreamKey) {
@@ -349,7 +349,8 @@ ports = [25]
 )",
       4, 18,
       "unknown key 'hourly_limit' in [[stream]] (known: name, ports, exclude, mode, "
-      "over_cap, hourly_cap, daily_cap, burst, operator_hourly, operator_daily, ramp, postfix, milter)");
+      "over_cap, hourly_cap, daily_cap, burst, operator_hourly, operator_daily, ramp, postfix, "
+      "milter)");
 }
 
 TEST(ConfigErrors, UnknownKeysInOtherTables) {
@@ -379,7 +380,7 @@ ramp = { stamp = "/x", hourly = [[0, 1]], days = 3 }
   EXPECT_EQ(r.errors[3].to_string(),
             kFile +
                 ":10:50: unknown key 'days' in ramp (known: stamp, count, hourly, daily, "
-                "send_day_minimum)");
+                "send_day_minimum, operators)");
 }
 
 // ---------------------------------------------------------------- wrong types
