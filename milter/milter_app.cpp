@@ -22,6 +22,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/cli.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
 #include "common/status_server.hpp"
@@ -106,62 +107,29 @@ EXAMPLES
         milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _
 )";
 
-struct Options {
-  std::string config;
-  bool check_only = false;
-  std::string listen;
-  std::vector<std::string> status;
+struct Options : cli::DaemonOptions {
   std::string opendkim_conf;
   bool opendkim_conf_set = false;
-  std::string log_level;
 };
 
+// Returns nullopt after --help, --version or a usage error (printed).
 std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
   Options o;
-  exit_code = 2;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) {
-        std::cerr << "streamguard-milter: " << name << " needs a value (see --help)\n";
-        return nullptr;
-      }
-      return argv[++i];
-    };
-    const char* v = nullptr;
-    if (a == "--help" || a == "-h") {
-      std::cout << kHelp;
-      exit_code = 0;
-      return std::nullopt;
-    } else if (a == "--version") {
-      std::cout << "streamguard-milter " << STREAMGUARD_VERSION << "\n";
-      exit_code = 0;
-      return std::nullopt;
-    } else if (a == "--check-config") {
-      o.check_only = true;
-    } else if (a == "--config" || a == "-c") {
-      if (!(v = value("--config"))) return std::nullopt;
-      o.config = v;
-    } else if (a == "--listen") {
-      if (!(v = value("--listen"))) return std::nullopt;
-      o.listen = v;
-    } else if (a == "--status") {
-      if (!(v = value("--status"))) return std::nullopt;
-      o.status.emplace_back(v);
-    } else if (a == "--opendkim-conf") {
-      if (!(v = value("--opendkim-conf"))) return std::nullopt;
-      o.opendkim_conf = v;
-      o.opendkim_conf_set = true;
-    } else if (a == "--log-level") {
-      if (!(v = value("--log-level"))) return std::nullopt;
-      o.log_level = v;
-    } else {
-      std::cerr << "streamguard-milter: unknown option '" << a << "' (see --help)\n";
-      return std::nullopt;
-    }
-  }
-  if (o.config.empty()) {
-    std::cerr << "streamguard-milter: --config FILE is required (see --help)\n";
+  auto extra = [&o](std::string_view a, const std::function<const char*()>& value) {
+    if (a != "--opendkim-conf") return cli::Extra::unknown;
+    const char* v = value();
+    if (!v) return cli::Extra::error;
+    o.opendkim_conf = v;
+    o.opendkim_conf_set = true;
+    return cli::Extra::taken;
+  };
+  auto common =
+      cli::parse(argc, argv, "streamguard-milter", kHelp, STREAMGUARD_VERSION, extra, exit_code);
+  if (!common) return std::nullopt;
+  static_cast<cli::DaemonOptions&>(o) = std::move(*common);
+  if (o.listen.size() > 1) {
+    std::cerr << "streamguard-milter: --listen takes one address (libmilter serves one)\n";
+    exit_code = 2;
     return std::nullopt;
   }
   return o;
@@ -505,7 +473,7 @@ int run_milter(int argc, char** argv) {
   Endpoint listen = cfg.milter.listen;
   if (!app.opts.listen.empty()) {
     std::string err;
-    auto e = parse_endpoint(app.opts.listen, err);
+    auto e = parse_endpoint(app.opts.listen.front(), err);
     if (!e) {
       std::cerr << "streamguard-milter: --listen: " << err << "\n";
       return 2;

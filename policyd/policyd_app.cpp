@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/civil_time.hpp"
+#include "common/cli.hpp"
 #include "common/logging.hpp"
 #include "common/mx.hpp"
 #include "common/status_server.hpp"
@@ -98,83 +99,37 @@ EXAMPLES
                                    default_action=DEFER_IF_PERMIT }
 )";
 
-struct Options {
-  std::string config;
-  bool check_only = false;
-  std::vector<std::string> listen;
-  std::vector<std::string> status;
+struct Options : cli::DaemonOptions {
   std::string redis;
   std::vector<std::string> dns;
-  std::string log_level;
 };
 
-// Returns nullopt after printing a usage error.
+// Returns nullopt after --help, --version or a usage error (printed).
 std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
   Options o;
-  exit_code = 2;  // until the options are read
-  auto value = [&](int& i, const char* name) -> const char* {
-    if (i + 1 >= argc) {
-      std::cerr << "streamguard-policyd: " << name << " needs a value (see --help)\n";
-      return nullptr;
-    }
-    return argv[++i];
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
+  auto extra = [&o](std::string_view a, const std::function<const char*()>& value) {
     const char* v = nullptr;
-    if (a == "--help" || a == "-h") {
-      std::cout << kHelp;
-      exit_code = 0;
-      return std::nullopt;
-    } else if (a == "--version") {
-      std::cout << "streamguard-policyd " << STREAMGUARD_VERSION << "\n";
-      exit_code = 0;
-      return std::nullopt;
-    } else if (a == "--check-config") {
-      o.check_only = true;
-      continue;
-    } else if (a == "--config" || a == "-c") {
-      if (!(v = value(i, "--config"))) return std::nullopt;
-      o.config = v;
-      continue;
-    } else if (a == "--listen") {
-      if (!(v = value(i, "--listen"))) return std::nullopt;
-      o.listen.emplace_back(v);
-      continue;
-    } else if (a == "--status") {
-      if (!(v = value(i, "--status"))) return std::nullopt;
-      o.status.emplace_back(v);
-      continue;
-    } else if (a == "--redis") {
-      if (!(v = value(i, "--redis"))) return std::nullopt;
+    if (a == "--redis") {
+      if (!(v = value())) return cli::Extra::error;
       o.redis = v;
-      continue;
-    } else if (a == "--dns") {
-      if (!(v = value(i, "--dns"))) return std::nullopt;
+      return cli::Extra::taken;
+    }
+    if (a == "--dns") {
+      if (!(v = value())) return cli::Extra::error;
       std::string err;
       if (!parse_dns_server(v, err)) {
         std::cerr << "streamguard-policyd: --dns: " << err << "\n";
-        exit_code = 2;
-        return std::nullopt;
+        return cli::Extra::error;
       }
       o.dns.emplace_back(v);
-      continue;
-    } else if (a == "--log-level") {
-      if (!(v = value(i, "--log-level"))) return std::nullopt;
-      o.log_level = v;
-      continue;
-    } else {
-      std::cerr << "streamguard-policyd: unknown option '" << a << "' (see --help)\n";
+      return cli::Extra::taken;
     }
-    // Reached only by an unknown option or an option missing its value.
-    exit_code = 2;
-    return std::nullopt;
-  }
-  if (o.config.empty()) {
-    std::cerr << "streamguard-policyd: --config FILE is required (see --help)\n";
-    exit_code = 2;
-    return std::nullopt;
-  }
+    return cli::Extra::unknown;
+  };
+  auto common =
+      cli::parse(argc, argv, "streamguard-policyd", kHelp, STREAMGUARD_VERSION, extra, exit_code);
+  if (!common) return std::nullopt;
+  static_cast<cli::DaemonOptions&>(o) = std::move(*common);
   return o;
 }
 
