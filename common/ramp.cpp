@@ -196,20 +196,25 @@ std::optional<int64_t> day_number(std::string_view key) {
   return days_from_civil(y, m, d);
 }
 
-std::string day_key(int64_t day) {
+namespace {
+
+// The day as YYYY<sep>MM<sep>DD; "day#N" outside the supported years.
+std::string format_day(int64_t day, const char* sep) {
   if (day < kFirstDay || day > kLastDay) return "day#" + std::to_string(day);
   const Ymd c = civil_from_days(day);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02u", static_cast<int>(c.y), c.m, c.d);
+  std::snprintf(buf, sizeof buf, "%04d%s%02u%s%02u", static_cast<int>(c.y), sep, c.m, sep, c.d);
   return buf;
 }
 
+}  // namespace
+
+std::string day_key(int64_t day) {
+  return format_day(day, "");
+}
+
 std::string iso_date(int64_t day) {
-  if (day < kFirstDay || day > kLastDay) return "day#" + std::to_string(day);
-  const Ymd c = civil_from_days(day);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(c.y), c.m, c.d);
-  return buf;
+  return format_day(day, "-");
 }
 
 int64_t civil_day_number(int64_t epoch_ms) {
