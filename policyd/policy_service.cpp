@@ -160,7 +160,9 @@ void PolicyService::handle(const policy::Request& request, Done done) {
   ctx->done = std::move(done);
   const Config& cfg = *ctx->runtime->config;
 
-  ctx->instance = std::string(request.get("instance"));
+  // The transaction's instance matters only when charges are reservations.
+  if (cfg.policyd.commit == Commit::end_of_message)
+    ctx->instance = std::string(request.get("instance"));
   const auto state = request.get("protocol_state");
   auto port = parse_port(request.get("server_port"));
 
