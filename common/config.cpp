@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/config_reader.hpp"
 #include "common/mx.hpp"
 #include "common/redis_url.hpp"
 
@@ -94,96 +95,7 @@ const StreamConfig* Config::stream_named(std::string_view name) const {
   return nullptr;
 }
 
-namespace {
-
-// Collects errors against one file and offers typed readers that report a
-// wrong type or value at the node's own position.
-class Reader {
- public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-
-  void error(const toml::node& n, std::string msg) {
-    const auto& b = n.source().begin;
-    errors_.push_back({file_, b.line, b.column, std::move(msg)});
-  }
-  void error_at(const toml::source_position& p, std::string msg) {
-    errors_.push_back({file_, p.line, p.column, std::move(msg)});
-  }
-
-  // Reports every key of `t` not in `allowed`.
-  void only_keys(const toml::table& t, std::string_view where,
-                 std::initializer_list<std::string_view> allowed) {
-    for (const auto& [k, v] : t) {
-      if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end()) {
-        std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        error(v, "unknown key '" + std::string(k.str()) + "' in " + std::string(where) +
-                     " (known: " + list + ")");
-      }
-    }
-  }
-
-  std::optional<std::string> str(const toml::node& n, std::string_view key) {
-    if (auto s = n.value<std::string>()) return s;
-    error(n, "'" + std::string(key) + "' must be a string");
-    return std::nullopt;
-  }
-
-  std::optional<int64_t> integer(const toml::node& n, std::string_view key, int64_t lo,
-                                 int64_t hi) {
-    auto i = n.as_integer();
-    if (!i) {
-      error(n, "'" + std::string(key) + "' must be an integer");
-      return std::nullopt;
-    }
-    int64_t v = i->get();
-    if (v < lo || v > hi) {
-      error(n, "'" + std::string(key) + "' is " + std::to_string(v) + ", must be from " +
-                   std::to_string(lo) + " to " + std::to_string(hi));
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  template <class E>
-  std::optional<E> choice(const toml::node& n, std::string_view key,
-                          std::initializer_list<std::pair<std::string_view, E>> options) {
-    auto s = str(n, key);
-    if (!s) return std::nullopt;
-    std::string names;
-    for (const auto& [name, value] : options) {
-      if (*s == name) return value;
-      names += (names.empty() ? "" : ", ") + std::string("\"") + std::string(name) + "\"";
-    }
-    error(n, "'" + std::string(key) + "' is \"" + *s + "\", must be one of " + names);
-    return std::nullopt;
-  }
-
-  std::vector<std::string> strings(const toml::node& n, std::string_view key) {
-    std::vector<std::string> out;
-    auto arr = n.as_array();
-    if (!arr) {
-      error(n, "'" + std::string(key) + "' must be an array of strings");
-      return out;
-    }
-    for (const auto& e : *arr)
-      if (auto s = str(e, key)) out.push_back(*s);
-    return out;
-  }
-
-  const toml::table* table(const toml::node& n, std::string_view key) {
-    if (auto t = n.as_table()) return t;
-    error(n, "'" + std::string(key) + "' must be a table");
-    return nullptr;
-  }
-
-  std::vector<ConfigError>& errors() { return errors_; }
-  const std::string& file() const { return file_; }
-
- private:
-  std::string file_;
-  std::vector<ConfigError> errors_;
-};
+namespace config_detail {
 
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 32) return false;
@@ -191,6 +103,29 @@ bool valid_name(std::string_view s) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
 }
+
+std::vector<Endpoint> endpoints(Reader& r, const toml::node& n, std::string_view key) {
+  std::vector<std::string> texts;
+  if (n.is_string())
+    texts.push_back(*n.value<std::string>());
+  else
+    texts = r.strings(n, key);
+  std::vector<Endpoint> out;
+  for (const auto& text : texts) {
+    std::string err;
+    if (auto ep = parse_endpoint(text, err))
+      out.push_back(*ep);
+    else
+      r.error(n, "'" + std::string(key) + "': " + err);
+  }
+  return out;
+}
+
+}  // namespace config_detail
+
+namespace {
+
+using namespace config_detail;
 
 const std::initializer_list<std::pair<std::string_view, Action>> kFailActions = {
     {"hold", Action::hold}, {"defer", Action::defer}, {"allow", Action::dunno}};
@@ -222,23 +157,6 @@ void read_redis(Reader& r, const toml::table& t, RedisConfig& out) {
         r.error(*n, "'key_prefix' must be 1-32 of a-z 0-9 _ -");
     }
   }
-}
-
-std::vector<Endpoint> endpoints(Reader& r, const toml::node& n, std::string_view key) {
-  std::vector<std::string> texts;
-  if (n.is_string())
-    texts.push_back(*n.value<std::string>());
-  else
-    texts = r.strings(n, key);
-  std::vector<Endpoint> out;
-  for (const auto& text : texts) {
-    std::string err;
-    if (auto ep = parse_endpoint(text, err))
-      out.push_back(*ep);
-    else
-      r.error(n, "'" + std::string(key) + "': " + err);
-  }
-  return out;
 }
 
 void read_policyd(Reader& r, const toml::table& t, PolicydConfig& out) {
@@ -719,7 +637,7 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
                          const std::set<std::string>& operators) {
   r.only_keys(t, "[[stream]]",
               {"name", "ports", "exclude", "mode", "over_cap", "hourly_cap", "daily_cap", "burst",
-               "operator_hourly", "operator_daily", "ramp", "postfix", "milter"});
+               "operator_hourly", "operator_daily", "ramp", "postfix", "milter", "listmonk"});
   StreamConfig s;
   if (auto n = t.get("name")) {
     if (auto v = r.str(*n, "name")) {
@@ -767,6 +685,7 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
   if (auto n = t.get("ramp")) s.ramp = read_ramp(r, *n, operators);
   if (auto n = t.get("postfix")) s.postfix = read_stream_postfix(r, *n);
   if (auto n = t.get("milter")) s.milter = read_stream_milter(r, *n);
+  if (auto n = t.get("listmonk")) s.listmonk = read_listmonk(r, *n, cfg.path);
   if (s.postfix.transport.empty() && valid_name(s.name)) s.postfix.transport = "sg-" + s.name;
   if (s.postfix.syslog_name.empty() && valid_name(s.name))
     s.postfix.syslog_name = "postfix/" + s.name;
@@ -878,11 +797,19 @@ bool valid_timezone(const std::string& tz) {
 void check_streams(Reader& r, const toml::array& arr, const Config& cfg) {
   std::map<uint16_t, std::size_t> port_owner;  // port -> index of the stream that has it
   std::set<std::string> names;
+  std::map<std::string, std::string> listmonk_owner;  // dsn -> stream
   for (std::size_t i = 0; i < cfg.streams.size() && i < arr.size(); ++i) {
     const auto& s = cfg.streams[i];
     const auto& t = *arr.get(i)->as_table();
     if (!s.name.empty() && !names.insert(s.name).second)
       r.error(*t.get("name"), "stream name '" + s.name + "' is used twice");
+    if (s.listmonk && !s.listmonk->dsn.empty()) {
+      auto [it, fresh] = listmonk_owner.emplace(s.listmonk->dsn, s.name);
+      if (!fresh)
+        r.error(*t.get("listmonk"), "streams '" + it->second + "' and '" + s.name +
+                                        "' name the same Listmonk database; each Listmonk "
+                                        "instance paces one stream");
+    }
     const toml::array* ports = t.get("ports") ? t.get("ports")->as_array() : nullptr;
     if (!ports) continue;
     for (const auto& node : *ports) {
@@ -918,7 +845,7 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
   cfg->timezone = "UTC";
   r.only_keys(root, "the top level",
               {"timezone", "log_level", "redis", "policyd", "dns", "lists", "operators", "postfix",
-               "milter", "stream", "breaker"});
+               "milter", "rampd", "stream", "breaker"});
   if (auto n = root.get("timezone")) {
     if (auto v = r.str(*n, "timezone")) {
       if (valid_timezone(*v))
@@ -970,6 +897,9 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
         cfg->milter.opendkim_conf = p.lexically_normal().string();
       }
     }
+
+  if (auto n = root.get("rampd"))
+    if (auto t = r.table(*n, "rampd")) read_rampd(r, *t, path, cfg->rampd);
 
   if (auto n = root.get("stream")) {
     auto arr = n->as_array();

@@ -142,6 +142,32 @@ struct MilterConfig {
   uint32_t reload_check_s = 5;  // how often the OpenDKIM files are checked for changes
 };
 
+// A stream's `listmonk = { ... }`: the Listmonk instance that feeds it, whose
+// sliding-window setting streamguard-rampd keeps a little under the stream's
+// hourly cap (Listmonk paces itself; the MTA cap is the backstop).
+struct ListmonkConfig {
+  std::string dsn;             // libpq connection string or URI of Listmonk's database
+  double fraction = 0.9;       // Listmonk's rate = floor(hourly cap x fraction)
+  std::string window = "1h";   // app.message_sliding_window_duration (the cap is per hour)
+  std::string reload_url;      // "http://127.0.0.1:9000/api/admin/reload"; "": no reload call
+  std::string api_user;        // Listmonk API user for the reload call
+  std::string api_token_file;  // file holding that user's API token (absolute)
+  uint32_t timeout_ms = 5000;  // connect + query, and the reload call
+};
+
+// [rampd]: streamguard-rampd's own settings.
+struct RampdConfig {
+  std::vector<Endpoint> status;     // /metrics and /status
+  uint32_t interval_s = 60;         // ramp caps and Listmonk recomputed this often
+  std::string maillog;              // the Postfix log to follow (a maillog_file); "": no breakers
+  bool maillog_from_start = false;  // at start, read the file from its beginning (default: end)
+  uint32_t drain_interval_s = 5;    // held mail looked at this often
+  bool drain = true;                // release held mail as the caps allow
+  uint32_t held_warn_s = 86400;     // mail held longer than this is reported
+  std::string postfix_config_dir;   // -c DIR for postqueue/postsuper/postcat; "": Postfix's default
+  std::string postfix_command_dir = "/usr/sbin";  // where postqueue, postsuper and postcat are
+};
+
 struct StreamConfig {
   std::string name;
   std::vector<uint16_t> ports;
@@ -155,6 +181,7 @@ struct StreamConfig {
   std::optional<RampConfig> ramp;
   StreamPostfixConfig postfix;
   StreamMilterConfig milter;
+  std::optional<ListmonkConfig> listmonk;
 
   // The hourly cap policyd falls back to when Redis holds none: the explicit
   // hourly_cap, else the first (most cautious) ramp step, else no hourly cap.
@@ -193,6 +220,7 @@ struct Config {
   DnsConfig dns;
   PostfixConfig postfix;
   MilterConfig milter;
+  RampdConfig rampd;
   std::map<std::string, std::string> lists;  // list name -> file path (absolute)
   std::vector<OperatorConfig> operators;
   std::vector<StreamConfig> streams;

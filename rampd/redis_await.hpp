@@ -1,0 +1,54 @@
+// Redis calls from C++20 coroutines on the Asio loop. rampd's work is a few
+// sequential steps a minute (read history, compute, publish), which reads
+// best as straight-line code; RedisClient and LuaScript stay callback-based
+// for policyd's hot path, and this wraps them.
+#pragma once
+
+#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policyd/lua_script.hpp"
+#include "policyd/redis_client.hpp"
+
+namespace sg::rampd {
+
+// A redisReply copied out of hiredis's buffer (which is freed after the callback).
+struct Reply {
+  enum class Type { nil, integer, string, status, array, error, failed } type = Type::nil;
+  int64_t integer = 0;
+  std::string str;  // string, status, error; for `failed`, why the call never got a reply
+  std::vector<Reply> elements;
+
+  bool ok() const { return type != Type::error && type != Type::failed; }
+  // The error text of an error reply or a failed call ("" when ok()).
+  std::string error() const { return ok() ? std::string() : str; }
+};
+
+Reply copy_reply(const redisReply* r, std::string_view error);
+
+// Suspends the coroutine until `start` calls the completion it is given,
+// once, on the loop thread; resumes with that value.
+template <class T, class Start>
+boost::asio::awaitable<T> await_callback(Start start) {
+  return boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(T)>(
+      [start = std::move(start)](auto handler) mutable {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        start(std::function<void(T)>([h](T value) { std::move (*h)(std::move(value)); }));
+      },
+      boost::asio::use_awaitable);
+}
+
+boost::asio::awaitable<Reply> call(RedisClient& redis, std::vector<std::string> argv);
+boost::asio::awaitable<Reply> call(LuaScript& script, std::vector<std::string> keys,
+                                   std::vector<std::string> args);
+
+}  // namespace sg::rampd
