@@ -322,7 +322,7 @@ ports = [25]
 )",
                    2, 10,
                    "unknown key 'colour' in the top level (known: timezone, log_level, redis, "
-                   "policyd, dns, lists, operators, postfix, milter, stream, breaker)");
+                   "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker)");
 }
 
 TEST(ConfigErrors, UnknownTopLevelTable) {
@@ -336,7 +336,7 @@ x = 1
 )",
                    5, 1,
                    "unknown key 'extras' in the top level (known: timezone, log_level, redis, "
-                   "policyd, dns, lists, operators, postfix, milter, stream, breaker)");
+                   "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker)");
 }
 
 TEST(ConfigErrors, UnknownStreamKey) {
