@@ -39,6 +39,14 @@ std::string reservation(std::string_view prefix, std::string_view stream,
   return stream_base(prefix, stream).append("resv:").append(instance);
 }
 
+std::string ramp_state(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("ramp");
+}
+
+std::string sent_days(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("sent_days");
+}
+
 std::string cap_field(std::string_view window, std::string_view op) {
   std::string f;
   if (!op.empty()) f.append("op:").append(op).append(":");

@@ -25,6 +25,13 @@ std::string reservations(std::string_view prefix, std::string_view stream);
 std::string reservation(std::string_view prefix, std::string_view stream,
                         std::string_view instance);
 
+// rampd's own records, kept without a TTL: the ramp state (day in force,
+// step, when it stepped) and the send history (civil day "YYYYMMDD" -> the
+// messages the stream sent that day, copied from daily_count() before that
+// key expires).
+std::string ramp_state(std::string_view prefix, std::string_view stream);
+std::string sent_days(std::string_view prefix, std::string_view stream);
+
 // Field names in the caps hash: "hourly", "daily", "op:<name>:hourly", "op:<name>:daily".
 std::string cap_field(std::string_view window, std::string_view op = {});
 

@@ -74,6 +74,21 @@ void CapLimiter::commit(const std::string& stream, const std::string& instance, 
       });
 }
 
+void CapLimiter::cancel(const std::string& stream, const std::string& instance, int64_t now_ms,
+                        CommitCallback cb) {
+  reservations_.call(
+      {keys::reservations(prefix_, stream), keys::reservation(prefix_, stream, instance)},
+      {"cancel", std::to_string(now_ms), instance},
+      [cb = std::move(cb)](const redisReply* r, std::string_view err) {
+        if (!err.empty()) return cb(std::nullopt, err);
+        if (r->type != REDIS_REPLY_INTEGER)
+          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
+                                      ? std::string_view(r->str, r->len)
+                                      : std::string_view("redis: cancel reply is not a number"));
+        cb(r->integer, {});
+      });
+}
+
 void CapLimiter::sweep(const std::string& stream, int64_t now_ms, int64_t limit, SweepCallback cb) {
   reservations_.call(
       {keys::reservations(prefix_, stream)},

@@ -43,6 +43,9 @@ class CapLimiter {
   void charge(const std::string& stream, const LimiterPlan& plan, int64_t now_ms,
               const CivilDay& day, const Reservation& reservation, Callback cb);
   void commit(const std::string& stream, const std::string& instance, CommitCallback cb);
+  // Gives one reservation's charges back now (the charges returned).
+  void cancel(const std::string& stream, const std::string& instance, int64_t now_ms,
+              CommitCallback cb);
   void sweep(const std::string& stream, int64_t now_ms, int64_t limit, SweepCallback cb);
 
   static const std::string& script();

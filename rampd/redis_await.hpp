@@ -48,6 +48,14 @@ boost::asio::awaitable<T> await_callback(Start start) {
 }
 
 boost::asio::awaitable<Reply> call(RedisClient& redis, std::vector<std::string> argv);
+// call(redis, "HGET", key, field): the arguments become the command. (A
+// braced list inside a co_await expression trips GCC 12's coroutine support,
+// "array used as initializer": build vectors before co_await, or use this.)
+template <class... A>
+boost::asio::awaitable<Reply> cmd(RedisClient& redis, A... a) {  // by value: literals decay
+  return call(redis, std::vector<std::string>{std::string(a)...});
+}
+
 boost::asio::awaitable<Reply> call(LuaScript& script, std::vector<std::string> keys,
                                    std::vector<std::string> args);
 

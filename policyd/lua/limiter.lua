@@ -20,7 +20,8 @@
 -- ARGV[6 + 5*(i-1) ...] for limiter i:
 --   kind      "r" smooth hourly rate with a bounded burst, "c" exact daily count
 --   field     field of KEYS[1] overriding the fallback cap
---   fallback  cap from the config; -1: no cap unless the hash sets one
+--   fallback  cap from the config; -1: no cap unless the hash sets one (a
+--             daily count without a cap still counts, never refuses)
 --   burst     "r": burst in messages; -1: max(1, floor(cap / 60))
 --   reset_ms  "c": ms until the counter's day ends (its TTL adds one day more)
 --
@@ -100,6 +101,14 @@ for i = 1, n do
 
   if cap == nil or cap < 0 then
     cap = -1
+    if kind == 'c' then
+      -- No cap, but the day is still counted: streamguard-rampd's send days
+      -- (and the status page) read the stream's daily counts.
+      local count = tonumber(redis.call('GET', key)) or 0
+      used = count + 1
+      writes[#writes + 1] = { 'c', key, tonumber(ARGV[base + 4]) + 86400000, nil, nil,
+                              #reply + 2, count }
+    end
   elseif kind == 'r' then
     local burst = tonumber(ARGV[base + 3])
     if burst < 1 then burst = math.max(1, math.floor(cap / 60)) end

@@ -1,4 +1,4 @@
--- reservations.lua: end a reservation made by limiter.lua, one of two ways.
+-- reservations.lua: end a reservation made by limiter.lua, one of three ways.
 --
 -- ARGV[1] = "commit": the transaction reached END-OF-MESSAGE and Postfix
 --   accepted the message; its charges stay.
@@ -20,6 +20,13 @@
 --   puts it in the past: the budget is full). Keys already expired are left
 --   alone: their budget came back by itself.
 --   Reply: { instances returned, charges returned, instances still expired }
+--
+-- ARGV[1] = "cancel": give one reservation's charges back now (rampd charged
+--   a held message recipient by recipient and cannot release it after all).
+--     KEYS[1] the stream's reservations sorted set
+--     KEYS[2] the instance's reservation record
+--     ARGV[2] now, ms since the epoch; ARGV[3] the instance
+--   Reply: the number of charges given back.
 
 local op = ARGV[1]
 
@@ -30,18 +37,9 @@ if op == 'commit' then
   return n
 end
 
-if op ~= 'sweep' then
-  return redis.error_reply('reservations.lua: unknown operation ' .. tostring(op))
-end
-
-local now = tonumber(ARGV[2])
-local prefix = ARGV[3]
-local limit = tonumber(ARGV[4])
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
-local charges = 0
-
-for _, instance in ipairs(expired) do
-  local rec = prefix .. instance
+-- Gives back what one reservation record charged; returns the charges returned.
+local function give_back(rec, now)
+  local charges = 0
   for _, item in ipairs(redis.call('LRANGE', rec, 0, -1)) do
     local kind, key, interval = string.match(item, '^(%a) (%S+) ?(%S*)$')
     if kind == 'c' then
@@ -64,6 +62,27 @@ for _, instance in ipairs(expired) do
     end
   end
   redis.call('DEL', rec)
+  return charges
+end
+
+if op == 'cancel' then
+  local charges = give_back(KEYS[2], tonumber(ARGV[2]))
+  redis.call('ZREM', KEYS[1], ARGV[3])
+  return charges
+end
+
+if op ~= 'sweep' then
+  return redis.error_reply('reservations.lua: unknown operation ' .. tostring(op))
+end
+
+local now = tonumber(ARGV[2])
+local prefix = ARGV[3]
+local limit = tonumber(ARGV[4])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+local charges = 0
+
+for _, instance in ipairs(expired) do
+  charges = charges + give_back(prefix .. instance, now)
   redis.call('ZREM', KEYS[1], instance)
 end
 

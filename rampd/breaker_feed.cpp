@@ -1,0 +1,102 @@
+#include "rampd/breaker_feed.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "common/limiter_keys.hpp"
+#include "rampd/lua_scripts.hpp"
+#include "rampd/redis_await.hpp"
+
+namespace sg::rampd {
+
+int64_t line_time_ms(const maillog::Delivery& d, int64_t now_ms) {
+  constexpr int64_t kDay = 86'400'000;
+  if (d.iso_timestamp) {
+    auto t = maillog::iso_time_ms(d.timestamp);
+    return t ? *t : now_ms;
+  }
+  const std::time_t now_s = static_cast<std::time_t>(now_ms / 1000);
+  std::tm local{};
+  ::localtime_r(&now_s, &local);
+  const int year = local.tm_year + 1900;
+  const auto offset = static_cast<int32_t>(local.tm_gmtoff);
+  auto t = maillog::syslog_time_ms(d.timestamp, year, offset);
+  if (t && *t > now_ms + kDay) t = maillog::syslog_time_ms(d.timestamp, year - 1, offset);
+  return t ? *t : now_ms;
+}
+
+BreakerFeed::BreakerFeed(const Config& cfg) : mapper_(cfg), breaker_(cfg.breakers) {}
+
+std::vector<breaker::Verdict> BreakerFeed::feed(const std::vector<std::string>& lines,
+                                                int64_t now_ms) {
+  std::vector<breaker::Verdict> tripped;
+  for (const auto& line : lines) {
+    ++counts_.lines;
+    auto d = maillog::parse_line(line);
+    if (!d) continue;
+    ++counts_.deliveries;
+    auto e = mapper_.event(*d, line_time_ms(*d, now_ms));
+    if (!e) continue;
+    ++counts_.of_streams;
+    for (auto& v : breaker_.record(*e)) {
+      ++counts_.trips;
+      tripped.push_back(std::move(v));
+    }
+  }
+  return tripped;
+}
+
+std::map<std::string, std::string> BreakerFeed::fields(const std::string& stream,
+                                                       int64_t now_ms) const {
+  std::map<std::string, std::string> out;
+  for (const auto& t : breaker_.tripped(now_ms)) {
+    if (t.stream != stream || t.op.empty()) continue;
+    const auto& v = t.verdict;
+    if (v.action == BreakerAction::freeze_ramp) continue;
+    std::string value;
+    if (v.state == breaker::State::open) {
+      value = std::string(v.action == BreakerAction::hold ? "hold " : "defer ") +
+              std::to_string(v.until_ms) + " 0 " + v.reason;
+    } else {
+      char frac[32];
+      std::snprintf(frac, sizeof frac, "%.3f", v.fraction);
+      value = "recover " + std::to_string(v.until_ms) + " " + frac + " " + v.reason;
+    }
+    out["breaker:op:" + t.op] = std::move(value);
+  }
+  return out;
+}
+
+BreakerPublisher::BreakerPublisher(RedisClient& redis, std::string key_prefix)
+    : prefix_(std::move(key_prefix)), caps_(redis, kCapsLua) {}
+
+void BreakerPublisher::load_scripts() {
+  caps_.load();
+}
+
+boost::asio::awaitable<std::string> BreakerPublisher::publish(const Config& cfg,
+                                                              const BreakerFeed& feed,
+                                                              int64_t now_ms) {
+  std::string first_error;
+  for (const auto& s : cfg.streams) {
+    auto fields = feed.fields(s.name, now_ms);
+    std::vector<std::string> args;
+    args.reserve(3 + 2 * fields.size());
+    args.push_back("breakers");
+    args.push_back(std::to_string(now_ms));
+    args.push_back(std::to_string(fields.size()));
+    for (auto& [f, v] : fields) {
+      args.push_back(f);
+      args.push_back(v);
+    }
+    std::vector<std::string> keys(1, keys::caps(prefix_, s.name));
+    Reply r = co_await call(caps_, std::move(keys), std::move(args));
+    if (!r.ok() && first_error.empty())
+      first_error = "publishing the breakers of stream " + s.name + ": " + r.error();
+  }
+  co_return first_error;
+}
+
+}  // namespace sg::rampd

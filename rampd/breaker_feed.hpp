@@ -1,0 +1,73 @@
+// The breakers' side of rampd (issue 5 item 4): Postfix log lines in,
+// breaker fields in each stream's caps hash out, for policyd to honour
+// (contract in policyd/lua/limiter.lua):
+//   open defer/hold: "breaker:op:NAME" = "defer|hold UNTIL_MS 0 REASON"
+//   recovering:      "breaker:op:NAME" = "recover UNTIL_MS FRACTION REASON"
+// with FRACTION rewritten at every publish as recovery goes on. freeze_ramp
+// breakers are rampd's own (the ramp publisher asks ramp_frozen()) and are
+// not written. A breaker on results of no known operator cannot be enforced
+// by policyd per operator; it is logged and shown on /status only.
+#pragma once
+
+#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/breaker.hpp"
+#include "common/config.hpp"
+#include "policyd/lua_script.hpp"
+#include "policyd/redis_client.hpp"
+
+namespace sg::rampd {
+
+struct FeedCounts {
+  uint64_t lines = 0;       // lines read
+  uint64_t deliveries = 0;  // delivery results among them
+  uint64_t of_streams = 0;  // results of a stream's transport
+  uint64_t trips = 0;       // breakers tripped open
+};
+
+class BreakerFeed {
+ public:
+  explicit BreakerFeed(const Config& cfg);
+
+  // Parses the lines and records the results; returns the breakers they tripped.
+  std::vector<breaker::Verdict> feed(const std::vector<std::string>& lines, int64_t now_ms);
+
+  // The caps-hash fields for one stream at `now` (field -> value).
+  std::map<std::string, std::string> fields(const std::string& stream, int64_t now_ms) const;
+
+  const breaker::Breaker& engine() const { return breaker_; }
+  const FeedCounts& counts() const { return counts_; }
+
+ private:
+  breaker::EventMapper mapper_;
+  breaker::Breaker breaker_;
+  FeedCounts counts_;
+};
+
+// Writes fields() of every stream with caps.lua "breakers" (fields whose
+// UNTIL_MS has passed are removed); returns "" or the first error.
+class BreakerPublisher {
+ public:
+  BreakerPublisher(RedisClient& redis, std::string key_prefix);
+  void load_scripts();
+  boost::asio::awaitable<std::string> publish(const Config& cfg, const BreakerFeed& feed,
+                                              int64_t now_ms);
+
+ private:
+  std::string prefix_;
+  LuaScript caps_;
+};
+
+// When a log line was written: its ISO stamp, or its classic syslog stamp
+// read in this year and zone; `now_ms` when neither reads (or the result is
+// more than a day ahead, a line from last December read in January: then a
+// year earlier).
+int64_t line_time_ms(const maillog::Delivery& d, int64_t now_ms);
+
+}  // namespace sg::rampd

@@ -1,0 +1,251 @@
+#include "rampd/drainer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/civil_time.hpp"
+#include "common/decision.hpp"
+#include "rampd/command.hpp"
+#include "rampd/held_queue.hpp"
+#include "rampd/offload.hpp"
+
+namespace sg::rampd {
+namespace {
+
+constexpr uint32_t kCommandTimeoutMs = 30'000;
+constexpr int64_t kRememberReleasedMs = 86'400'000;
+
+std::string instance_of(const std::string& queue_id) {
+  return "rampd-" + queue_id;
+}
+
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  std::string d = at == std::string::npos ? std::string() : address.substr(at + 1);
+  std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+  return d;
+}
+
+Classifier operator_classifier(const Config& cfg) {
+  std::map<std::string, std::vector<std::string>> domains;
+  for (const auto& op : cfg.operators) domains[op.name] = op.domains;
+  return Classifier({}, domains);
+}
+
+}  // namespace
+
+Drainer::Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, RedisClient& redis,
+                 std::string key_prefix)
+    : io_(io), pool_(pool), limiter_(redis, std::move(key_prefix)) {}
+
+std::vector<std::string> Drainer::postfix_command(const Config& cfg, const char* program) const {
+  std::vector<std::string> argv{cfg.rampd.postfix_command_dir + "/" + program};
+  if (!cfg.rampd.postfix_config_dir.empty()) {
+    argv.push_back("-c");
+    argv.push_back(cfg.rampd.postfix_config_dir);
+  }
+  return argv;
+}
+
+boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
+                                                        const std::string& id, Known& k,
+                                                        int64_t now_ms) {
+  const CivilDay day = civil_day(now_ms);
+  const Reservation resv{kReserveMs, instance_of(id)};
+  while (k.charged < k.recipients.size()) {
+    const std::string op = operators_.classify(domain_of(k.recipients[k.charged])).op;
+    LimiterPlan plan = plan_limits(s, op);
+    using Result = std::pair<std::optional<LimiterResult>, std::string>;
+    Result r = co_await await_callback<Result>([&](std::function<void(Result)> done) {
+      limiter_.charge(
+          s.name, plan, now_ms, day, resv,
+          [done = std::move(done)](std::optional<LimiterResult> res, std::string_view err) {
+            done(Result(std::move(res), std::string(err)));
+          });
+    });
+    if (!r.first) {
+      status_.problem = "charging held mail of stream " + s.name + ": " + r.second;
+      co_return Charge::error;
+    }
+    const LimiterResult& res = *r.first;
+    if (res.allowed) {
+      ++k.charged;
+      k.last_charge_ms = now_ms;
+      continue;
+    }
+    // An operator's cap or breaker: skip this message, not the stream.
+    const bool op_level = res.breaker != Action::dunno
+                              ? !op.empty()
+                              : !plan.limiters.at(static_cast<std::size_t>(res.denied)).op.empty();
+    co_return op_level ? Charge::skip : Charge::stream_blocked;
+  }
+  co_return Charge::all;
+}
+
+boost::asio::awaitable<void> Drainer::give_back(const std::string& stream, const std::string& id,
+                                                Known& k, int64_t now_ms) {
+  if (k.charged == 0) co_return;
+  using Result = std::pair<std::optional<int64_t>, std::string>;
+  Result r = co_await await_callback<Result>([&](std::function<void(Result)> done) {
+    limiter_.cancel(stream, instance_of(id), now_ms,
+                    [done = std::move(done)](std::optional<int64_t> n, std::string_view err) {
+                      done(Result(n, std::string(err)));
+                    });
+  });
+  if (!r.first)
+    spdlog::warn(
+        "held {}: giving back {} charges failed ({}); they return when the "
+        "reservation expires",
+        id, k.charged, r.second);
+  k.charged = 0;
+}
+
+boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamConfig& s,
+                                              const std::string& id, Known& k, int64_t now_ms) {
+  auto argv = postfix_command(cfg, "postsuper");
+  argv.push_back("-H");
+  argv.push_back(id);
+  auto res = co_await offload<command::Result>(
+      pool_, io_, [argv] { return command::run(argv, kCommandTimeoutMs); });
+  // postsuper reports "Released from hold: 1 message" on stderr.
+  const bool released =
+      res.ok() && res.err.find("Released from hold: 1 message") != std::string::npos;
+  if (!released) {
+    ++status_.release_failures_total;
+    spdlog::error("held {} (stream {}): not released: {}", id, s.name,
+                  res.ok() ? "postsuper released nothing (already released or deleted?)"
+                           : command::describe(res, argv));
+    co_await give_back(s.name, id, k, now_ms);
+    co_return false;
+  }
+  using Result = std::pair<std::optional<int64_t>, std::string>;
+  Result c = co_await await_callback<Result>([&](std::function<void(Result)> done) {
+    limiter_.commit(s.name, instance_of(id),
+                    [done = std::move(done)](std::optional<int64_t> n, std::string_view err) {
+                      done(Result(n, std::string(err)));
+                    });
+  });
+  if (!c.first)
+    spdlog::warn(
+        "held {}: released, but committing its charges failed ({}): they return to the "
+        "budget when the reservation expires",
+        id, c.second);
+  auto flush = postfix_command(cfg, "postqueue");
+  flush.push_back("-i");
+  flush.push_back(id);
+  auto f = co_await offload<command::Result>(
+      pool_, io_, [flush] { return command::run(flush, kCommandTimeoutMs); });
+  if (!f.ok())
+    spdlog::warn(
+        "held {}: released to the deferred queue; asking for delivery now failed ({}): "
+        "it goes at the next queue run",
+        id, command::describe(f, flush));
+  auto& st = status_.streams[s.name];
+  ++st.released_total;
+  st.recipients_released_total += k.recipients.size();
+  spdlog::info("released held {} (stream {}, {} recipient{}, held {}s)", id, s.name,
+               k.recipients.size(), k.recipients.size() == 1 ? "" : "s",
+               std::max<int64_t>(0, now_ms / 1000 - k.arrival_s));
+  released_[id] = now_ms;
+  co_return true;
+}
+
+boost::asio::awaitable<void> Drainer::run_once(const Config& cfg, int64_t now_ms) {
+  if (operators_for_ != &cfg) {
+    operators_ = operator_classifier(cfg);
+    operators_for_ = &cfg;
+  }
+  auto list_argv = postfix_command(cfg, "postqueue");
+  list_argv.push_back("-j");
+  auto listing_cmd = co_await offload<command::Result>(
+      pool_, io_, [list_argv] { return command::run(list_argv, kCommandTimeoutMs); });
+  if (!listing_cmd.ok()) {
+    status_.problem = "reading the queue: " + command::describe(listing_cmd, list_argv);
+    co_return;
+  }
+  status_.problem.clear();
+  auto listing = held::parse_postqueue(listing_cmd.out);
+  for (const auto& e : listing.errors) spdlog::warn("postqueue -j: {}", e);
+
+  std::map<std::string, std::string> stream_of_transport;
+  for (const auto& s : cfg.streams) stream_of_transport[s.postfix.transport] = s.name;
+
+  std::set<std::string> listed;
+  for (const auto& m : listing.messages) {
+    if (m.queue_name != "hold") continue;
+    listed.insert(m.queue_id);
+    if (known_.count(m.queue_id)) continue;
+    auto argv = postfix_command(cfg, "postcat");
+    argv.push_back("-e");
+    argv.push_back("-q");
+    argv.push_back(m.queue_id);
+    auto out = co_await offload<command::Result>(
+        pool_, io_, [argv] { return command::run(argv, kCommandTimeoutMs); });
+    if (!out.ok()) continue;  // gone meanwhile, or unreadable: looked at again next round
+    std::string err;
+    auto env = held::parse_postcat_envelope(out.out, err);
+    if (!env) {
+      spdlog::warn("held {}: cannot read its envelope: {}", m.queue_id, err);
+      continue;
+    }
+    Known k;
+    auto it = stream_of_transport.find(std::string(held::filter_transport(env->content_filter)));
+    if (it != stream_of_transport.end()) k.stream = it->second;
+    k.recipients = env->recipients;
+    k.arrival_s = m.arrival_time;
+    known_.emplace(m.queue_id, std::move(k));
+  }
+  for (auto it = known_.begin(); it != known_.end();)
+    it = listed.count(it->first) ? std::next(it) : known_.erase(it);
+  for (auto it = released_.begin(); it != released_.end();)
+    it = now_ms - it->second > kRememberReleasedMs ? released_.erase(it) : std::next(it);
+
+  // Oldest first within each stream.
+  std::map<std::string, std::vector<std::pair<int64_t, std::string>>> queues;
+  status_.held_of_no_stream = 0;
+  for (auto& [name, st] : status_.streams) st.held = st.held_over_warn = st.oldest_age_s = 0;
+  for (auto& [id, k] : known_) {
+    if (k.stream.empty()) {
+      ++status_.held_of_no_stream;
+      continue;
+    }
+    const int64_t age = std::max<int64_t>(0, now_ms / 1000 - k.arrival_s);
+    auto& st = status_.streams[k.stream];
+    ++st.held;
+    st.oldest_age_s = std::max(st.oldest_age_s, age);
+    if (age > cfg.rampd.held_warn_s) {
+      ++st.held_over_warn;
+      if (!k.warned)
+        spdlog::warn(
+            "held {} (stream {}) has waited {}h for its stream's budget; it is kept, "
+            "not expired: raise the cap or release it by hand (postsuper -H {})",
+            id, k.stream, age / 3600, id);
+      k.warned = true;
+    }
+    queues[k.stream].emplace_back(k.arrival_s, id);
+  }
+  if (!cfg.rampd.drain) co_return;
+
+  for (auto& [name, q] : queues) {
+    const StreamConfig* s = cfg.stream_named(name);
+    if (!s) continue;
+    std::sort(q.begin(), q.end());
+    for (const auto& [arrival, id] : q) {
+      if (released_.count(id)) continue;
+      Known& k = known_.at(id);
+      if (k.charged > 0 && now_ms - k.last_charge_ms > kReserveMs / 2)
+        co_await give_back(name, id, k, now_ms);  // its reservation is near expiry: start over
+      const Charge c = co_await charge(*s, id, k, now_ms);
+      if (c == Charge::error) co_return;
+      if (c == Charge::stream_blocked) break;
+      if (c == Charge::skip) {
+        co_await give_back(name, id, k, now_ms);
+        continue;
+      }
+      co_await release(cfg, *s, id, k, now_ms);
+    }
+  }
+}
+
+}  // namespace sg::rampd

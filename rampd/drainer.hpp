@@ -1,0 +1,102 @@
+// Drains held mail (issue 5 item 5). policyd answers HOLD when a stream is
+// over its cap (and on Redis or DNS trouble when so configured); Postfix
+// parks the whole message in its hold queue. `postsuper -H` releases it
+// without running policy again, so the drainer charges the caps itself:
+//
+//   - The queue is read with `postqueue -j`; a held message's stream comes
+//     from its queue file's content_filter (`postcat -e`): each stream's
+//     submission service sets content_filter=TRANSPORT:, so Postfix itself
+//     recorded which port the mail came in on.
+//   - Per stream, oldest first, each recipient is charged through policyd's
+//     own limiter script (same caps, same operators from the static map,
+//     same breakers) as a reservation of the instance "rampd-QUEUEID". A
+//     message is released when all its recipients are charged:
+//     `postsuper -H ID`, then the reservation is committed and
+//     `postqueue -i ID` asks for delivery now. A failed release gives the
+//     charges back.
+//   - A stream cap that refuses stops the stream for this round (the budget
+//     returns in time; the message keeps what it has charged so far, so a
+//     message with more recipients than the burst still gets out). An
+//     operator cap or breaker that refuses skips that message (its charges
+//     are given back) so the others are not stuck behind it.
+//   - A message released is remembered and never charged or released again.
+//   - Mail held longer than held_warn_s is reported (log, once per message,
+//     and a gauge); it is never expired or deleted here.
+#pragma once
+
+#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/classifier.hpp"
+#include "common/config.hpp"
+#include "policyd/cap_limiter.hpp"
+
+namespace sg::rampd {
+
+struct StreamHeld {
+  uint64_t held = 0;            // messages of the stream in the hold queue
+  uint64_t held_over_warn = 0;  // of them, held longer than held_warn_s
+  int64_t oldest_age_s = 0;
+  uint64_t released_total = 0;
+  uint64_t recipients_released_total = 0;
+};
+
+struct DrainStatus {
+  std::map<std::string, StreamHeld> streams;
+  uint64_t held_of_no_stream = 0;  // held mail no stream's transport is on
+  uint64_t release_failures_total = 0;
+  std::string problem;  // the last round's trouble ("" when it went through)
+};
+
+class Drainer {
+ public:
+  // How long a partly charged message keeps its reservation.
+  static constexpr int64_t kReserveMs = 15 * 60 * 1000;
+
+  Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, RedisClient& redis,
+          std::string key_prefix);
+  void load_scripts() { limiter_.load_scripts(); }
+
+  // One round over the hold queue.
+  boost::asio::awaitable<void> run_once(const Config& cfg, int64_t now_ms);
+
+  const DrainStatus& status() const { return status_; }
+
+ private:
+  struct Known {
+    std::string stream;  // "" : not a stream's
+    std::vector<std::string> recipients;
+    int64_t arrival_s = 0;
+    std::size_t charged = 0;  // recipients charged so far (the reservation)
+    int64_t last_charge_ms = 0;
+    bool warned = false;
+  };
+  enum class Charge { all, stream_blocked, skip, error };
+
+  std::vector<std::string> postfix_command(const Config& cfg, const char* program) const;
+  boost::asio::awaitable<Charge> charge(const StreamConfig& s, const std::string& id, Known& k,
+                                        int64_t now_ms);
+  boost::asio::awaitable<bool> release(const Config& cfg, const StreamConfig& s,
+                                       const std::string& id, Known& k, int64_t now_ms);
+  boost::asio::awaitable<void> give_back(const std::string& stream, const std::string& id, Known& k,
+                                         int64_t now_ms);
+
+  boost::asio::io_context& io_;
+  boost::asio::thread_pool& pool_;
+  CapLimiter limiter_;
+  Classifier operators_{{}, {}};
+  const Config* operators_for_ = nullptr;
+  std::map<std::string, Known> known_;       // queue id -> what we know of it
+  std::map<std::string, int64_t> released_;  // queue id -> when released (kept a day)
+  DrainStatus status_;
+};
+
+}  // namespace sg::rampd

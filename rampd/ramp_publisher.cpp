@@ -1,0 +1,184 @@
+#include "rampd/ramp_publisher.hpp"
+
+#include <charconv>
+
+#include "common/limiter_keys.hpp"
+#include "rampd/lua_scripts.hpp"
+#include "rampd/redis_await.hpp"
+
+namespace sg::rampd {
+namespace {
+
+std::optional<int64_t> to_int(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// HGETALL's flat array -> pairs.
+std::vector<std::pair<std::string, std::string>> pairs(const Reply& r) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
+    out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
+  return out;
+}
+
+std::optional<ramp::RampState> parse_state(const Reply& r) {
+  ramp::RampState st;
+  int found = 0;
+  for (const auto& [k, v] : pairs(r)) {
+    auto n = to_int(v);
+    if (!n || *n < 0) return std::nullopt;
+    if (k == "day") st.day = static_cast<uint32_t>(*n), ++found;
+    if (k == "step_index") st.step_index = static_cast<uint32_t>(*n), ++found;
+    if (k == "updated_civil_day") st.updated_civil_day = *n, ++found;
+    if (k == "stepped_civil_day") st.stepped_civil_day = *n, ++found;
+  }
+  if (found != 4) return std::nullopt;
+  return st;
+}
+
+std::string cap_value(const std::optional<uint64_t>& v) {
+  return v ? std::to_string(*v) : std::string();
+}
+
+// caps.lua "ramp" arguments (not in the coroutine: GCC 12 mishandles braced
+// lists of literals there).
+std::vector<std::string> ramp_args(const RampConfig& ramp, const ramp::Advanced& adv,
+                                   int64_t now_ms) {
+  const auto& caps = adv.caps;
+  const auto& st = adv.state;
+  std::vector<std::string> args{"ramp", std::to_string(now_ms), std::to_string(st.day), adv.reason};
+  std::vector<std::pair<std::string, std::string>> fields{
+      {keys::cap_field("hourly"), cap_value(caps.hourly)},
+      {keys::cap_field("daily"), cap_value(caps.daily)}};
+  for (const auto& [op, steps] : ramp.operators) {
+    auto it = caps.operator_daily.find(op);
+    fields.emplace_back(keys::cap_field("daily", op), it == caps.operator_daily.end()
+                                                          ? std::string()
+                                                          : std::to_string(it->second));
+  }
+  args.push_back(std::to_string(fields.size()));
+  for (auto& [f, v] : fields) args.insert(args.end(), {f, v});
+  args.insert(args.end(),
+              {"4", "day", std::to_string(st.day), "step_index", std::to_string(st.step_index),
+               "updated_civil_day", std::to_string(st.updated_civil_day), "stepped_civil_day",
+               std::to_string(st.stepped_civil_day)});
+  return args;
+}
+
+}  // namespace
+
+RampPublisher::RampPublisher(RedisClient& redis, std::string key_prefix)
+    : redis_(redis), prefix_(std::move(key_prefix)), caps_(redis, kCapsLua) {}
+
+void RampPublisher::load_scripts() {
+  caps_.load();
+}
+
+boost::asio::awaitable<std::string> RampPublisher::copy_counts(const StreamConfig& s, int64_t today,
+                                                               uint64_t& sent_today) {
+  // policyd's counter of a day lives until the end of the next day: copying
+  // yesterday's and the day before's each minute keeps every day that had
+  // a minute of rampd running while its counter lived.
+  const std::string history = keys::sent_days(prefix_, s.name);
+  for (int64_t d = today; d >= today - 2; --d) {
+    const std::string day = ramp::day_key(d);
+    Reply r = co_await cmd(redis_, "GET", keys::daily_count(prefix_, s.name, day));
+    if (!r.ok()) co_return "reading policyd's count of " + day + ": " + r.error();
+    if (r.type != Reply::Type::string) continue;
+    auto n = to_int(r.str);
+    if (!n || *n < 0) continue;
+    if (d == today) {
+      sent_today = static_cast<uint64_t>(*n);
+      continue;
+    }
+    Reply w = co_await cmd(redis_, "HSET", history, day, r.str);
+    if (!w.ok()) co_return "writing the send history: " + w.error();
+  }
+  Reply len = co_await cmd(redis_, "HLEN", history);
+  if (len.ok() && len.integer > kSendHistoryDays + 30) {
+    Reply all = co_await cmd(redis_, "HKEYS", history);
+    std::vector<std::string> argv{"HDEL", history};
+    for (const auto& k : all.elements)
+      if (auto d = ramp::day_number(k.str); !d || *d < today - kSendHistoryDays)
+        argv.push_back(k.str);
+    if (argv.size() > 2) co_await call(redis_, std::move(argv));
+  }
+  co_return std::string();
+}
+
+boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s, int64_t now_ms,
+                                                          bool frozen, std::string frozen_why) {
+  RampReport rep;
+  rep.stream = s.name;
+  rep.frozen = frozen;
+  if (!s.ramp) {
+    rep.error = "stream has no ramp";
+    co_return rep;
+  }
+  const RampConfig& ramp = *s.ramp;
+  std::string err;
+  auto stamp = ramp::read_stamp(ramp.stamp, err);
+  if (!stamp) {
+    rep.error = "warmup stamp " + err + "; caps left as they are";
+    co_return rep;
+  }
+  const int64_t today = ramp::civil_day_number(now_ms);
+  const int64_t stamp_day = ramp::civil_day_number(*stamp * 1000);
+  err = co_await copy_counts(s, today, rep.sent_today);
+  if (!err.empty()) {
+    rep.error = err;
+    co_return rep;
+  }
+
+  if (ramp.count == RampCount::send_days) {
+    Reply h = co_await cmd(redis_, "HGETALL", keys::sent_days(prefix_, s.name));
+    if (!h.ok()) {
+      rep.error = "reading the send history: " + h.error();
+      co_return rep;
+    }
+    std::vector<ramp::SentDay> history;
+    for (auto& [day, sent] : pairs(h))
+      if (auto n = to_int(sent); n && *n >= 0) history.push_back({day, static_cast<uint64_t>(*n)});
+    auto c = ramp::send_days(history, stamp_day, today, ramp.send_day_minimum, err);
+    if (!c) {
+      rep.error = "send history: " + err;
+      co_return rep;
+    }
+    rep.count = *c;
+  } else {
+    rep.count = ramp::calendar_days(stamp_day, today);
+  }
+
+  Reply prev_reply = co_await cmd(redis_, "HGETALL", keys::ramp_state(prefix_, s.name));
+  if (!prev_reply.ok()) {
+    rep.error = "reading the ramp state: " + prev_reply.error();
+    co_return rep;
+  }
+  const auto previous = parse_state(prev_reply);
+  if (frozen && previous) {
+    rep.advanced.state = *previous;
+    rep.advanced.caps = ramp::caps_on(ramp, previous->day);
+    rep.advanced.reason =
+        "day " + std::to_string(previous->day) + " kept: the ramp is frozen (" + frozen_why + ")";
+  } else {
+    rep.advanced = ramp::advance(ramp, previous, rep.count, today);
+  }
+
+  std::vector<std::string> script_keys(2);
+  script_keys[0] = keys::caps(prefix_, s.name);
+  script_keys[1] = keys::ramp_state(prefix_, s.name);
+  Reply r = co_await call(caps_, std::move(script_keys), ramp_args(ramp, rep.advanced, now_ms));
+  if (!r.ok() || r.type != Reply::Type::array || r.elements.size() != 2) {
+    rep.error = "publishing the caps: " + (r.ok() ? std::string("unexpected reply") : r.error());
+    co_return rep;
+  }
+  rep.version = r.elements[0].integer;
+  rep.changed = r.elements[1].integer == 1;
+  rep.ok = true;
+  co_return rep;
+}
+
+}  // namespace sg::rampd

@@ -1,0 +1,296 @@
+#include "rampd/rampd.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "rampd/listmonk_sync.hpp"
+#include "rampd/offload.hpp"
+
+namespace sg::rampd {
+namespace {
+
+// A counter that mirrors a running total kept elsewhere.
+void mirror(metrics::Counter& c, double total) {
+  if (total > c.value()) c.inc(total - c.value());
+}
+
+std::string frozen_by(const breaker::Breaker& b, const std::string& stream, int64_t now_ms) {
+  for (const auto& t : b.tripped(now_ms))
+    if (t.stream == stream && t.verdict.action == BreakerAction::freeze_ramp)
+      return t.verdict.reason;
+  return {};
+}
+
+}  // namespace
+
+Rampd::Rampd(boost::asio::io_context& io, RedisClient& redis, std::shared_ptr<const Config> cfg)
+    : io_(io),
+      cfg_(std::move(cfg)),
+      ramp_publisher_(redis, cfg_->redis.key_prefix),
+      breaker_publisher_(redis, cfg_->redis.key_prefix),
+      drainer_(io, pool_, redis, cfg_->redis.key_prefix),
+      feed_(std::make_unique<BreakerFeed>(*cfg_)) {
+  if (!cfg_->rampd.maillog.empty())
+    follower_ = std::make_unique<LogFollower>(cfg_->rampd.maillog, cfg_->rampd.maillog_from_start);
+}
+
+Rampd::~Rampd() {
+  pool_.join();
+}
+
+void Rampd::load_scripts() {
+  ramp_publisher_.load_scripts();
+  breaker_publisher_.load_scripts();
+  drainer_.load_scripts();
+}
+
+void Rampd::set_config(std::shared_ptr<const Config> cfg) {
+  const bool rules_changed = [&] {
+    const auto &a = cfg_->breakers, &b = cfg->breakers;
+    if (a.size() != b.size()) return true;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (a[i].name != b[i].name || a[i].op != b[i].op || a[i].dsn != b[i].dsn ||
+          a[i].text != b[i].text || a[i].status != b[i].status ||
+          a[i].threshold != b[i].threshold || a[i].window_s != b[i].window_s ||
+          a[i].action != b[i].action || a[i].cooldown_s != b[i].cooldown_s ||
+          a[i].recovery_s != b[i].recovery_s)
+        return true;
+    return false;
+  }();
+  if (rules_changed) {
+    spdlog::info(
+        "breaker rules changed: the breakers start over (open ones stay in Redis until "
+        "their cool-down ends)");
+    feed_ = std::make_unique<BreakerFeed>(*cfg);
+  }
+  if (cfg->rampd.maillog != cfg_->rampd.maillog)
+    follower_ = cfg->rampd.maillog.empty()
+                    ? nullptr
+                    : std::make_unique<LogFollower>(cfg->rampd.maillog, false);
+  cfg_ = std::move(cfg);
+}
+
+void Rampd::log_ramp(const RampReport& rep) {
+  const std::string line = rep.ok ? rep.advanced.reason : rep.error;
+  auto& last = last_logged_[rep.stream];
+  if (line == last) return;  // once a minute would bury the log: only what changed
+  last = line;
+  if (!rep.ok) {
+    spdlog::error("stream {}: {}", rep.stream, rep.error);
+    return;
+  }
+  const auto& a = rep.advanced;
+  const bool odd = a.held || a.count_went_back || a.clock_went_back || a.stamp_in_future;
+  auto level = odd ? spdlog::level::warn : spdlog::level::info;
+  spdlog::log(level, "stream {}: ramp {} (caps version {}{})", rep.stream, a.reason, rep.version,
+              rep.changed ? ", changed" : "");
+}
+
+boost::asio::awaitable<void> Rampd::ramp_round(int64_t now_ms) {
+  auto cfg = cfg_;  // a reload during the round does not change it under us
+  for (const auto& s : cfg->streams) {
+    std::optional<uint64_t> hourly = s.hourly_cap;
+    if (s.ramp) {
+      const std::string why = frozen_by(feed_->engine(), s.name, now_ms);
+      RampReport rep = co_await ramp_publisher_.publish(s, now_ms, !why.empty(), why);
+      log_ramp(rep);
+      if (rep.ok) hourly = rep.advanced.caps.hourly;
+      ramps_[s.name] = std::move(rep);
+      if (!ramps_[s.name].ok) hourly.reset();  // never mirror a cap we could not work out
+    }
+    if (s.listmonk && hourly) co_await sync_listmonk(s, *hourly, now_ms);
+  }
+}
+
+boost::asio::awaitable<void> Rampd::sync_listmonk(const StreamConfig& s, uint64_t hourly_cap,
+                                                  int64_t now_ms) {
+  auto& st = listmonk_[s.name];
+  const ListmonkConfig lm = *s.listmonk;
+  const auto choice = listmonk::choose_rate(hourly_cap, lm.fraction);
+  listmonk::Desired want{choice.rate, lm.window};
+  auto result = co_await offload<listmonk::SyncResult>(
+      pool_, io_, [lm, want] { return listmonk::sync_settings(lm, want); });
+  st.synced_ms = now_ms;
+  if (!result.ok) {
+    if (st.error != result.error)
+      spdlog::error("stream {}: Listmonk not kept in step: {}", s.name, result.error);
+    st.ok = false;
+    st.error = result.error;
+    co_return;
+  }
+  st.ok = true;
+  st.error.clear();
+  if (result.changed) {
+    spdlog::info(
+        "stream {}: Listmonk sliding window set to {} per {} (hourly cap {}, fraction "
+        "{}; was {} per {}){}{}",
+        s.name, choice.rate, lm.window, hourly_cap, lm.fraction, result.old_rate, result.old_window,
+        choice.clamped ? ": " : "", choice.note);
+    st.pending_reload = true;
+  }
+  st.rate = choice.rate;
+  if (!st.pending_reload) co_return;
+  if (lm.reload_url.empty()) {
+    if (result.changed)
+      spdlog::warn(
+          "stream {}: Listmonk reads its settings only at start and no reload_url is "
+          "configured: restart Listmonk for the new rate to apply",
+          s.name);
+    st.pending_reload = false;
+    co_return;
+  }
+  auto rel =
+      co_await offload<listmonk::ReloadResult>(pool_, io_, [lm] { return listmonk::reload(lm); });
+  if (rel.ok) {
+    spdlog::info("stream {}: Listmonk reloaded ({})", s.name, lm.reload_url);
+    st.pending_reload = false;
+  } else {
+    st.error = "reload: " + rel.error;
+    spdlog::error(
+        "stream {}: Listmonk's settings are written but it did not reload ({}); "
+        "retrying next round",
+        s.name, rel.error);
+  }
+}
+
+boost::asio::awaitable<void> Rampd::log_round(int64_t now_ms) {
+  if (follower_) {
+    auto lines = follower_->poll();
+    for (const auto& v : feed_->feed(lines, now_ms)) spdlog::warn("breaker tripped: {}", v.reason);
+  }
+  breaker_problem_ = co_await breaker_publisher_.publish(*cfg_, *feed_, now_ms);
+  if (!breaker_problem_.empty()) spdlog::error("{}", breaker_problem_);
+}
+
+boost::asio::awaitable<void> Rampd::drain_round(int64_t now_ms) {
+  auto cfg = cfg_;
+  co_await drainer_.run_once(*cfg, now_ms);
+}
+
+std::string Rampd::metrics_text() {
+  auto& r = registry_;
+  auto& day = r.gauge("streamguard_rampd_ramp_day", "The ramp day in force.", {"stream"});
+  auto& hourly = r.gauge("streamguard_rampd_hourly_cap",
+                         "The hourly cap the ramp gives today (-1: none).", {"stream"});
+  auto& ok = r.gauge("streamguard_rampd_ramp_ok",
+                     "1 when the ramp was published in the last round, 0 on a stamp or Redis "
+                     "problem.",
+                     {"stream"});
+  auto& version =
+      r.gauge("streamguard_rampd_caps_version", "ramp:version in the caps hash.", {"stream"});
+  for (const auto& [name, rep] : ramps_) {
+    ok.labels({name}).set(rep.ok ? 1 : 0);
+    if (!rep.ok) continue;
+    day.labels({name}).set(rep.advanced.state.day);
+    hourly.labels({name}).set(rep.advanced.caps.hourly ? double(*rep.advanced.caps.hourly) : -1);
+    version.labels({name}).set(static_cast<double>(rep.version));
+  }
+  auto& bstate = r.gauge("streamguard_rampd_breaker_state",
+                         "Breakers: 1 open, 2 recovering (closed ones are not listed).",
+                         {"stream", "operator", "rule"});
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (const auto& t : feed_->engine().tripped(now))
+    bstate.labels({t.stream, t.op, t.verdict.rule})
+        .set(t.verdict.state == breaker::State::open ? 1 : 2);
+  auto& rate = r.gauge("streamguard_rampd_delivery_rate",
+                       "Share of the stream's delivery results in the last hour that were sent "
+                       "(-1: none).",
+                       {"stream"});
+  auto& results =
+      r.gauge("streamguard_rampd_results_last_hour",
+              "Delivery results of the stream in the last hour, by status.", {"stream", "status"});
+  for (const auto& s : cfg_->streams) {
+    auto c = feed_->engine().counts(s.name, now);
+    rate.labels({s.name}).set(c.delivery_rate().value_or(-1));
+    results.labels({s.name, "sent"}).set(double(c.sent));
+    results.labels({s.name, "deferred"}).set(double(c.deferred));
+    results.labels({s.name, "bounced"}).set(double(c.bounced));
+    results.labels({s.name, "expired"}).set(double(c.expired));
+  }
+  mirror(r.counter("streamguard_rampd_log_lines_total", "Postfix log lines read.").labels({}),
+         double(feed_->counts().lines));
+  mirror(r.counter("streamguard_rampd_breaker_trips_total", "Breakers tripped open.").labels({}),
+         double(feed_->counts().trips));
+  auto& held =
+      r.gauge("streamguard_rampd_held", "Messages of the stream in the hold queue.", {"stream"});
+  auto& held_old = r.gauge("streamguard_rampd_held_over_warn",
+                           "Held messages older than [rampd] held_warn_s.", {"stream"});
+  auto& released = r.counter("streamguard_rampd_released_total",
+                             "Held messages released after charging the caps.", {"stream"});
+  for (const auto& [name, st] : drainer_.status().streams) {
+    held.labels({name}).set(double(st.held));
+    held_old.labels({name}).set(double(st.held_over_warn));
+    mirror(released.labels({name}), double(st.released_total));
+  }
+  r.gauge("streamguard_rampd_held_of_no_stream", "Held messages no stream's transport is on.")
+      .labels({})
+      .set(double(drainer_.status().held_of_no_stream));
+  auto& lm_ok =
+      r.gauge("streamguard_rampd_listmonk_ok",
+              "1 when Listmonk's settings were kept in step in the last round.", {"stream"});
+  auto& lm_rate = r.gauge("streamguard_rampd_listmonk_rate",
+                          "app.message_sliding_window_rate as last written.", {"stream"});
+  for (const auto& [name, st] : listmonk_) {
+    lm_ok.labels({name}).set(st.ok && !st.pending_reload ? 1 : 0);
+    lm_rate.labels({name}).set(double(st.rate));
+  }
+  return r.render();
+}
+
+std::string Rampd::status_json() const {
+  nlohmann::json j;
+  j["program"] = "streamguard-rampd";
+  for (const auto& [name, rep] : ramps_) {
+    auto& s = j["streams"][name];
+    s["ramp_ok"] = rep.ok;
+    if (!rep.ok) {
+      s["ramp_error"] = rep.error;
+      continue;
+    }
+    s["ramp_day"] = rep.advanced.state.day;
+    s["counted_day"] = rep.count.day;
+    s["reason"] = rep.advanced.reason;
+    s["frozen"] = rep.frozen;
+    if (rep.advanced.caps.hourly) s["hourly_cap"] = *rep.advanced.caps.hourly;
+    if (rep.advanced.caps.daily) s["daily_cap"] = *rep.advanced.caps.daily;
+    s["sent_today"] = rep.sent_today;
+    s["caps_version"] = rep.version;
+  }
+  for (const auto& [name, st] : listmonk_) {
+    auto& l = j["streams"][name]["listmonk"];
+    l["ok"] = st.ok;
+    l["rate"] = st.rate;
+    l["pending_reload"] = st.pending_reload;
+    if (!st.error.empty()) l["error"] = st.error;
+  }
+  for (const auto& [name, st] : drainer_.status().streams) {
+    auto& h = j["streams"][name]["held"];
+    h["messages"] = st.held;
+    h["over_warn"] = st.held_over_warn;
+    h["oldest_age_s"] = st.oldest_age_s;
+    h["released_total"] = st.released_total;
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  j["breakers"] = nlohmann::json::array();
+  for (const auto& t : feed_->engine().tripped(now))
+    j["breakers"].push_back({{"stream", t.stream},
+                             {"operator", t.op},
+                             {"rule", t.verdict.rule},
+                             {"state", breaker::to_string(t.verdict.state)},
+                             {"until_ms", t.verdict.until_ms},
+                             {"reason", t.verdict.reason}});
+  if (!drainer_.status().problem.empty()) j["drain_problem"] = drainer_.status().problem;
+  if (!breaker_problem_.empty()) j["breaker_problem"] = breaker_problem_;
+  if (follower_) {
+    j["maillog"]["path"] = follower_->path();
+    if (!follower_->problem().empty()) j["maillog"]["problem"] = follower_->problem();
+  }
+  return j.dump(2) + "\n";
+}
+
+}  // namespace sg::rampd

@@ -1,0 +1,84 @@
+// streamguard-rampd's work, one round at a time, with the time passed in:
+// the daemon (rampd_app.cpp) runs the rounds on timers with the real clock;
+// the tests run them with an injected one.
+//
+//   ramp_round:  every stream's ramp aged and published to Redis (caps,
+//                day, reason, version), and Listmonk's settings kept a
+//                fraction under the stream's hourly cap;
+//   log_round:   new Postfix log lines fed to the breakers, and the
+//                breakers published to Redis for policyd;
+//   drain_round: held mail released as the caps allow.
+#pragma once
+
+#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/config.hpp"
+#include "common/metrics.hpp"
+#include "rampd/breaker_feed.hpp"
+#include "rampd/drainer.hpp"
+#include "rampd/log_follower.hpp"
+#include "rampd/ramp_publisher.hpp"
+
+namespace sg::rampd {
+
+struct ListmonkState {
+  bool ok = false;
+  bool pending_reload = false;  // a value changed and Listmonk has not reloaded yet
+  uint64_t rate = 0;            // the rate last written
+  std::string error;            // the last problem ("" when none)
+  int64_t synced_ms = 0;
+};
+
+class Rampd {
+ public:
+  Rampd(boost::asio::io_context& io, RedisClient& redis, std::shared_ptr<const Config> cfg);
+  ~Rampd();
+
+  // Call when the Redis connection is (re)established.
+  void load_scripts();
+  // A new configuration (SIGHUP): the breakers start over when their rules
+  // changed; the log follower is reopened when its path changed.
+  void set_config(std::shared_ptr<const Config> cfg);
+  const Config& config() const { return *cfg_; }
+
+  boost::asio::awaitable<void> ramp_round(int64_t now_ms);
+  boost::asio::awaitable<void> log_round(int64_t now_ms);
+  boost::asio::awaitable<void> drain_round(int64_t now_ms);
+
+  std::string metrics_text();
+  std::string status_json() const;
+
+  const std::map<std::string, RampReport>& ramps() const { return ramps_; }
+  const std::map<std::string, ListmonkState>& listmonk() const { return listmonk_; }
+  const BreakerFeed& breakers() const { return *feed_; }
+  const DrainStatus& drain() const { return drainer_.status(); }
+
+ private:
+  boost::asio::awaitable<void> sync_listmonk(const StreamConfig& s, uint64_t hourly_cap,
+                                             int64_t now_ms);
+  void log_ramp(const RampReport& rep);
+
+  boost::asio::io_context& io_;
+  boost::asio::thread_pool pool_{2};
+  std::shared_ptr<const Config> cfg_;
+  RampPublisher ramp_publisher_;
+  BreakerPublisher breaker_publisher_;
+  Drainer drainer_;
+  std::unique_ptr<BreakerFeed> feed_;
+  std::unique_ptr<LogFollower> follower_;
+  std::map<std::string, RampReport> ramps_;
+  std::map<std::string, std::string> last_logged_;  // stream -> last ramp line logged
+  std::map<std::string, ListmonkState> listmonk_;
+  std::string breaker_problem_;
+  metrics::Registry registry_;
+};
+
+}  // namespace sg::rampd

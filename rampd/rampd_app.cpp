@@ -1,0 +1,257 @@
+#include "rampd/rampd_app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <iostream>
+
+#include "common/civil_time.hpp"
+#include "common/cli.hpp"
+#include "common/clock.hpp"
+#include "common/logging.hpp"
+#include "common/status_server.hpp"
+#include "rampd/rampd.hpp"
+
+namespace sg::rampd {
+namespace {
+
+constexpr const char* kHelp = R"(NAME
+    streamguard-rampd - ages warmup caps, trips breakers, drains held mail
+
+SYNOPSIS
+    streamguard-rampd --config FILE [--redis URL] [--status ADDR]...
+                      [--log-level LEVEL]
+    streamguard-rampd --config FILE --check-config
+    streamguard-rampd --help | --version
+
+DESCRIPTION
+    The sidecar of streamguard-policyd, beside Postfix. It shares policyd's
+    configuration file and Redis.
+
+    Ramp. Every [rampd] interval_s (default 60 s) and at start, for every
+    stream with a ramp: the warmup day is counted from the stream's stamp
+    file (epoch seconds) in calendar days, or in send days (days on which
+    the stream sent at least send_day_minimum, from policyd's daily counts,
+    which rampd copies into its own history). The day in force only moves
+    forward, at most one step a day. The caps it gives are written into the
+    stream's caps hash in Redis (policyd reads them there) in one atomic
+    step, with ramp:day, ramp:reason and ramp:version. A missing or
+    unreadable stamp is logged as an error and changes nothing.
+
+    Listmonk. For a stream with `listmonk = { dsn = ... }`, Listmonk's
+    settings table gets app.message_sliding_window = true,
+    ..._duration = window and ..._rate = floor(hourly cap x fraction), in
+    one transaction and only when a value differs; then, if reload_url is
+    set, POST reload_url (Listmonk reads its settings only at start).
+
+    Breakers. rampd follows the Postfix log ([rampd] maillog) and feeds
+    each delivery result, by stream (the transport that logged it) and
+    operator (the MX that answered, or the recipient domain), to the
+    [[breaker]] rules. A tripped breaker is written into the stream's caps
+    hash as breaker:op:NAME; policyd then defers or holds that operator's
+    recipients until the cool-down ends, and lets a growing share of the cap
+    through during recovery. freeze_ramp breakers stop the ramp instead.
+
+    Held mail. Every [rampd] drain_interval_s, the hold queue is read with
+    postqueue -j. Each held message's stream comes from its queue file's
+    content_filter (postcat -e). Oldest first, each recipient is charged
+    against the same caps policyd uses; a message whose recipients are all
+    charged is released (postsuper -H, then postqueue -i). Mail held longer
+    than held_warn_s is reported, never expired.
+
+OPTIONS
+    --config FILE     The TOML configuration (required). See
+                      docs/configuration.md.
+    --check-config    Read FILE, print each problem as FILE:LINE:COLUMN:
+                      message, and exit: 0 when valid, 1 when not.
+    --redis URL       Use this Redis instead of [redis] url:
+                      redis://HOST:PORT[/DB] or unix:///path[?db=N].
+    --status ADDR     Serve /metrics and /status here instead of [rampd]
+                      status; repeatable. ADDR is unix:/path or
+                      inet:HOST:PORT.
+    --log-level L     trace, debug, info (default: the config's), warn, error.
+    --help            This text.
+    --version         The version.
+
+SIGNALS
+    SIGHUP            Reload FILE. An invalid file is reported and the
+                      running configuration kept. Breakers start over when
+                      their rules changed (open ones stay in Redis until
+                      their cool-down ends).
+    SIGTERM, SIGINT   Stop.
+
+EXIT STATUS
+    0 on a clean stop or a valid --check-config; 1 on an invalid
+    configuration; 2 on a usage error or a status address that cannot be
+    bound.
+
+FILES
+    Redis keys (prefix "sg", {stream} hash tag): sg:{STREAM}:caps (caps,
+    breakers, ramp:* fields), sg:{STREAM}:ramp (the ramp state) and
+    sg:{STREAM}:sent_days (send history), kept without a TTL.
+
+EXAMPLES
+    streamguard-rampd --config /etc/streamguard/streamguard.toml --check-config
+    streamguard-rampd --config streamguard.toml --status inet:127.0.0.1:9103
+)";
+
+int64_t now_ms() {
+  return SystemClock().now_ms();
+}
+
+// Runs `round` now and then every `period`, forever (until the loop stops).
+template <class Round>
+boost::asio::awaitable<void> every(boost::asio::io_context& io, std::chrono::seconds period,
+                                   Round round) {
+  boost::asio::steady_timer timer(io);
+  for (;;) {
+    co_await round();
+    timer.expires_after(period);
+    boost::system::error_code ec;
+    co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
+}  // namespace
+
+int run_rampd(int argc, char** argv) {
+  int exit_code = 2;
+  std::string redis_url;
+  auto extra = [&redis_url](std::string_view a, const std::function<const char*()>& value) {
+    if (a != "--redis") return cli::Extra::unknown;
+    const char* v = value();
+    if (!v) return cli::Extra::error;
+    redis_url = v;
+    return cli::Extra::taken;
+  };
+  auto opts =
+      cli::parse(argc, argv, "streamguard-rampd", kHelp, STREAMGUARD_VERSION, extra, exit_code);
+  if (!opts) return exit_code;
+  auto loaded = load_config(opts->config);
+  for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+  if (!loaded.config) {
+    std::cerr << "streamguard-rampd: " << loaded.errors.size()
+              << (loaded.errors.size() == 1 ? " error" : " errors") << " in " << opts->config
+              << "\n";
+    return 1;
+  }
+  auto cfg = loaded.config;
+  if (opts->check_only) {
+    std::cout << cfg->path << ": configuration is valid\n";
+    for (const auto& s : cfg->streams)
+      std::cout << "  stream " << s.name << ": "
+                << (s.ramp ? "ramp from " + s.ramp->stamp : std::string("no ramp"))
+                << (s.listmonk ? "; Listmonk kept in step" : "") << "\n";
+    std::cout << "  breakers: " << cfg->breakers.size() << " rules; Postfix log: "
+              << (cfg->rampd.maillog.empty() ? "none (breakers idle)" : cfg->rampd.maillog)
+              << "\n  held mail: " << (cfg->rampd.drain ? "drained" : "reported only") << "\n";
+    return 0;
+  }
+  RedisUrl redis{cfg->redis.endpoint, cfg->redis.db, cfg->redis.password};
+  if (!redis_url.empty()) {
+    std::string err;
+    auto u = parse_redis_url(redis_url, err);
+    if (!u) {
+      std::cerr << "streamguard-rampd: --redis: " << err << "\n";
+      return 2;
+    }
+    redis = *u;
+  }
+  std::vector<Endpoint> status = cfg->rampd.status;
+  if (!opts->status.empty()) {
+    status.clear();
+    for (const auto& t : opts->status) {
+      std::string err;
+      auto e = parse_endpoint(t, err);
+      if (!e) {
+        std::cerr << "streamguard-rampd: --status: " << err << "\n";
+        return 2;
+      }
+      status.push_back(*e);
+    }
+  }
+  const std::string level = opts->log_level.empty() ? cfg->log_level : opts->log_level;
+  if (!init_logging("streamguard-rampd", level)) {
+    std::cerr << "streamguard-rampd: unknown log level '" << level << "'\n";
+    return 2;
+  }
+  set_process_timezone(cfg->timezone);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  boost::asio::io_context io(1);
+  Rampd* app_ptr = nullptr;
+  RedisClient redis_client(
+      io,
+      RedisClientOptions{
+          redis, std::chrono::milliseconds(std::max<uint32_t>(cfg->redis.timeout_ms, 2000))},
+      RedisClientHooks{[&app_ptr] {
+                         if (app_ptr) app_ptr->load_scripts();
+                       },
+                       [](std::string_view why) { spdlog::warn("redis: {}", why); },
+                       {}});
+  Rampd app(io, redis_client, cfg);
+  app_ptr = &app;
+  std::unique_ptr<StatusServer> status_server;
+  try {
+    if (!status.empty())
+      status_server = std::make_unique<StatusServer>(
+          io, status, [&app] { return app.metrics_text(); }, [&app] { return app.status_json(); });
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  if (status_server) {
+    auto ports = status_server->bound_ports();
+    for (std::size_t i = 0; i < status.size(); ++i) {
+      Endpoint shown = status[i];
+      if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
+      spdlog::info("serving /metrics and /status on {}", shown.to_string());
+    }
+  }
+  spdlog::info("config {} loaded: {} streams, redis {}, Postfix log {}, held mail {}", opts->config,
+               cfg->streams.size(), redis.endpoint.to_string(),
+               cfg->rampd.maillog.empty() ? "none" : cfg->rampd.maillog,
+               cfg->rampd.drain ? "drained" : "reported only");
+  redis_client.start();
+
+  using std::chrono::seconds;
+  auto spawn = [&io](auto loop) {
+    boost::asio::co_spawn(io, std::move(loop), boost::asio::detached);
+  };
+  spawn(every(io, seconds(cfg->rampd.interval_s), [&app] { return app.ramp_round(now_ms()); }));
+  spawn(every(io, seconds(1), [&app] { return app.log_round(now_ms()); }));
+  spawn(every(io, seconds(cfg->rampd.drain_interval_s),
+              [&app] { return app.drain_round(now_ms()); }));
+
+  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig != SIGHUP) {
+          spdlog::info("stopping on signal {}", sig);
+          io.stop();
+          return;
+        }
+        auto again = load_config(opts->config);
+        if (!again.config) {
+          for (const auto& e : again.errors) spdlog::error("reload: {}", e.to_string());
+          spdlog::error("reload failed: keeping the running configuration");
+        } else {
+          set_process_timezone(again.config->timezone);
+          app.set_config(again.config);
+          spdlog::info("reloaded {}", opts->config);
+        }
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  io.run();
+  return 0;
+}
+
+}  // namespace sg::rampd
