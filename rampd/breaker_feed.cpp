@@ -92,7 +92,8 @@ boost::asio::awaitable<std::string> BreakerPublisher::publish(const Config& cfg,
       args.push_back(v);
     }
     std::vector<std::string> keys(1, keys::caps(prefix_, s.name));
-    Reply r = co_await call(caps_, std::move(keys), std::move(args));
+    auto aw1 = call(caps_, std::move(keys), std::move(args));
+    Reply r = co_await std::move(aw1);
     if (!r.ok() && first_error.empty())
       first_error = "publishing the breakers of stream " + s.name + ": " + r.error();
   }

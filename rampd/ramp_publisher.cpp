@@ -85,7 +85,8 @@ boost::asio::awaitable<std::string> RampPublisher::copy_counts(const StreamConfi
   const std::string history = keys::sent_days(prefix_, s.name);
   for (int64_t d = today; d >= today - 2; --d) {
     const std::string day = ramp::day_key(d);
-    Reply r = co_await cmd(redis_, "GET", keys::daily_count(prefix_, s.name, day));
+    auto aw14 = cmd(redis_, "GET", keys::daily_count(prefix_, s.name, day));
+    Reply r = co_await std::move(aw14);
     if (!r.ok()) co_return "reading policyd's count of " + day + ": " + r.error();
     if (r.type != Reply::Type::string) continue;
     auto n = to_int(r.str);
@@ -94,17 +95,23 @@ boost::asio::awaitable<std::string> RampPublisher::copy_counts(const StreamConfi
       sent_today = static_cast<uint64_t>(*n);
       continue;
     }
-    Reply w = co_await cmd(redis_, "HSET", history, day, r.str);
+    auto aw15 = cmd(redis_, "HSET", history, day, r.str);
+    Reply w = co_await std::move(aw15);
     if (!w.ok()) co_return "writing the send history: " + w.error();
   }
-  Reply len = co_await cmd(redis_, "HLEN", history);
+  auto aw16 = cmd(redis_, "HLEN", history);
+  Reply len = co_await std::move(aw16);
   if (len.ok() && len.integer > kSendHistoryDays + 30) {
-    Reply all = co_await cmd(redis_, "HKEYS", history);
+    auto aw17 = cmd(redis_, "HKEYS", history);
+    Reply all = co_await std::move(aw17);
     std::vector<std::string> argv{"HDEL", history};
     for (const auto& k : all.elements)
       if (auto d = ramp::day_number(k.str); !d || *d < today - kSendHistoryDays)
         argv.push_back(k.str);
-    if (argv.size() > 2) co_await call(redis_, std::move(argv));
+    if (argv.size() > 2) {
+      auto aw18 = call(redis_, std::move(argv));
+      co_await std::move(aw18);
+    }
   }
   co_return std::string();
 }
@@ -127,14 +134,16 @@ boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s,
   }
   const int64_t today = ramp::civil_day_number(now_ms);
   const int64_t stamp_day = ramp::civil_day_number(*stamp * 1000);
-  err = co_await copy_counts(s, today, rep.sent_today);
+  auto aw19 = copy_counts(s, today, rep.sent_today);
+  err = co_await std::move(aw19);
   if (!err.empty()) {
     rep.error = err;
     co_return rep;
   }
 
   if (ramp.count == RampCount::send_days) {
-    Reply h = co_await cmd(redis_, "HGETALL", keys::sent_days(prefix_, s.name));
+    auto aw20 = cmd(redis_, "HGETALL", keys::sent_days(prefix_, s.name));
+    Reply h = co_await std::move(aw20);
     if (!h.ok()) {
       rep.error = "reading the send history: " + h.error();
       co_return rep;
@@ -152,7 +161,8 @@ boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s,
     rep.count = ramp::calendar_days(stamp_day, today);
   }
 
-  Reply prev_reply = co_await cmd(redis_, "HGETALL", keys::ramp_state(prefix_, s.name));
+  auto aw21 = cmd(redis_, "HGETALL", keys::ramp_state(prefix_, s.name));
+  Reply prev_reply = co_await std::move(aw21);
   if (!prev_reply.ok()) {
     rep.error = "reading the ramp state: " + prev_reply.error();
     co_return rep;
@@ -170,7 +180,8 @@ boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s,
   std::vector<std::string> script_keys(2);
   script_keys[0] = keys::caps(prefix_, s.name);
   script_keys[1] = keys::ramp_state(prefix_, s.name);
-  Reply r = co_await call(caps_, std::move(script_keys), ramp_args(ramp, rep.advanced, now_ms));
+  auto aw22 = call(caps_, std::move(script_keys), ramp_args(ramp, rep.advanced, now_ms));
+  Reply r = co_await std::move(aw22);
   if (!r.ok() || r.type != Reply::Type::array || r.elements.size() != 2) {
     rep.error = "publishing the caps: " + (r.ok() ? std::string("unexpected reply") : r.error());
     co_return rep;

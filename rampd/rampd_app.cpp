@@ -110,10 +110,12 @@ boost::asio::awaitable<void> every(boost::asio::io_context& io, std::chrono::sec
                                    Round round) {
   boost::asio::steady_timer timer(io);
   for (;;) {
-    co_await round();
+    auto step = round();
+    co_await std::move(step);
     timer.expires_after(period);
     boost::system::error_code ec;
-    co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    auto aw29 = timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    co_await std::move(aw29);
     if (ec) co_return;
   }
 }

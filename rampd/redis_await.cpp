@@ -40,10 +40,12 @@ Reply copy_reply(const redisReply* r, std::string_view error) {
   return out;
 }
 
+// Not coroutines themselves: they hand back the awaitable of the
+// initiation, which owns the arguments (GCC 12 mishandled the captures of a
+// lambda made inside a coroutine frame here: a double free).
 boost::asio::awaitable<Reply> call(RedisClient& redis, std::vector<std::string> argv) {
-  auto args = std::make_shared<std::vector<std::string>>(std::move(argv));
-  co_return co_await await_callback<Reply>([&redis, args](std::function<void(Reply)> done) {
-    std::vector<std::string_view> views(args->begin(), args->end());
+  return await_callback<Reply>([&redis, argv = std::move(argv)](std::function<void(Reply)> done) {
+    std::vector<std::string_view> views(argv.begin(), argv.end());
     redis.command(views, [done = std::move(done)](const redisReply* r, std::string_view err) {
       done(copy_reply(r, err));
     });
@@ -52,14 +54,13 @@ boost::asio::awaitable<Reply> call(RedisClient& redis, std::vector<std::string> 
 
 boost::asio::awaitable<Reply> call(LuaScript& script, std::vector<std::string> keys,
                                    std::vector<std::string> args) {
-  co_return co_await await_callback<Reply>(
-      [&script, keys = std::move(keys),
-       args = std::move(args)](std::function<void(Reply)> done) mutable {
-        script.call(std::move(keys), std::move(args),
-                    [done = std::move(done)](const redisReply* r, std::string_view err) {
-                      done(copy_reply(r, err));
-                    });
-      });
+  return await_callback<Reply>([&script, keys = std::move(keys),
+                                args = std::move(args)](std::function<void(Reply)> done) mutable {
+    script.call(std::move(keys), std::move(args),
+                [done = std::move(done)](const redisReply* r, std::string_view err) {
+                  done(copy_reply(r, err));
+                });
+  });
 }
 
 }  // namespace sg::rampd
