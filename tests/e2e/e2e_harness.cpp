@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -152,7 +156,9 @@ Harness::~Harness() {
               << tail(postfix_ ? postfix_->log() : "") << "\n---- policyd log (tail):\n"
               << tail(policyd_log()) << "\n";
   }
-  for (pid_t* pid : {&milter_pid_, &opendkim_pid_}) {
+  if (::testing::Test::HasFailure() && rampd_pid_ > 0)
+    std::cerr << "---- rampd log (tail):\n" << tail(rampd_log()) << "\n";
+  for (pid_t* pid : {&rampd_pid_, &milter_pid_, &opendkim_pid_}) {
     if (*pid > 0) {
       terminate(*pid, 5s);
       reaper_.forget_pid(*pid);
@@ -220,6 +226,11 @@ std::string Harness::policyd_config() const {
                            "/opendkim/opendkim.conf\"\nstatus = \"unix:" + root_ +
                            "/milter-status.sock\"\n" + opts_.milter_settings + "\n"
                      : std::string())
+    << "[rampd]\n"
+    << "status = \"unix:" << rampd_status_socket() << "\"\n"
+    << "maillog = \"" << postfix_->log_path() << "\"\n"
+    << "postfix_config_dir = \"" << postfix_->config_dir() << "\"\n"
+    << opts_.rampd << "\n"
     << "[postfix]\n"
     << (opts_.milter ? "milters_before = [\"unix:opendkim/opendkim.sock\"]\n" : "")
     << "backstop_dir = \"" << postfix_conf_dir_ << "\"\n"
@@ -263,6 +274,28 @@ void Harness::start_policyd(bool wait_redis) {
     kill_policyd();
     throw std::runtime_error("streamguard-policyd did not become ready:\n" + tail(policyd_log()));
   }
+}
+
+void Harness::start_rampd() {
+  if (rampd_pid_ > 0) throw std::runtime_error("rampd is already running");
+  rampd_pid_ = spawn({SG_RAMPD_BIN, "--config", policyd_config_path_}, root_ + "/rampd.log");
+  reaper_.watch_pid(rampd_pid_);
+  if (!wait_until([&] { return unix_accepts(rampd_status_socket()); }, 15s)) {
+    stop_rampd();
+    throw std::runtime_error("streamguard-rampd did not become ready:\n" + tail(rampd_log()));
+  }
+}
+
+void Harness::stop_rampd() {
+  if (rampd_pid_ <= 0) return;
+  ::kill(rampd_pid_, SIGTERM);
+  ::waitpid(rampd_pid_, nullptr, 0);
+  reaper_.forget_pid(rampd_pid_);
+  rampd_pid_ = -1;
+}
+
+std::string Harness::rampd_log() const {
+  return slurp(root_ + "/rampd.log");
 }
 
 void Harness::kill_policyd() {
@@ -362,6 +395,22 @@ Submission Harness::submit(const std::string& stream, const std::vector<std::str
     }
   }
   return s;
+}
+
+std::string http_get_unix(const std::string& socket_path, const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, socket_path.c_str(), sizeof a.sun_path - 1);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+    (void)!::write(fd, req.data(), req.size());
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
 }
 
 }  // namespace sg::e2e

@@ -65,7 +65,14 @@ struct HarnessOptions {
   std::string opendkim_internal_hosts = "127.0.0.1\n::1\n";
   // TOML lines added to [milter] (listen and opendkim_conf are set).
   std::string milter_settings;
+  // TOML lines added to [rampd] (status, maillog and the Postfix directories
+  // are set by the harness: rampd follows this Postfix's maillog_file and
+  // runs postqueue/postsuper/postcat -c on its config).
+  std::string rampd;
 };
+
+// GET path over a unix socket (a status socket); the whole response.
+std::string http_get_unix(const std::string& socket_path, const std::string& path);
 
 class Harness {
  public:
@@ -105,6 +112,12 @@ class Harness {
   const std::string& root() const { return root_; }
   std::string milter_log() const;
   void kill_milter();  // SIGKILL: a crashed milter
+  // streamguard-rampd with the same config; start waits until its status
+  // socket answers.
+  void start_rampd();
+  void stop_rampd();  // SIGTERM, waited for
+  std::string rampd_log() const;
+  std::string rampd_status_socket() const { return root_ + "/rampd-status.sock"; }
   std::string opendkim_log() const;
   // Submits a whole message as written (headers and body, CRLF or LF) with
   // swaks --data; the envelope sender is kFrom.
@@ -130,7 +143,7 @@ class Harness {
   std::unique_ptr<PostfixInstance> postfix_;
   std::string policyd_config_path_, policyd_log_path_, policyd_socket_, postfix_conf_dir_;
   pid_t policyd_pid_ = -1;
-  pid_t opendkim_pid_ = -1, milter_pid_ = -1;
+  pid_t opendkim_pid_ = -1, milter_pid_ = -1, rampd_pid_ = -1;
   mutable int data_files_ = 0;
   void start_milters();
   std::string swaks_;

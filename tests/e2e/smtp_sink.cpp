@@ -164,6 +164,7 @@ void SmtpSink::serve(int fd) {
         if (!complete) break;
         {
           std::lock_guard lk(mu_);
+          txn.received = std::chrono::steady_clock::now();
           messages_.push_back(txn);
           arrived_.notify_all();
         }

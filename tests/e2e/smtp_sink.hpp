@@ -19,8 +19,9 @@ namespace sg::e2e {
 struct SinkMessage {
   std::string helo;
   std::string mail_from;
-  std::vector<std::string> rcpts;  // bare addresses, no <> or parameters
-  std::string data;                // dot-unstuffed, CRLF line ends
+  std::vector<std::string> rcpts;                  // bare addresses, no <> or parameters
+  std::string data;                                // dot-unstuffed, CRLF line ends
+  std::chrono::steady_clock::time_point received;  // when the sink took it
   bool has_rcpt(const std::string& addr) const;
 };
 

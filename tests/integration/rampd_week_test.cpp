@@ -127,7 +127,6 @@ TEST_F(RampdWeekTest, CapsInRedisAndListmonkFollowBothSchedulesIndependently) {
                      "SELECT value::text FROM settings WHERE key = "
                      "'app.concurrency'"),
             "10");  // never touched
-  // rampd's own send history holds the days policyd counted.
   // rampd's own send history holds the five past days policyd counted (Mon-Fri;
   // today's count is copied once the day is over).
   EXPECT_EQ(redis.cmd({"HLEN", keys::sent_days("sg", "trucking")}), "5");
