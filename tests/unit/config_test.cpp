@@ -350,7 +350,7 @@ ports = [25]
       4, 18,
       "unknown key 'hourly_limit' in [[stream]] (known: name, ports, exclude, mode, "
       "over_cap, hourly_cap, daily_cap, burst, operator_hourly, operator_daily, ramp, postfix, "
-      "milter)");
+      "milter, listmonk)");
 }
 
 TEST(ConfigErrors, UnknownKeysInOtherTables) {

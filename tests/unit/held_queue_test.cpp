@@ -1,0 +1,484 @@
+#include "rampd/held_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sg::held {
+namespace {
+
+// postqueue -j lines as Postfix 3.7 wrote them (tests/e2e/held_queue_test.cpp's
+// instance): one held on a stream over its cap, one deferred after its other
+// recipient was delivered, then force-expired with postsuper -e.
+const std::string kHeld =
+    R"({"queue_name": "hold", "queue_id": "39812A80135", "arrival_time": 1795386117, )"
+    R"("message_size": 451, "forced_expire": false, "sender": "news@send.example.com", )"
+    R"("recipients": [{"address": "yard@fleet-two.example"}]})";
+const std::string kDeferred =
+    R"({"queue_name": "deferred", "queue_id": "1EA11A80133", "arrival_time": 1795386117, )"
+    R"("message_size": 450, "forced_expire": false, "sender": "news@send.example.com", )"
+    R"("recipients": [{"address": "billing@clinic-c.example", "delay_reason": "host )"
+    R"(127.0.0.1[127.0.0.1] said: 450 4.2.0 mailbox busy, try later (in reply to RCPT TO )"
+    R"x(command)"}]})x";
+const std::string kExpired =
+    R"({"queue_name": "hold", "queue_id": "39812A80135", "arrival_time": 1795386117, )"
+    R"("message_size": 451, "forced_expire": true, "sender": "news@send.example.com", )"
+    R"("recipients": [{"address": "yard@fleet-two.example"}]})";
+
+// postcat -e -q output of the same queue files.
+const std::string kPostcatHold = R"(*** ENVELOPE RECORDS hold/39812A80135 ***
+message_size:             451             700               1               0             451               0
+message_arrival_time: Sun Nov 22 22:21:57 2026
+create_time: Sun Nov 22 22:21:57 2026
+content_filter: out05:
+named_attribute: log_ident=39812A80135
+named_attribute: rewrite_context=local
+sender: news@send.example.com
+named_attribute: log_client_name=unknown
+named_attribute: log_client_address=127.0.0.1
+named_attribute: log_client_port=50266
+named_attribute: log_message_origin=unknown[127.0.0.1]
+named_attribute: log_helo_name=listmonk.e2e.test
+named_attribute: log_protocol_name=ESMTP
+named_attribute: client_name=unknown
+named_attribute: reverse_client_name=unknown
+named_attribute: client_address=127.0.0.1
+named_attribute: client_port=50266
+named_attribute: server_address=127.0.0.1
+named_attribute: server_port=48695
+named_attribute: helo_name=listmonk.e2e.test
+named_attribute: protocol_name=ESMTP
+named_attribute: client_address_type=2
+named_attribute: dsn_orig_rcpt=rfc822;yard@fleet-two.example
+original_recipient: yard@fleet-two.example
+recipient: yard@fleet-two.example
+*** MESSAGE CONTENTS hold/39812A80135 ***
+*** HEADER EXTRACTED hold/39812A80135 ***
+*** MESSAGE FILE END hold/39812A80135 ***
+)";
+
+const std::string kPostcatDone = R"(*** ENVELOPE RECORDS deferred/1/1EA11A80133 ***
+message_size:             450             803               2               0             450               0
+message_arrival_time: Sun Nov 22 22:21:57 2026
+create_time: Sun Nov 22 22:21:57 2026
+content_filter: hcout1:
+named_attribute: log_ident=1EA11A80133
+named_attribute: rewrite_context=local
+sender: news@send.example.com
+named_attribute: log_client_name=unknown
+named_attribute: log_client_address=127.0.0.1
+named_attribute: client_address_type=2
+named_attribute: dsn_orig_rcpt=rfc822;office@clinic-b.example
+original_recipient: office@clinic-b.example
+done_recipient: office@clinic-b.example
+named_attribute: dsn_orig_rcpt=rfc822;billing@clinic-c.example
+original_recipient: billing@clinic-c.example
+recipient: billing@clinic-c.example
+*** MESSAGE CONTENTS deferred/1/1EA11A80133 ***
+*** HEADER EXTRACTED deferred/1/1EA11A80133 ***
+*** MESSAGE FILE END deferred/1/1EA11A80133 ***
+)";
+
+// postcat -eh: the headers come in between; none of them is a record.
+const std::string kPostcatWithHeaders = R"(*** ENVELOPE RECORDS hold/1EA11A80133 ***
+message_arrival_time: Sun Nov 22 22:21:57 2026
+content_filter: hcout1:
+sender: news@send.example.com
+original_recipient: office@clinic-b.example
+recipient: office@clinic-b.example
+*** MESSAGE CONTENTS hold/1EA11A80133 ***
+Received: from listmonk.e2e.test (unknown [127.0.0.1])
+	by sg-e2e-q3UDg3.e2e.test (Postfix) with ESMTP id 1EA11A80133;
+	Sun, 22 Nov 2026 22:21:57 +0000 (UTC)
+To: office@clinic-b.example,billing@clinic-c.example
+From: news@send.example.com
+recipient: injected@evil.example
+content_filter: out05:
+sender: spoof@evil.example
+*** HEADER EXTRACTED hold/1EA11A80133 ***
+*** MESSAGE FILE END hold/1EA11A80133 ***
+)";
+
+// The process's time zone for one test (postcat prints local time).
+class TimeZone {
+ public:
+  explicit TimeZone(const char* tz) {
+    if (const char* old = std::getenv("TZ")) old_ = old;
+    ::setenv("TZ", tz, 1);
+    ::tzset();
+  }
+  ~TimeZone() {
+    if (old_)
+      ::setenv("TZ", old_->c_str(), 1);
+    else
+      ::unsetenv("TZ");
+    ::tzset();
+  }
+
+ private:
+  std::optional<std::string> old_;
+};
+
+std::optional<QueuedMessage> line(const std::string& text, std::string* why = nullptr) {
+  std::string error;
+  auto m = parse_postqueue_line(text, error);
+  EXPECT_EQ(m.has_value(), error.empty()) << error;
+  if (why) *why = error;
+  return m;
+}
+
+std::string refusal(const std::string& text) {
+  std::string error;
+  EXPECT_FALSE(parse_postqueue_line(text, error)) << text;
+  EXPECT_FALSE(error.empty());
+  return error;
+}
+
+TEST(PostqueueLine, HeldMessageAsPostfixListsIt) {
+  const auto m = line(kHeld);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->queue_name, "hold");
+  EXPECT_EQ(m->queue_id, "39812A80135");
+  EXPECT_EQ(m->arrival_time, 1795386117);
+  EXPECT_EQ(m->message_size, 451u);
+  EXPECT_FALSE(m->forced_expire);
+  EXPECT_EQ(m->sender, "news@send.example.com");
+  ASSERT_EQ(m->recipients.size(), 1u);
+  EXPECT_EQ(m->recipients[0].address, "yard@fleet-two.example");
+  EXPECT_EQ(m->recipients[0].delay_reason, "");
+}
+
+TEST(PostqueueLine, DelayReasonAndForcedExpire) {
+  const auto d = line(kDeferred);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->queue_name, "deferred");
+  ASSERT_EQ(d->recipients.size(), 1u);
+  EXPECT_EQ(d->recipients[0].delay_reason,
+            "host 127.0.0.1[127.0.0.1] said: 450 4.2.0 mailbox busy, try later (in reply to "
+            "RCPT TO command)");
+  const auto e = line(kExpired);
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->forced_expire);
+}
+
+TEST(PostqueueLine, SeveralRecipientsInOrder) {
+  const auto m =
+      line(R"({"queue_name": "hold", "queue_id": "4BXk2L0TfTz9vKJ", "arrival_time": 1763849201, )"
+           R"("message_size": 1402, "forced_expire": false, "sender": "news@send.example.com", )"
+           R"("recipients": [{"address": "office@clinic-b.example"}, )"
+           R"({"address": "billing@clinic-c.example", "delay_reason": "connect to )"
+           R"(mx.clinic-c.example[203.0.113.7]:25: Connection timed out"}, )"
+           R"({"address": "front-desk@clinic-d.example", "delay_reason": ""}]})");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->queue_id, "4BXk2L0TfTz9vKJ");  // a long queue id
+  ASSERT_EQ(m->recipients.size(), 3u);
+  EXPECT_EQ(m->recipients[0].address, "office@clinic-b.example");
+  EXPECT_EQ(m->recipients[1].address, "billing@clinic-c.example");
+  EXPECT_EQ(m->recipients[1].delay_reason,
+            "connect to mx.clinic-c.example[203.0.113.7]:25: Connection timed out");
+  EXPECT_EQ(m->recipients[2].address, "front-desk@clinic-d.example");
+}
+
+TEST(PostqueueLine, EscapesAndUnicode) {
+  const auto m = line(
+      R"({"queue_name": "hold", "queue_id": "ABC123", "sender": "\"odd\\name\"@send.example.com", )"
+      R"("recipients": [{"address": "dr.m\u00fcller@praxis.example", )"
+      R"("delay_reason": "tab\there\nnewline \u2014 dash"}, )"
+      R"({"address": "josé@clínica.example"}]})");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->sender, "\"odd\\name\"@send.example.com");
+  ASSERT_EQ(m->recipients.size(), 2u);
+  EXPECT_EQ(m->recipients[0].address, "dr.m\xc3\xbcller@praxis.example");
+  EXPECT_EQ(m->recipients[0].delay_reason, "tab\there\nnewline \xe2\x80\x94 dash");
+  EXPECT_EQ(m->recipients[1].address, "jos\xc3\xa9@cl\xc3\xadnica.example");
+}
+
+TEST(PostqueueLine, NullSenderNoRecipientsAndOptionalMembers) {
+  const auto m = line(R"({"queue_name": "deferred", "queue_id": "F00D", "sender": ""})");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->sender, "");
+  EXPECT_TRUE(m->recipients.empty());
+  EXPECT_EQ(m->arrival_time, 0);
+  EXPECT_EQ(m->message_size, 0u);
+  const auto empty = line(R"({"queue_name": "hold", "queue_id": "F00D", "recipients": []})");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->recipients.empty());
+}
+
+TEST(PostqueueLine, UnknownMembersAreIgnoredAndLineEndsAreFine) {
+  const auto m = line(
+      R"({"queue_name": "hold", "queue_id": "AB12", "future": {"nested": [1, 2, {"x": null}]}, )"
+      R"("priority": 7, "recipients": [{"address": "a@b.example", "orcpt": "rfc822;a@b.example"}]})"
+      "\r\n");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->queue_id, "AB12");
+  ASSERT_EQ(m->recipients.size(), 1u);
+  EXPECT_EQ(m->recipients[0].address, "a@b.example");
+}
+
+TEST(PostqueueLine, RefusesWhatIsNotAQueueFile) {
+  EXPECT_NE(refusal(""), "");
+  EXPECT_NE(refusal("garbage"), "");
+  EXPECT_NE(refusal("[]"), "");
+  EXPECT_NE(refusal("\"hold\""), "");
+  EXPECT_NE(refusal("{} trailing"), "");
+  // Truncated mid-object, as a line cut short would be.
+  EXPECT_NE(refusal(kHeld.substr(0, kHeld.size() / 2)), "");
+  EXPECT_NE(refusal(kHeld.substr(0, kHeld.size() - 1)), "");
+  EXPECT_NE(refusal("{\"queue_name\": \"hold\", \"queue_id\": \"AB\xff\xfe\"}"), "");  // bad UTF-8
+  EXPECT_NE(refusal("Mail queue is empty"), "");
+}
+
+TEST(PostqueueLine, RefusesMissingOrInvalidIds) {
+  EXPECT_EQ(refusal(R"({"queue_name": "hold"})"), "no queue_id");
+  EXPECT_EQ(refusal(R"({"queue_id": "AB12"})"), "no queue_name");
+  EXPECT_EQ(refusal(R"({"queue_name": "hold", "queue_id": ""})"), "invalid queue_id \"\"");
+  EXPECT_EQ(refusal(R"({"queue_name": "hold", "queue_id": "../etc/passwd"})"),
+            "invalid queue_id \"../etc/passwd\"");
+  EXPECT_EQ(refusal(R"({"queue_name": "hold", "queue_id": "-H"})"), "invalid queue_id \"-H\"");
+  EXPECT_EQ(refusal(R"({"queue_name": "hold", "queue_id": "AB 12"})"),
+            "invalid queue_id \"AB 12\"");
+  const std::string id32(32, 'A'), id33(33, 'A');
+  EXPECT_TRUE(line(R"({"queue_name": "hold", "queue_id": ")" + id32 + "\"}"));
+  EXPECT_EQ(refusal(R"({"queue_name": "hold", "queue_id": ")" + id33 + "\"}"),
+            "invalid queue_id \"" + id33 + "\"");
+  EXPECT_EQ(refusal(R"({"queue_name": "ho/ld", "queue_id": "AB12"})"),
+            "invalid queue_name \"ho/ld\"");
+  // Control characters in a quoted value do not reach the error text.
+  EXPECT_EQ(refusal(R"({"queue_name": "hold", "queue_id": "A\nB"})"), "invalid queue_id \"A?B\"");
+}
+
+TEST(PostqueueLine, RefusesWrongTypes) {
+  const std::string base = R"({"queue_name": "hold", "queue_id": "AB12", )";
+  EXPECT_EQ(refusal(R"({"queue_name": "hold", "queue_id": 12})"), "queue_id is not a string");
+  EXPECT_EQ(refusal(R"({"queue_name": null, "queue_id": "AB12"})"), "queue_name is not a string");
+  EXPECT_EQ(refusal(base + R"("sender": 1})"), "sender is not a string");
+  EXPECT_EQ(refusal(base + R"("arrival_time": "1795386117"})"), "arrival_time is not an integer");
+  EXPECT_EQ(refusal(base + R"("arrival_time": 1.5})"), "arrival_time is not an integer");
+  EXPECT_EQ(refusal(base + R"("arrival_time": 18446744073709551615})"),
+            "arrival_time out of range");
+  EXPECT_EQ(refusal(base + R"("message_size": -1})"), "message_size is not a non-negative integer");
+  EXPECT_EQ(refusal(base + R"("message_size": 1e3})"),
+            "message_size is not a non-negative integer");
+  EXPECT_EQ(refusal(base + R"("forced_expire": "false"})"), "forced_expire is not a boolean");
+  EXPECT_EQ(refusal(base + R"("forced_expire": 0})"), "forced_expire is not a boolean");
+  EXPECT_EQ(refusal(base + R"("recipients": {}})"), "recipients is not an array");
+  EXPECT_EQ(refusal(base + R"("recipients": ["a@b.example"]})"), "recipient 0: not an object");
+  EXPECT_EQ(refusal(base + R"("recipients": [{"address": "a@b"}, {}]})"),
+            "recipient 1: no address");
+  EXPECT_EQ(refusal(base + R"("recipients": [{"address": ["a@b"]}]})"),
+            "recipient 0: address is not a string");
+  EXPECT_EQ(refusal(base + R"("recipients": [{"address": "a@b", "delay_reason": 4}]})"),
+            "recipient 0: delay_reason is not a string");
+  // A negative arrival time is an integer: taken as written.
+  const auto neg = line(base + R"("arrival_time": -5})");
+  ASSERT_TRUE(neg);
+  EXPECT_EQ(neg->arrival_time, -5);
+}
+
+TEST(PostqueueLine, RefusesAbsurdSizes) {
+  std::string many = R"({"queue_name": "hold", "queue_id": "AB12", "recipients": [)";
+  for (std::size_t i = 0; i <= kMaxRecipients; ++i)
+    many += std::string(i ? "," : "") + R"({"address": "a@b"})";
+  many += "]}";
+  EXPECT_EQ(refusal(many), std::to_string(kMaxRecipients + 1) + " recipients, over the limit of " +
+                               std::to_string(kMaxRecipients));
+
+  std::string long_line = R"({"queue_name": "hold", "queue_id": "AB12", "sender": ")";
+  long_line += std::string(kMaxLineBytes, 'x') + "\"}";
+  EXPECT_EQ(refusal(long_line), "line of " + std::to_string(long_line.size()) +
+                                    " bytes, over the limit of " + std::to_string(kMaxLineBytes));
+  // Deep nesting in an unknown member is a parse, not a crash.
+  std::string deep = R"({"queue_name": "hold", "queue_id": "AB12", "x": )";
+  deep += std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_TRUE(line(deep));
+  // A long error text is cut.
+  EXPECT_LE(refusal("{\"" + std::string(5000, 'k') + "\" 1}").size(), 300u);
+}
+
+TEST(Postqueue, WholeOutputBlankLinesErrorsAndDuplicates) {
+  const std::string out = kHeld + "\n\n" + kDeferred + "\n" + "{\"queue_name\": \"hold\"}\n" +
+                          "   \n" + kExpired + "\n" + "not json\n" +
+                          kDeferred.substr(0, 40);  // cut short, no newline
+  const Listing l = parse_postqueue(out);
+  ASSERT_EQ(l.messages.size(), 2u);
+  EXPECT_EQ(l.messages[0].queue_id, "39812A80135");
+  EXPECT_FALSE(l.messages[0].forced_expire);  // the first listing of a duplicate is kept
+  EXPECT_EQ(l.messages[1].queue_id, "1EA11A80133");
+  ASSERT_EQ(l.errors.size(), 3u);
+  EXPECT_EQ(l.errors[0], "line 4: no queue_id");
+  EXPECT_EQ(l.errors[1].rfind("line 7: ", 0), 0u) << l.errors[1];
+  EXPECT_EQ(l.errors[2].rfind("line 8: ", 0), 0u) << l.errors[2];
+}
+
+TEST(Postqueue, EmptyQueue) {
+  // postqueue -j prints nothing at all for an empty queue.
+  EXPECT_TRUE(parse_postqueue("").messages.empty());
+  EXPECT_TRUE(parse_postqueue("").errors.empty());
+  EXPECT_TRUE(parse_postqueue("\n\r\n").errors.empty());
+}
+
+std::optional<Envelope> envelope(const std::string& text, std::string* why = nullptr) {
+  std::string error;
+  auto e = parse_postcat_envelope(text, error);
+  EXPECT_EQ(e.has_value(), error.empty()) << error;
+  if (why) *why = error;
+  return e;
+}
+
+TEST(PostcatEnvelope, HeldMessageAsPostfixPrintsIt) {
+  TimeZone utc("UTC");
+  const auto e = envelope(kPostcatHold);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->queue_name, "hold");
+  EXPECT_EQ(e->queue_id, "39812A80135");
+  EXPECT_EQ(e->content_filter, "out05:");
+  EXPECT_EQ(filter_transport(e->content_filter), "out05");
+  EXPECT_EQ(e->sender, "news@send.example.com");
+  EXPECT_EQ(e->recipients, std::vector<std::string>{"yard@fleet-two.example"});
+  ASSERT_TRUE(e->arrival_time);
+  EXPECT_EQ(*e->arrival_time, 1795386117);  // as postqueue -j listed it
+}
+
+TEST(PostcatEnvelope, DeliveredRecipientIsNotCountedAndHashedQueueIsNamed) {
+  TimeZone utc("UTC");
+  const auto e = envelope(kPostcatDone);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->queue_name, "deferred");
+  EXPECT_EQ(e->queue_id, "1EA11A80133");
+  EXPECT_EQ(filter_transport(e->content_filter), "hcout1");
+  EXPECT_EQ(e->recipients, std::vector<std::string>{"billing@clinic-c.example"});
+}
+
+TEST(PostcatEnvelope, ArrivalTimeIsLocalTime) {
+  TimeZone est("EST5EDT,M3.2.0,M11.1.0");
+  const auto e = envelope(kPostcatHold);
+  ASSERT_TRUE(e && e->arrival_time);
+  EXPECT_EQ(*e->arrival_time, 1795386117 + 5 * 3600);
+  // The day is space-padded by asctime.
+  const auto early = envelope(
+      "*** ENVELOPE RECORDS hold/AB12 ***\nmessage_arrival_time: Mon Mar  2 09:05:01 2026\n"
+      "*** MESSAGE FILE END hold/AB12 ***\n");
+  ASSERT_TRUE(early && early->arrival_time);
+  EXPECT_EQ(*early->arrival_time, 1772460301);  // 2026-03-02T14:05:01Z
+}
+
+TEST(PostcatEnvelope, MessageContentIsNeverTakenForRecords) {
+  const auto e = envelope(kPostcatWithHeaders);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->content_filter, "hcout1:");
+  EXPECT_EQ(e->sender, "news@send.example.com");
+  EXPECT_EQ(e->recipients, std::vector<std::string>{"office@clinic-b.example"});
+  // A body line that looks like a section line of another file changes nothing.
+  const auto fake = envelope(
+      "*** ENVELOPE RECORDS hold/AB12 ***\ncontent_filter: hcout1:\n"
+      "*** MESSAGE CONTENTS hold/AB12 ***\nSubject: x\n\n"
+      "*** HEADER EXTRACTED hold/ZZ99 ***\ncontent_filter: out05:\nrecipient: x@evil.example\n"
+      "*** HEADER EXTRACTED hold/AB12 ***\n*** MESSAGE FILE END hold/AB12 ***\n");
+  ASSERT_TRUE(fake);
+  EXPECT_EQ(fake->content_filter, "hcout1:");
+  EXPECT_TRUE(fake->recipients.empty());
+}
+
+TEST(PostcatEnvelope, ExtractedSectionRecordsCount) {
+  // sendmail -t: recipients from the headers are in the extracted section.
+  const auto e = envelope(
+      "*** ENVELOPE RECORDS maildrop/AB12 ***\nsender: app@send.example.com\n"
+      "*** MESSAGE CONTENTS maildrop/AB12 ***\n*** HEADER EXTRACTED maildrop/AB12 ***\n"
+      "original_recipient: to@clinic.example\nrecipient: to@clinic.example\n"
+      "*** MESSAGE FILE END maildrop/AB12 ***\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->queue_name, "maildrop");
+  EXPECT_EQ(e->recipients, std::vector<std::string>{"to@clinic.example"});
+  EXPECT_EQ(e->content_filter, "");  // none: no stream
+  EXPECT_FALSE(e->arrival_time);
+}
+
+TEST(PostcatEnvelope, LastContentFilterFirstSenderCanceledAndEmptyValues) {
+  const auto e = envelope(
+      "*** ENVELOPE RECORDS active/AB12 ***\ncontent_filter: out05:\nsender: \n"
+      "sender: other@send.example.com\ncanceled_recipient: dup@clinic.example\n"
+      "recipient: dup@clinic.example\nrecipient: \ncontent_filter: hcout1:[127.0.0.1]:10025\n"
+      "*** MESSAGE FILE END active/AB12 ***\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->content_filter, "hcout1:[127.0.0.1]:10025");
+  EXPECT_EQ(filter_transport(e->content_filter), "hcout1");
+  EXPECT_EQ(e->sender, "");  // the null sender, listed first
+  EXPECT_EQ(e->recipients, (std::vector<std::string>{"dup@clinic.example", ""}));
+}
+
+TEST(PostcatEnvelope, OtherFileNamesLeaveTheIdEmpty) {
+  for (const char* path : {"stdin", "/var/spool/postfix/hold/AB12", "hold/../AB12",
+                           "deferred/12/AB12", "hold/AB-12", "deferred//AB12"}) {
+    const std::string name(path);
+    const auto e = envelope("*** ENVELOPE RECORDS " + name + " ***\nrecipient: a@b\n" +
+                            "*** MESSAGE FILE END " + name + " ***\n");
+    ASSERT_TRUE(e) << path;
+    EXPECT_EQ(e->queue_id, "") << path;
+    EXPECT_EQ(e->queue_name, "") << path;
+    EXPECT_EQ(e->recipients, std::vector<std::string>{"a@b"});
+  }
+}
+
+TEST(PostcatEnvelope, RefusesWhatIsNotOneWholeEnvelope) {
+  std::string why;
+  EXPECT_FALSE(envelope("", &why));
+  EXPECT_EQ(why, "no \"*** ENVELOPE RECORDS\" line: not postcat -e output");
+  EXPECT_FALSE(envelope("postcat: fatal: open queue file AB12: No such file or directory\n", &why));
+  EXPECT_EQ(why, "no \"*** ENVELOPE RECORDS\" line: not postcat -e output");
+  // Cut short: postcat died, or the output was truncated.
+  EXPECT_FALSE(envelope(kPostcatHold.substr(0, kPostcatHold.find("*** MESSAGE CONTENTS")), &why));
+  EXPECT_EQ(why, "no \"*** MESSAGE FILE END\" line: the output is cut short");
+  EXPECT_FALSE(envelope(kPostcatHold + kPostcatDone, &why));
+  EXPECT_EQ(why, "more than one queue file");
+
+  std::string many = "*** ENVELOPE RECORDS hold/AB12 ***\n";
+  for (std::size_t i = 0; i <= kMaxRecipients; ++i) many += "recipient: a@b.example\n";
+  many += "*** MESSAGE FILE END hold/AB12 ***\n";
+  EXPECT_FALSE(envelope(many, &why));
+  EXPECT_EQ(why, "more than " + std::to_string(kMaxRecipients) + " recipients");
+}
+
+TEST(PostcatEnvelope, OddLinesAndTimesAreSkipped) {
+  const auto e = envelope(
+      "*** ENVELOPE RECORDS hold/AB12 ***\r\n"
+      "message_arrival_time: Sun Foo 22 22:21:57 2026\n"
+      "message_arrival_time: Sun Nov 22 25:21:57 2026\n"
+      "no colon here\n: empty name\nRecipient: upper@case.example\n"
+      "recipient:tight@clinic.example\r\n"
+      "*** MESSAGE FILE END hold/AB12 ***\r\n");
+  ASSERT_TRUE(e);
+  EXPECT_FALSE(e->arrival_time);
+  EXPECT_EQ(e->recipients, std::vector<std::string>{"tight@clinic.example"});
+}
+
+TEST(FilterTransport, TakesThePartBeforeTheColon) {
+  EXPECT_EQ(filter_transport("out05:"), "out05");
+  EXPECT_EQ(filter_transport("out05:[127.0.0.1]:10025"), "out05");
+  EXPECT_EQ(filter_transport("hcout1:[2001:db8::1]:25"), "hcout1");
+  EXPECT_EQ(filter_transport(""), "");
+  EXPECT_EQ(filter_transport(":"), "");
+  EXPECT_EQ(filter_transport(":nexthop"), "");
+  EXPECT_EQ(filter_transport("smtp"), "smtp");
+  EXPECT_EQ(filter_transport("  out05 :x"), "out05");
+}
+
+TEST(QueueId, ValidIds) {
+  EXPECT_TRUE(valid_queue_id("39812A80135"));
+  EXPECT_TRUE(valid_queue_id("4BXk2L0TfTz9vKJ"));
+  EXPECT_FALSE(valid_queue_id(""));
+  EXPECT_FALSE(valid_queue_id("AB_12"));
+  EXPECT_FALSE(valid_queue_id("AB12\n"));
+  EXPECT_FALSE(
+      valid_queue_id(std::string("AB\0"
+                                 "12",
+                                 5)));
+  EXPECT_FALSE(valid_queue_id(std::string(33, 'a')));
+}
+
+}  // namespace
+}  // namespace sg::held
