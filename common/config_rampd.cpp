@@ -21,7 +21,9 @@ bool go_duration(std::string_view s) {
   while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
   if (digits == 0 || digits > 6) return false;
   auto unit = s.substr(digits);
-  return unit == "s" || unit == "m" || unit == "h";
+  if (unit != "s" && unit != "m" && unit != "h") return false;
+  // Listmonk ignores a window of 1 s or less (and sends without any limit).
+  return !(unit == "s" && std::stoi(std::string(s.substr(0, digits))) <= 1);
 }
 
 }  // namespace
@@ -93,7 +95,9 @@ std::optional<ListmonkConfig> read_listmonk(Reader& r, const toml::node& n,
       if (go_duration(*s))
         out.window = *s;
       else
-        r.error(*v, "'window' is \"" + *s + "\", must be a duration such as \"1h\" or \"30m\"");
+        r.error(*v, "'window' is \"" + *s +
+                        "\", must be a duration above 1s such as \"1h\" or \"30m\" (Listmonk "
+                        "ignores shorter windows)");
     }
   }
   if (auto v = t->get("reload_url")) {

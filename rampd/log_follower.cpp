@@ -37,6 +37,18 @@ bool LogFollower::reopen(bool at_end) {
   return true;
 }
 
+void LogFollower::append(std::string_view segment) {
+  if (cutting_) return;
+  const std::size_t room = kMaxLine - partial_.size();
+  if (segment.size() <= room) {
+    partial_.append(segment);
+    return;
+  }
+  partial_.append(segment.substr(0, room));
+  cutting_ = true;
+  ++cut_lines_;
+}
+
 void LogFollower::read_available(std::vector<std::string>& out, std::size_t& budget) {
   char buf[65536];
   while (budget > 0) {
@@ -46,21 +58,15 @@ void LogFollower::read_available(std::vector<std::string>& out, std::size_t& bud
     if (n <= 0) return;
     offset_ += n;
     budget -= static_cast<std::size_t>(n);
+    const std::string_view chunk(buf, static_cast<std::size_t>(n));
     std::size_t start = 0;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
-      if (buf[i] != '\n') continue;
-      if (!cutting_) partial_.append(buf + start, i - start);
-      if (!partial_.empty() || !cutting_) out.push_back(std::move(partial_));
+    for (std::size_t nl; (nl = chunk.find('\n', start)) != std::string_view::npos; start = nl + 1) {
+      append(chunk.substr(start, nl - start));
+      out.push_back(std::move(partial_));
       partial_.clear();
       cutting_ = false;
-      start = i + 1;
     }
-    if (!cutting_) partial_.append(buf + start, static_cast<std::size_t>(n) - start);
-    if (partial_.size() > kMaxLine) {
-      partial_.resize(kMaxLine);
-      if (!cutting_) ++cut_lines_;
-      cutting_ = true;
-    }
+    append(chunk.substr(start));
   }
 }
 
@@ -68,8 +74,9 @@ std::vector<std::string> LogFollower::poll(std::size_t max_bytes) {
   std::vector<std::string> out;
   std::size_t budget = max_bytes;
   if (fd_ < 0) {
-    if (!reopen(first_open_at_end_)) return out;
+    const bool opened = reopen(first_open_at_end_);
     first_open_at_end_ = false;  // a file that appears later is read whole
+    if (!opened) return out;
   }
   read_available(out, budget);
   struct stat now {};

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sg::rampd {
@@ -42,6 +43,7 @@ class LogFollower {
  private:
   bool reopen(bool at_end);
   void read_available(std::vector<std::string>& out, std::size_t& budget);
+  void append(std::string_view segment);  // to the line being read, cut at kMaxLine
 
   std::string path_;
   bool first_open_at_end_;

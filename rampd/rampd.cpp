@@ -127,7 +127,7 @@ boost::asio::awaitable<void> Rampd::sync_listmonk(const StreamConfig& s, uint64_
   }
   st.ok = true;
   st.error.clear();
-  if (result.changed) {
+  if (result.changed || result.uncertain) {  // uncertain: the COMMIT's answer was lost
     spdlog::info(
         "stream {}: Listmonk sliding window set to {} per {} (hourly cap {}, fraction "
         "{}; was {} per {}){}{}",
@@ -146,8 +146,7 @@ boost::asio::awaitable<void> Rampd::sync_listmonk(const StreamConfig& s, uint64_
     st.pending_reload = false;
     co_return;
   }
-  auto aw26 =
-      offload<listmonk::ReloadResult>(pool_, io_, [lm] { return listmonk::reload(lm); });
+  auto aw26 = offload<listmonk::ReloadResult>(pool_, io_, [lm] { return listmonk::reload(lm); });
   auto rel = co_await std::move(aw26);
   if (rel.ok) {
     spdlog::info("stream {}: Listmonk reloaded ({})", s.name, lm.reload_url);

@@ -1,0 +1,111 @@
+// BreakerFeed: Postfix log lines -> the caps-hash fields policyd reads.
+#include "rampd/breaker_feed.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/unit/config_text.hpp"
+
+namespace sg::rampd {
+namespace {
+
+std::shared_ptr<const Config> config(const std::string& action) {
+  auto r = parse_config(R"(
+[operators.yahoo]
+domains = ["yahoo.com"]
+mx_suffixes = [".yahoodns.net"]
+[[stream]]
+name = "trucking"
+ports = [25]
+postfix = { transport = "out05" }
+[[stream]]
+name = "healthcare"
+ports = [2526]
+postfix = { transport = "hcout1" }
+[[breaker]]
+name = "tss04"
+operator = "yahoo"
+text = "TSS04"
+threshold = 5
+window_s = 600
+action = ")" + action + R"("
+cooldown_s = 3600
+recovery_s = 3600
+)",
+                        "/tmp/test.toml");
+  EXPECT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  return r.config;
+}
+
+std::vector<std::string> burst() {
+  std::ifstream in(std::string(SG_SOURCE_DIR) + "/tests/data/maillog/tss04-burst.log");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+constexpr int64_t kAfter = 1'795'381'500'000;  // 2026-11-22T21:05:00Z
+
+TEST(BreakerFeed, OpenDeferBreakerBecomesADeferFieldWithItsEnd) {
+  auto cfg = config("defer");
+  BreakerFeed f(*cfg);
+  auto trips = f.feed(burst(), kAfter);
+  ASSERT_EQ(trips.size(), 1u);
+  auto fields = f.fields("healthcare", kAfter);
+  ASSERT_EQ(fields.size(), 1u);
+  const std::string v = fields.at("breaker:op:yahoo");
+  EXPECT_EQ(v.substr(0, 6 + 13), "defer " + std::to_string(trips[0].until_ms)) << v;
+  EXPECT_EQ(v.find(" 0 breaker 'tss04'"), 19u) << v;
+  EXPECT_TRUE(f.fields("trucking", kAfter).empty());
+  EXPECT_EQ(f.counts().lines, 19u);
+  EXPECT_GE(f.counts().of_streams, 9u);
+}
+
+TEST(BreakerFeed, HoldAndRecoveryAreWrittenAsPolicydReadsThem) {
+  auto cfg = config("hold");
+  BreakerFeed f(*cfg);
+  auto trips = f.feed(burst(), kAfter);
+  ASSERT_EQ(trips.size(), 1u);
+  EXPECT_EQ(f.fields("healthcare", kAfter).at("breaker:op:yahoo").substr(0, 5), "hold ");
+  const int64_t mid = trips[0].until_ms + 1'800'000;
+  const std::string v = f.fields("healthcare", mid).at("breaker:op:yahoo");
+  EXPECT_EQ(v.substr(0, 8), "recover ") << v;
+  EXPECT_NE(v.find(" 0.550 "), std::string::npos) << v;  // 0.1 + 0.9 x half way
+  EXPECT_TRUE(f.fields("healthcare", trips[0].until_ms + 3'600'000).empty());
+}
+
+TEST(BreakerFeed, FreezeRampIsNotWrittenForPolicyd) {
+  auto cfg = config("freeze_ramp");
+  BreakerFeed f(*cfg);
+  ASSERT_EQ(f.feed(burst(), kAfter).size(), 1u);
+  EXPECT_TRUE(f.fields("healthcare", kAfter).empty());
+  EXPECT_TRUE(f.engine().ramp_frozen("healthcare", kAfter));
+}
+
+TEST(BreakerFeed, LineTimeComesFromTheIsoStampOrTheSyslogStampInThisYear) {
+  auto iso = maillog::parse_line(burst().front());
+  ASSERT_TRUE(iso);
+  EXPECT_EQ(line_time_ms(*iso, 0), 1'795'381'200'993);
+  auto classic = maillog::parse_line(
+      "Nov 22 21:00:00 mta01 postfix/out05/smtp[1]: 3F4A1A0B2C: to=<a@yahoo.com>, "
+      "relay=mx.yahoodns.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.0, "
+      "status=deferred (host mx.yahoodns.net[192.0.2.1] said: 421 4.7.0 [TSS04] x)");
+  ASSERT_TRUE(classic);
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  EXPECT_EQ(line_time_ms(*classic, kAfter), 1'795'381'200'000);
+  // Read in January, a December line is last year's, not eleven months ahead.
+  const int64_t jan2 = 1'798'848'000'000;  // 2027-01-02T00:00:00Z
+  auto dec = maillog::parse_line(
+      "Dec 31 23:00:00 mta01 postfix/out05/smtp[1]: 3F4A1A0B2C: to=<a@yahoo.com>, "
+      "relay=mx.yahoodns.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.0, "
+      "status=deferred (host mx.yahoodns.net[192.0.2.1] said: 421 4.7.0 [TSS04] x)");
+  ASSERT_TRUE(dec);
+  EXPECT_LT(line_time_ms(*dec, jan2), jan2);
+  EXPECT_GT(line_time_ms(*dec, jan2), jan2 - 2 * 86'400'000);
+}
+
+}  // namespace
+}  // namespace sg::rampd
