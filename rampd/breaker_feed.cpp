@@ -92,8 +92,8 @@ boost::asio::awaitable<std::string> BreakerPublisher::publish(const Config& cfg,
       args.push_back(v);
     }
     std::vector<std::string> keys(1, keys::caps(prefix_, s.name));
-    auto aw1 = call(caps_, std::move(keys), std::move(args));
-    Reply r = co_await std::move(aw1);
+    auto publishing = call(caps_, std::move(keys), std::move(args));
+    Reply r = co_await std::move(publishing);
     if (!r.ok() && first_error.empty())
       first_error = "publishing the breakers of stream " + s.name + ": " + r.error();
   }

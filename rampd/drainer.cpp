@@ -57,14 +57,14 @@ boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
     const std::string op = operators_.classify(domain_of(k.recipients[k.charged])).op;
     LimiterPlan plan = plan_limits(s, op);
     using Result = std::pair<std::optional<LimiterResult>, std::string>;
-    auto aw2 = await_callback<Result>([&](std::function<void(Result)> done) {
+    auto charging = await_callback<Result>([&](std::function<void(Result)> done) {
       limiter_.charge(
           s.name, plan, now_ms, day, resv,
           [done = std::move(done)](std::optional<LimiterResult> res, std::string_view err) {
             done(Result(std::move(res), std::string(err)));
           });
     });
-    Result r = co_await std::move(aw2);
+    Result r = co_await std::move(charging);
     if (!r.first) {
       status_.problem = "charging held mail of stream " + s.name + ": " + r.second;
       co_return Charge::error;
@@ -88,13 +88,13 @@ boost::asio::awaitable<void> Drainer::give_back(const std::string& stream, const
                                                 Known& k, int64_t now_ms) {
   if (k.charged == 0) co_return;
   using Result = std::pair<std::optional<int64_t>, std::string>;
-  auto aw3 = await_callback<Result>([&](std::function<void(Result)> done) {
+  auto cancelling = await_callback<Result>([&](std::function<void(Result)> done) {
     limiter_.cancel(stream, instance_of(id), now_ms,
                     [done = std::move(done)](std::optional<int64_t> n, std::string_view err) {
                       done(Result(n, std::string(err)));
                     });
   });
-  Result r = co_await std::move(aw3);
+  Result r = co_await std::move(cancelling);
   if (!r.first)
     spdlog::warn(
         "held {}: giving back {} charges failed ({}); they return when the "
@@ -108,9 +108,9 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
   auto argv = postfix_command(cfg, "postsuper");
   argv.push_back("-H");
   argv.push_back(id);
-  auto aw4 = offload<command::Result>(pool_, io_,
-                                      [argv] { return command::run(argv, kCommandTimeoutMs); });
-  auto res = co_await std::move(aw4);
+  auto postsuper = offload<command::Result>(
+      pool_, io_, [argv] { return command::run(argv, kCommandTimeoutMs); });
+  auto res = co_await std::move(postsuper);
   // postsuper reports "Released from hold: 1 message" on stderr.
   const bool released =
       res.ok() && res.err.find("Released from hold: 1 message") != std::string::npos;
@@ -119,18 +119,18 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
     spdlog::error("held {} (stream {}): not released: {}", id, s.name,
                   res.ok() ? "postsuper released nothing (already released or deleted?)"
                            : command::describe(res, argv));
-    auto aw5 = give_back(s.name, id, k, now_ms);
-    co_await std::move(aw5);
+    auto giving_back = give_back(s.name, id, k, now_ms);
+    co_await std::move(giving_back);
     co_return false;
   }
   using Result = std::pair<std::optional<int64_t>, std::string>;
-  auto aw6 = await_callback<Result>([&](std::function<void(Result)> done) {
+  auto committing = await_callback<Result>([&](std::function<void(Result)> done) {
     limiter_.commit(s.name, instance_of(id),
                     [done = std::move(done)](std::optional<int64_t> n, std::string_view err) {
                       done(Result(n, std::string(err)));
                     });
   });
-  Result c = co_await std::move(aw6);
+  Result c = co_await std::move(committing);
   if (!c.first)
     spdlog::warn(
         "held {}: released, but committing its charges failed ({}): they return to the "
@@ -139,9 +139,9 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
   auto flush = postfix_command(cfg, "postqueue");
   flush.push_back("-i");
   flush.push_back(id);
-  auto aw7 = offload<command::Result>(pool_, io_,
-                                      [flush] { return command::run(flush, kCommandTimeoutMs); });
-  auto f = co_await std::move(aw7);
+  auto flushing = offload<command::Result>(
+      pool_, io_, [flush] { return command::run(flush, kCommandTimeoutMs); });
+  auto f = co_await std::move(flushing);
   if (!f.ok())
     spdlog::warn(
         "held {}: released to the deferred queue; asking for delivery now failed ({}): "
@@ -157,16 +157,18 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
   co_return true;
 }
 
-boost::asio::awaitable<void> Drainer::run_once(const Config& cfg, int64_t now_ms) {
-  if (operators_for_ != &cfg) {
+boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg_ptr,
+                                               int64_t now_ms) {
+  const Config& cfg = *cfg_ptr;
+  if (operators_for_ != cfg_ptr) {
     operators_ = operator_classifier(cfg);
-    operators_for_ = &cfg;
+    operators_for_ = cfg_ptr;
   }
   auto list_argv = postfix_command(cfg, "postqueue");
   list_argv.push_back("-j");
-  auto aw8 = offload<command::Result>(
+  auto reading_queue = offload<command::Result>(
       pool_, io_, [list_argv] { return command::run(list_argv, kCommandTimeoutMs); });
-  auto listing_cmd = co_await std::move(aw8);
+  auto listing_cmd = co_await std::move(reading_queue);
   if (!listing_cmd.ok()) {
     status_.problem = "reading the queue: " + command::describe(listing_cmd, list_argv);
     co_return;
@@ -187,9 +189,9 @@ boost::asio::awaitable<void> Drainer::run_once(const Config& cfg, int64_t now_ms
     argv.push_back("-e");
     argv.push_back("-q");
     argv.push_back(m.queue_id);
-    auto aw9 = offload<command::Result>(pool_, io_,
-                                        [argv] { return command::run(argv, kCommandTimeoutMs); });
-    auto out = co_await std::move(aw9);
+    auto reading_envelope = offload<command::Result>(
+        pool_, io_, [argv] { return command::run(argv, kCommandTimeoutMs); });
+    auto out = co_await std::move(reading_envelope);
     if (!out.ok()) continue;  // gone meanwhile, or unreadable: looked at again next round
     std::string err;
     auto env = held::parse_postcat_envelope(out.out, err);
@@ -244,20 +246,20 @@ boost::asio::awaitable<void> Drainer::run_once(const Config& cfg, int64_t now_ms
       Known& k = known_.at(id);
       if (k.charged > 0 && now_ms - k.last_charge_ms > kReserveMs / 2) {
         // Its reservation is near expiry: start over.
-        auto aw10 = give_back(name, id, k, now_ms);
-        co_await std::move(aw10);
+        auto giving_back = give_back(name, id, k, now_ms);
+        co_await std::move(giving_back);
       }
-      auto aw11 = charge(*s, id, k, now_ms);
-      const Charge c = co_await std::move(aw11);
+      auto charging = charge(*s, id, k, now_ms);
+      const Charge c = co_await std::move(charging);
       if (c == Charge::error) co_return;
       if (c == Charge::stream_blocked) break;
       if (c == Charge::skip) {
-        auto aw12 = give_back(name, id, k, now_ms);
-        co_await std::move(aw12);
+        auto giving_back = give_back(name, id, k, now_ms);
+        co_await std::move(giving_back);
         continue;
       }
-      auto aw13 = release(cfg, *s, id, k, now_ms);
-      co_await std::move(aw13);
+      auto releasing = release(cfg, *s, id, k, now_ms);
+      co_await std::move(releasing);
     }
   }
 }

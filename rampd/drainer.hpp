@@ -31,6 +31,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -66,7 +67,7 @@ class Drainer {
   void load_scripts() { limiter_.load_scripts(); }
 
   // One round over the hold queue.
-  boost::asio::awaitable<void> run_once(const Config& cfg, int64_t now_ms);
+  boost::asio::awaitable<void> run_once(std::shared_ptr<const Config> cfg, int64_t now_ms);
 
   const DrainStatus& status() const { return status_; }
 
@@ -93,9 +94,9 @@ class Drainer {
   boost::asio::thread_pool& pool_;
   CapLimiter limiter_;
   Classifier operators_{{}, {}};
-  const Config* operators_for_ = nullptr;
-  std::map<std::string, Known> known_;       // queue id -> what we know of it
-  std::map<std::string, int64_t> released_;  // queue id -> when released (kept a day)
+  std::shared_ptr<const Config> operators_for_;  // the config operators_ was made from
+  std::map<std::string, Known> known_;           // queue id -> what we know of it
+  std::map<std::string, int64_t> released_;      // queue id -> when released (kept a day)
   DrainStatus status_;
 };
 

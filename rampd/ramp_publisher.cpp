@@ -85,8 +85,8 @@ boost::asio::awaitable<std::string> RampPublisher::copy_counts(const StreamConfi
   const std::string history = keys::sent_days(prefix_, s.name);
   for (int64_t d = today; d >= today - 2; --d) {
     const std::string day = ramp::day_key(d);
-    auto aw14 = cmd(redis_, "GET", keys::daily_count(prefix_, s.name, day));
-    Reply r = co_await std::move(aw14);
+    auto reading_count = cmd(redis_, "GET", keys::daily_count(prefix_, s.name, day));
+    Reply r = co_await std::move(reading_count);
     if (!r.ok()) co_return "reading policyd's count of " + day + ": " + r.error();
     if (r.type != Reply::Type::string) continue;
     auto n = to_int(r.str);
@@ -95,22 +95,22 @@ boost::asio::awaitable<std::string> RampPublisher::copy_counts(const StreamConfi
       sent_today = static_cast<uint64_t>(*n);
       continue;
     }
-    auto aw15 = cmd(redis_, "HSET", history, day, r.str);
-    Reply w = co_await std::move(aw15);
+    auto writing_history = cmd(redis_, "HSET", history, day, r.str);
+    Reply w = co_await std::move(writing_history);
     if (!w.ok()) co_return "writing the send history: " + w.error();
   }
-  auto aw16 = cmd(redis_, "HLEN", history);
-  Reply len = co_await std::move(aw16);
+  auto history_size = cmd(redis_, "HLEN", history);
+  Reply len = co_await std::move(history_size);
   if (len.ok() && len.integer > kSendHistoryDays + 30) {
-    auto aw17 = cmd(redis_, "HKEYS", history);
-    Reply all = co_await std::move(aw17);
+    auto history_days = cmd(redis_, "HKEYS", history);
+    Reply all = co_await std::move(history_days);
     std::vector<std::string> argv{"HDEL", history};
     for (const auto& k : all.elements)
       if (auto d = ramp::day_number(k.str); !d || *d < today - kSendHistoryDays)
         argv.push_back(k.str);
     if (argv.size() > 2) {
-      auto aw18 = call(redis_, std::move(argv));
-      co_await std::move(aw18);
+      auto trimming = call(redis_, std::move(argv));
+      co_await std::move(trimming);
     }
   }
   co_return std::string();
@@ -134,16 +134,16 @@ boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s,
   }
   const int64_t today = ramp::civil_day_number(now_ms);
   const int64_t stamp_day = ramp::civil_day_number(*stamp * 1000);
-  auto aw19 = copy_counts(s, today, rep.sent_today);
-  err = co_await std::move(aw19);
+  auto copying = copy_counts(s, today, rep.sent_today);
+  err = co_await std::move(copying);
   if (!err.empty()) {
     rep.error = err;
     co_return rep;
   }
 
   if (ramp.count == RampCount::send_days) {
-    auto aw20 = cmd(redis_, "HGETALL", keys::sent_days(prefix_, s.name));
-    Reply h = co_await std::move(aw20);
+    auto reading_history = cmd(redis_, "HGETALL", keys::sent_days(prefix_, s.name));
+    Reply h = co_await std::move(reading_history);
     if (!h.ok()) {
       rep.error = "reading the send history: " + h.error();
       co_return rep;
@@ -161,8 +161,8 @@ boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s,
     rep.count = ramp::calendar_days(stamp_day, today);
   }
 
-  auto aw21 = cmd(redis_, "HGETALL", keys::ramp_state(prefix_, s.name));
-  Reply prev_reply = co_await std::move(aw21);
+  auto reading_state = cmd(redis_, "HGETALL", keys::ramp_state(prefix_, s.name));
+  Reply prev_reply = co_await std::move(reading_state);
   if (!prev_reply.ok()) {
     rep.error = "reading the ramp state: " + prev_reply.error();
     co_return rep;
@@ -180,8 +180,8 @@ boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s,
   std::vector<std::string> script_keys(2);
   script_keys[0] = keys::caps(prefix_, s.name);
   script_keys[1] = keys::ramp_state(prefix_, s.name);
-  auto aw22 = call(caps_, std::move(script_keys), ramp_args(ramp, rep.advanced, now_ms));
-  Reply r = co_await std::move(aw22);
+  auto publishing = call(caps_, std::move(script_keys), ramp_args(ramp, rep.advanced, now_ms));
+  Reply r = co_await std::move(publishing);
   if (!r.ok() || r.type != Reply::Type::array || r.elements.size() != 2) {
     rep.error = "publishing the caps: " + (r.ok() ? std::string("unexpected reply") : r.error());
     co_return rep;

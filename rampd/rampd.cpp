@@ -94,16 +94,16 @@ boost::asio::awaitable<void> Rampd::ramp_round(int64_t now_ms) {
     std::optional<uint64_t> hourly = s.hourly_cap;
     if (s.ramp) {
       const std::string why = frozen_by(feed_->engine(), s.name, now_ms);
-      auto aw23 = ramp_publisher_.publish(s, now_ms, !why.empty(), why);
-      RampReport rep = co_await std::move(aw23);
+      auto publishing = ramp_publisher_.publish(s, now_ms, !why.empty(), why);
+      RampReport rep = co_await std::move(publishing);
       log_ramp(rep);
       if (rep.ok) hourly = rep.advanced.caps.hourly;
       ramps_[s.name] = std::move(rep);
       if (!ramps_[s.name].ok) hourly.reset();  // never mirror a cap we could not work out
     }
     if (s.listmonk && hourly) {
-      auto aw24 = sync_listmonk(s, *hourly, now_ms);
-      co_await std::move(aw24);
+      auto syncing = sync_listmonk(s, *hourly, now_ms);
+      co_await std::move(syncing);
     }
   }
 }
@@ -114,9 +114,9 @@ boost::asio::awaitable<void> Rampd::sync_listmonk(const StreamConfig& s, uint64_
   const ListmonkConfig lm = *s.listmonk;
   const auto choice = listmonk::choose_rate(hourly_cap, lm.fraction);
   listmonk::Desired want{choice.rate, lm.window};
-  auto aw25 = offload<listmonk::SyncResult>(
+  auto syncing = offload<listmonk::SyncResult>(
       pool_, io_, [lm, want] { return listmonk::sync_settings(lm, want); });
-  auto result = co_await std::move(aw25);
+  auto result = co_await std::move(syncing);
   st.synced_ms = now_ms;
   if (!result.ok) {
     if (st.error != result.error)
@@ -146,8 +146,9 @@ boost::asio::awaitable<void> Rampd::sync_listmonk(const StreamConfig& s, uint64_
     st.pending_reload = false;
     co_return;
   }
-  auto aw26 = offload<listmonk::ReloadResult>(pool_, io_, [lm] { return listmonk::reload(lm); });
-  auto rel = co_await std::move(aw26);
+  auto reloading =
+      offload<listmonk::ReloadResult>(pool_, io_, [lm] { return listmonk::reload(lm); });
+  auto rel = co_await std::move(reloading);
   if (rel.ok) {
     spdlog::info("stream {}: Listmonk reloaded ({})", s.name, lm.reload_url);
     st.pending_reload = false;
@@ -166,16 +167,16 @@ boost::asio::awaitable<void> Rampd::log_round(int64_t now_ms) {
     auto lines = follower_->poll();
     for (const auto& v : feed_->feed(lines, now_ms)) spdlog::warn("breaker tripped: {}", v.reason);
   }
-  auto aw27 = breaker_publisher_.publish(*cfg_, *feed_, now_ms);
-  breaker_problem_ = co_await std::move(aw27);
+  auto publishing = breaker_publisher_.publish(*cfg_, *feed_, now_ms);
+  breaker_problem_ = co_await std::move(publishing);
   if (!breaker_problem_.empty()) spdlog::error("{}", breaker_problem_);
 }
 
 boost::asio::awaitable<void> Rampd::drain_round(int64_t now_ms) {
   last_now_ms_ = now_ms;
   auto cfg = cfg_;
-  auto aw28 = drainer_.run_once(*cfg, now_ms);
-  co_await std::move(aw28);
+  auto draining = drainer_.run_once(cfg, now_ms);
+  co_await std::move(draining);
 }
 
 std::string Rampd::metrics_text() {

@@ -82,7 +82,9 @@ SIGNALS
     SIGHUP            Reload FILE. An invalid file is reported and the
                       running configuration kept. Breakers start over when
                       their rules changed (open ones stay in Redis until
-                      their cool-down ends).
+                      their cool-down ends). [redis], [rampd] status,
+                      interval_s and drain_interval_s change only on
+                      restart.
     SIGTERM, SIGINT   Stop.
 
 EXIT STATUS
@@ -106,16 +108,22 @@ int64_t now_ms() {
 
 // Runs `round` now and then every `period`, forever (until the loop stops).
 template <class Round>
-boost::asio::awaitable<void> every(boost::asio::io_context& io, std::chrono::seconds period,
-                                   Round round) {
+boost::asio::awaitable<void> every(boost::asio::io_context& io, const char* what,
+                                   std::chrono::seconds period, Round round) {
   boost::asio::steady_timer timer(io);
   for (;;) {
-    auto step = round();
-    co_await std::move(step);
+    try {
+      auto step = round();
+      co_await std::move(step);
+    } catch (const std::exception& e) {
+      // A round that fails must not end the loop (co_spawn's `detached`
+      // would drop the exception, and that work would silently stop).
+      spdlog::error("{} round failed: {}", what, e.what());
+    }
     timer.expires_after(period);
     boost::system::error_code ec;
-    auto aw29 = timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    co_await std::move(aw29);
+    auto waiting = timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    co_await std::move(waiting);
     if (ec) co_return;
   }
 }
@@ -226,9 +234,10 @@ int run_rampd(int argc, char** argv) {
   auto spawn = [&io](auto loop) {
     boost::asio::co_spawn(io, std::move(loop), boost::asio::detached);
   };
-  spawn(every(io, seconds(cfg->rampd.interval_s), [&app] { return app.ramp_round(now_ms()); }));
-  spawn(every(io, seconds(1), [&app] { return app.log_round(now_ms()); }));
-  spawn(every(io, seconds(cfg->rampd.drain_interval_s),
+  spawn(every(io, "ramp", seconds(cfg->rampd.interval_s),
+              [&app] { return app.ramp_round(now_ms()); }));
+  spawn(every(io, "log", seconds(1), [&app] { return app.log_round(now_ms()); }));
+  spawn(every(io, "drain", seconds(cfg->rampd.drain_interval_s),
               [&app] { return app.drain_round(now_ms()); }));
 
   boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
