@@ -20,8 +20,8 @@
 -- ARGV[6 + 5*(i-1) ...] for limiter i:
 --   kind      "r" smooth hourly rate with a bounded burst, "c" exact daily count
 --   field     field of KEYS[1] overriding the fallback cap
---   fallback  cap from the config; -1: no cap unless the hash sets one (a
---             daily count without a cap still counts, never refuses)
+--   fallback  cap from the config; -1: no cap unless the hash sets one (the
+--             stream's daily count without a cap still counts, never refuses)
 --   burst     "r": burst in messages; -1: max(1, floor(cap / 60))
 --   reset_ms  "c": ms until the counter's day ends (its TTL adds one day more)
 --
@@ -101,9 +101,10 @@ for i = 1, n do
 
   if cap == nil or cap < 0 then
     cap = -1
-    if kind == 'c' then
-      -- No cap, but the day is still counted: streamguard-rampd's send days
-      -- (and the status page) read the stream's daily counts.
+    if kind == 'c' and string.sub(ARGV[base + 1], 1, 3) ~= 'op:' then
+      -- No cap, but the stream's day is still counted: streamguard-rampd's
+      -- send days (and the status page) read it. (An operator's day without
+      -- a cap is not: nothing reads it, and it would cost a write.)
       local count = tonumber(redis.call('GET', key)) or 0
       used = count + 1
       writes[#writes + 1] = { 'c', key, tonumber(ARGV[base + 4]) + 86400000, nil, nil,

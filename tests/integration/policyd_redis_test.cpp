@@ -316,3 +316,31 @@ TEST_F(PolicydRedisTest, ReloadAppliesAValidConfigAndKeepsTheOldOnErrors) {
 
 }  // namespace
 }  // namespace sg::testing
+
+namespace sg::testing {
+namespace {
+
+// A stream without a daily cap still has its day counted (streamguard-rampd
+// counts send days from it), but never refused by it; an operator's day
+// without a cap is not counted.
+TEST(PolicydDailyCount, AStreamWithoutADailyCapStillCountsItsDay) {
+  RedisServer redis;
+  PolicydHarness policyd(config_with_streams(R"(
+[[stream]]
+name = "trucking"
+ports = [25]
+hourly_cap = 100000
+)"),
+                         redis.url());
+  ASSERT_TRUE(policyd.wait_redis_ready());
+  PolicyClient c(policyd.socket());
+  EXPECT_EQ(c.rcpt("a@fleet.example", 25), "DUNNO");
+  EXPECT_EQ(c.rcpt("b@gmail.com", 25), "DUNNO");
+  const std::string day = civil_day(policyd.clock.now_ms()).key;
+  EXPECT_EQ(redis.cmd({"GET", "sg:{trucking}:count:day:" + day}), "2");
+  EXPECT_EQ(redis.cmd({"GET", "sg:{trucking}:count:day:" + day + ":op:google"}), "(nil)");
+  EXPECT_NE(redis.cmd({"TTL", "sg:{trucking}:count:day:" + day}), "-1");  // it expires
+}
+
+}  // namespace
+}  // namespace sg::testing
