@@ -51,7 +51,7 @@ void read_rampd(Reader& r, const toml::table& t, const std::string& config_path,
     if (auto v = r.integer(*n, "drain_interval_s", 1, 3600))
       out.drain_interval_s = static_cast<uint32_t>(*v);
   if (auto n = t.get("held_warn_s"))
-    if (auto v = r.integer(*n, "held_warn_s", 60, 30 * 86400))
+    if (auto v = r.integer(*n, "held_warn_s", 1, 30 * 86400))
       out.held_warn_s = static_cast<uint32_t>(*v);
   if (auto n = t.get("postfix_config_dir"))
     if (auto v = r.str(*n, "postfix_config_dir")) out.postfix_config_dir = *v;

@@ -228,9 +228,9 @@ boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg
       ++st.held_over_warn;
       if (!k.warned)
         spdlog::warn(
-            "held {} (stream {}) has waited {}h for its stream's budget; it is kept, "
-            "not expired: raise the cap or release it by hand (postsuper -H {})",
-            id, k.stream, age / 3600, id);
+            "held {} (stream {}) has waited {}h{:02}m{:02}s for its stream's budget; it is "
+            "kept, not expired: raise the cap or release it by hand (postsuper -H {})",
+            id, k.stream, age / 3600, age / 60 % 60, age % 60, id);
       k.warned = true;
     }
     queues[k.stream].emplace_back(k.arrival_s, id);

@@ -143,6 +143,11 @@ int run_rampd(int argc, char** argv) {
   auto opts =
       cli::parse(argc, argv, "streamguard-rampd", kHelp, STREAMGUARD_VERSION, extra, exit_code);
   if (!opts) return exit_code;
+  if (!opts->listen.empty()) {
+    std::cerr << "streamguard-rampd: --listen is not an option of streamguard-rampd (it serves "
+                 "only its status socket: --status)\n";
+    return 2;
+  }
   auto loaded = load_config(opts->config);
   for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
   if (!loaded.config) {

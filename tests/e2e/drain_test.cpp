@@ -75,3 +75,40 @@ TEST(DrainE2E, HeldMailDrainsAtTheCapRateAndEveryMessageIsDeliveredOnce) {
 
 }  // namespace
 }  // namespace sg::e2e
+
+namespace sg::e2e {
+namespace {
+
+TEST(DrainE2E, MailHeldOnAClosedStreamIsKeptAndReportedNeverReleasedOrExpired) {
+  HarnessOptions o;
+  o.healthcare = "hourly_cap = 0\nover_cap = \"hold\"\n";  // closed: nothing may leave
+  o.rampd = "drain_interval_s = 1\nheld_warn_s = 2\n";
+  Harness h(o);
+  const std::string to = "frontdesk@clinic-closed.example";
+  auto s = h.submit("healthcare", {to});
+  ASSERT_TRUE(s.accepted(to)) << s.transcript;
+  ASSERT_TRUE(wait_until([&] { return !h.postfix().queue().empty(); }));
+
+  h.start_rampd();
+  ASSERT_TRUE(
+      wait_until([&] { return h.rampd_log().find("has waited") != std::string::npos; }, 20s))
+      << h.rampd_log();
+  std::this_thread::sleep_for(3s);  // a few more rounds
+  EXPECT_NE(h.rampd_log().find("held " + s.queue_id + " (stream healthcare) has waited"),
+            std::string::npos)
+      << h.rampd_log();
+  auto q = h.postfix().queue();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].queue_name, "hold");  // still held: not released, not expired
+  EXPECT_TRUE(h.sink().messages().empty());
+  const auto metrics = http_get_unix(h.rampd_status_socket(), "/metrics");
+  EXPECT_NE(metrics.find("streamguard_rampd_held{stream=\"healthcare\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("streamguard_rampd_held_over_warn{stream=\"healthcare\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(h.daily_count("healthcare"), 0);  // nothing charged for it
+}
+
+}  // namespace
+}  // namespace sg::e2e
