@@ -226,6 +226,41 @@ bool valid_queue_id(std::string_view id) {
   return true;
 }
 
+namespace {
+
+// Postfix writes address bytes as they are, so an 8-bit address that is not
+// UTF-8 would make the whole line invalid JSON and its message invisible to
+// the drainer (held for ever). Each byte of an invalid sequence becomes '?':
+// the queue id and the domains the drainer needs are ASCII anyway.
+std::string valid_utf8(std::string_view in) {
+  std::string out(in);
+  for (std::size_t i = 0; i < out.size();) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
+    bool ok = len > 0 && i + len <= out.size();
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(out[i + k]) & 0xC0) == 0x80;
+    if (ok && len > 1) {  // no overlong forms, surrogates, or code points past U+10FFFF
+      const auto c1 = static_cast<unsigned char>(out[i + 1]);
+      if (len == 2) ok = c >= 0xC2;
+      if (len == 3) ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);
+      if (len == 4) ok = !(c == 0xF0 && c1 < 0x90) && c <= 0xF4 && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (!ok) {
+      out[i++] = '?';
+      continue;
+    }
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<QueuedMessage> parse_postqueue_line(std::string_view line, std::string& error) {
   error.clear();
   line = strip_line_end(line);
@@ -235,7 +270,8 @@ std::optional<QueuedMessage> parse_postqueue_line(std::string_view line, std::st
     return std::nullopt;
   }
   try {
-    const json j = json::parse(line.begin(), line.end());
+    const std::string text = valid_utf8(line);
+    const json j = json::parse(text.begin(), text.end());
     auto m = from_json(j, error);
     if (!m) error = bounded(std::move(error));
     return m;

@@ -152,6 +152,25 @@ TEST(PostqueueLine, HeldMessageAsPostfixListsIt) {
   EXPECT_EQ(m->recipients[0].delay_reason, "");
 }
 
+TEST(PostqueueLine, EightBitAddressThatIsNotUtf8IsStillListed) {
+  // A held message must never be invisible to the drainer because its
+  // sender wrote Latin-1 into an address.
+  const auto m = line(
+      "{\"queue_name\": \"hold\", \"queue_id\": \"39812A80136\", \"arrival_time\": 1, "
+      "\"message_size\": 1, \"sender\": \"caf\xe9@send.example.com\", \"recipients\": "
+      "[{\"address\": \"r\xe9"
+      "ception\xc3@clinic.example\"}, {\"address\": "
+      "\"\xed\xa0\x80@x.example\"}, "
+      "{\"address\": \"caf\xc3\xa9@clinic.example\"}]}");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->queue_id, "39812A80136");
+  EXPECT_EQ(m->sender, "caf?@send.example.com");
+  ASSERT_EQ(m->recipients.size(), 3u);
+  EXPECT_EQ(m->recipients[0].address, "r?ception?@clinic.example");
+  EXPECT_EQ(m->recipients[1].address, "???@x.example");               // a surrogate is not UTF-8
+  EXPECT_EQ(m->recipients[2].address, "caf\xc3\xa9@clinic.example");  // valid UTF-8 kept
+}
+
 TEST(PostqueueLine, DelayReasonAndForcedExpire) {
   const auto d = line(kDeferred);
   ASSERT_TRUE(d);
