@@ -1,6 +1,7 @@
 // End-to-end mail benchmark through a real Postfix (the e2e harness):
 // messages/s with OpenDKIM alone in smtpd_milters, against OpenDKIM +
-// streamguard-milter + streamguard-policyd as streamguardctl renders them.
+// streamguard-milter + streamguard-policyd as streamguardctl renders them,
+// with the milter on libmilter (the default engine) and on its Asio engine.
 // smtp-source submits; the loopback sink counts what Postfix delivered.
 //
 //   build/tests/streamguard-mail-bench [--messages N] [--sessions S] [--rounds R]
@@ -74,8 +75,9 @@ struct BenchRun {
   double machine_us = 0, policyd_us = 0, milter_us = 0, opendkim_us = 0, redis_us = 0;
 };
 
-// The three setups measured, each in a fresh harness.
-enum class Pipeline { opendkim, opendkim_policyd, opendkim_streamguard };
+// The setups measured, each in a fresh harness.
+enum class Pipeline { opendkim, opendkim_policyd, opendkim_streamguard, opendkim_streamguard_asio };
+constexpr std::size_t kSetups = 4;
 const char* name(Pipeline s) {
   switch (s) {
     case Pipeline::opendkim:
@@ -84,6 +86,8 @@ const char* name(Pipeline s) {
       return "OpenDKIM + policyd";
     case Pipeline::opendkim_streamguard:
       return "OpenDKIM + streamguard";
+    case Pipeline::opendkim_streamguard_asio:
+      return "OpenDKIM + sg (asio)";
   }
   return "?";
 }
@@ -95,9 +99,10 @@ BenchRun measure(Pipeline setup) {
   const std::string caps = "hourly_cap = 100000000\nburst = 1000000\ndaily_cap = 100000000\n";
   o.trucking = caps;
   o.healthcare = caps;
+  if (setup == Pipeline::opendkim_streamguard_asio) o.milter_settings = "engine = \"asio\"\n";
   Harness h(o);
   auto& pf = h.postfix();
-  if (setup != Pipeline::opendkim_streamguard) {
+  if (setup == Pipeline::opendkim || setup == Pipeline::opendkim_policyd) {
     // OpenDKIM alone in smtpd_milters; without policyd for the baseline.
     std::vector<std::string> args = {"-e", "smtpd_milters = unix:opendkim/opendkim.sock"};
     if (setup == Pipeline::opendkim) {
@@ -173,8 +178,8 @@ TEST(MailBench, OpenDkimAloneAgainstOpenDkimPlusStreamguard) {
   if (::geteuid() != 0) GTEST_SKIP() << "starts Postfix: run as root";
   std::vector<BenchRun> runs;
   for (int round = 0; round < g_rounds; ++round)
-    for (Pipeline setup :
-         {Pipeline::opendkim, Pipeline::opendkim_policyd, Pipeline::opendkim_streamguard}) {
+    for (Pipeline setup : {Pipeline::opendkim, Pipeline::opendkim_policyd,
+                           Pipeline::opendkim_streamguard, Pipeline::opendkim_streamguard_asio}) {
       auto r = measure(setup);
       std::printf(
           "round %d  %-24s  %d msgs  submitted in %6.2f s (%7.1f msg/s)  delivered in %6.2f s "
@@ -191,18 +196,19 @@ TEST(MailBench, OpenDkimAloneAgainstOpenDkimPlusStreamguard) {
   auto median = [&](std::size_t setup, bool deliver) {
     std::vector<double> v;
     for (std::size_t i = 0; i < runs.size(); ++i)
-      if (i % 3 == setup)
+      if (i % kSetups == setup)
         v.push_back(g_messages / (deliver ? runs[i].deliver_s : runs[i].submit_s));
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
   for (bool deliver : {false, true}) {
-    double base = median(0, deliver), pol = median(1, deliver), all = median(2, deliver);
+    double base = median(0, deliver), pol = median(1, deliver), all = median(2, deliver),
+           asio = median(3, deliver);
     std::printf(
         "median %-9s  OpenDKIM alone %7.1f msg/s; + policyd %7.1f (%.1f%% less); + policyd and "
-        "milter %7.1f (%.1f%% less)\n",
+        "milter %7.1f (%.1f%% less); + policyd and milter (asio) %7.1f (%.1f%% less)\n",
         deliver ? "delivered" : "submitted", base, pol, 100.0 * (base - pol) / base, all,
-        100.0 * (base - all) / base);
+        100.0 * (base - all) / base, asio, 100.0 * (base - asio) / base);
   }
 }
 

@@ -519,7 +519,8 @@ const std::initializer_list<std::pair<std::string_view, CheckAction>> kCheckActi
 
 void read_milter(Reader& r, const toml::table& t, MilterConfig& out) {
   r.only_keys(t, "[milter]",
-              {"listen", "status", "opendkim_conf", "header", "unknown_stream", "reload_check_s"});
+              {"listen", "status", "opendkim_conf", "header", "unknown_stream", "reload_check_s",
+               "engine"});
   if (auto n = t.get("listen")) {
     auto eps = endpoints(r, *n, "listen");
     if (eps.size() > 1) r.error(*n, "[milter] 'listen' takes one address (libmilter serves one)");
@@ -546,6 +547,10 @@ void read_milter(Reader& r, const toml::table& t, MilterConfig& out) {
   if (auto n = t.get("reload_check_s"))
     if (auto v = r.integer(*n, "reload_check_s", 1, 3600))
       out.reload_check_s = static_cast<uint32_t>(*v);
+  if (auto n = t.get("engine"))
+    if (auto e = r.choice<MilterEngine>(
+            *n, "engine", {{"libmilter", MilterEngine::libmilter}, {"asio", MilterEngine::asio}}))
+      out.engine = *e;
 }
 
 StreamMilterConfig read_stream_milter(Reader& r, const toml::node& n) {

@@ -132,6 +132,10 @@ struct StreamMilterConfig {
 };
 
 // [milter]: streamguard-milter's own settings.
+// How streamguard-milter serves Postfix: libmilter (a thread per
+// connection) or its own milter-protocol server on one Asio loop.
+enum class MilterEngine { libmilter, asio };
+
 struct MilterConfig {
   bool configured = false;                             // the file has a [milter] table
   Endpoint listen;                                     // where Postfix connects (smtpd_milters)
@@ -140,6 +144,7 @@ struct MilterConfig {
   std::string header = "X-Streamguard-Stream";         // added to every accepted message
   CheckAction unknown_stream = CheckAction::tempfail;  // a port no stream owns
   uint32_t reload_check_s = 5;  // how often the OpenDKIM files are checked for changes
+  MilterEngine engine = MilterEngine::libmilter;
 };
 
 // A stream's `listmonk = { ... }`: the Listmonk instance that feeds it, whose

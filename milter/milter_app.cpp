@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -25,7 +26,10 @@
 #include "common/cli.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
+#include "common/milter_protocol.hpp"
 #include "common/status_server.hpp"
+#include "milter/asio_milter_server.hpp"
+#include "milter/milter_daemon.hpp"
 #include "milter/milter_session.hpp"
 
 namespace sg {
@@ -69,6 +73,10 @@ DESCRIPTION
     (550 5.7.0). The most severe finding answers. An accepted message gets
     the header [milter] header (X-Streamguard-Stream: <stream>).
 
+    [milter] engine picks how Postfix is served: "libmilter" (the default,
+    a thread per connection) or "asio" (streamguard's own milter-protocol
+    server on one thread); both answer, log and count alike.
+
 OPTIONS
     --config FILE         The TOML configuration (required); see
                           docs/configuration.md, [milter].
@@ -91,8 +99,10 @@ SIGNALS
                           configuration is reported and the running one is
                           kept. OpenDKIM's files are also re-read when they
                           change ([milter] reload_check_s).
-    SIGTERM, SIGINT, SIGHUP
-                          Stop (libmilter stops on all three).
+    SIGTERM, SIGINT       Stop.
+    SIGHUP                With [milter] engine = "libmilter" (the default):
+                          stop, as libmilter does. With engine = "asio":
+                          reload, as SIGUSR1.
 
 EXIT STATUS
     0 on a clean stop or a valid --check-config; 1 on an invalid
@@ -107,14 +117,9 @@ EXAMPLES
         milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _
 )";
 
-struct Options : cli::DaemonOptions {
-  std::string opendkim_conf;
-  bool opendkim_conf_set = false;
-};
-
 // Returns nullopt after --help, --version or a usage error (printed).
-std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
-  Options o;
+std::optional<MilterOptions> parse_args(int argc, char** argv, int& exit_code) {
+  MilterOptions o;
   auto extra = [&o](std::string_view a, const std::function<const char*()>& value) {
     if (a != "--opendkim-conf") return cli::Extra::unknown;
     const char* v = value();
@@ -135,120 +140,7 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
   return o;
 }
 
-// ---------------------------------------------------------------- state shared by the callbacks
-
-struct MilterMetrics {
-  explicit MilterMetrics(metrics::Registry& r)
-      : messages(r.counter("streamguard_milter_messages_total",
-                           "Messages at end of data, by stream and result.", {"stream", "result"})),
-        findings(r.counter("streamguard_milter_findings_total",
-                           "Check findings by stream, check, action taken and kind.",
-                           {"stream", "check", "action", "kind"})),
-        dkim_refusals(r.counter("streamguard_milter_dkim_refusals_total",
-                                "Messages refused because they would leave DKIM-unsigned, by "
-                                "reason.",
-                                {"stream", "reason"})),
-        connections(
-            r.gauge("streamguard_milter_connections", "Open milter connections.").labels({})),
-        reloads(
-            r.counter("streamguard_config_reloads_total", "Config reloads by result.", {"result"})),
-        opendkim_ok(r.gauge("streamguard_milter_opendkim_config_ok",
-                            "1 when OpenDKIM's configuration was read without errors.")
-                        .labels({})) {}
-  metrics::Family<metrics::Counter>& messages;
-  metrics::Family<metrics::Counter>& findings;
-  metrics::Family<metrics::Counter>& dkim_refusals;
-  metrics::Gauge& connections;
-  metrics::Family<metrics::Counter>& reloads;
-  metrics::Gauge& opendkim_ok;
-};
-
-struct App {
-  Options opts;
-  std::atomic<std::shared_ptr<const MilterRuntime>> runtime;
-  metrics::Registry registry;
-  MilterMetrics stats{registry};
-  std::atomic<uint64_t> decided{0};
-  std::mutex reload_mu;
-  std::map<std::string, std::filesystem::file_time_type> watched;  // OpenDKIM files
-};
-
-App* g_app = nullptr;
-
-std::map<std::string, std::filesystem::file_time_type> stamps(const std::vector<std::string>& f) {
-  std::map<std::string, std::filesystem::file_time_type> out;
-  for (const auto& path : f) {
-    std::error_code ec;
-    out[path] = std::filesystem::last_write_time(path, ec);
-  }
-  return out;
-}
-
-// Builds a runtime from the config file and OpenDKIM's files; errors are
-// returned, the config's first (they make the runtime unusable).
-std::shared_ptr<const MilterRuntime> load(const Options& o, std::vector<std::string>& errors,
-                                          std::vector<std::string>& files) {
-  auto loaded = load_config(o.config);
-  for (const auto& e : loaded.errors) errors.push_back(e.to_string());
-  // (config errors come first: they make the runtime unusable)
-  if (!loaded.config) return nullptr;
-  auto cfg = loaded.config;
-  if (o.opendkim_conf_set) {
-    auto c = std::make_shared<Config>(*cfg);
-    c->milter.opendkim_conf = o.opendkim_conf;
-    cfg = c;
-  }
-  auto rt = std::make_shared<MilterRuntime>();
-  rt->config = cfg;
-  if (cfg->milter.opendkim_conf.empty()) {
-    rt->opendkim_error = "[milter] opendkim_conf is empty";
-  } else {
-    auto d = dkim::load_opendkim(cfg->milter.opendkim_conf);
-    files = d.files;
-    if (d.config) {
-      rt->opendkim = d.config;
-    } else {
-      std::string all;
-      for (const auto& e : d.errors) {
-        errors.push_back(e.str());
-        all += (all.empty() ? "" : "; ") + e.str();
-      }
-      rt->opendkim_error = "OpenDKIM's configuration cannot be read: " + all;
-    }
-  }
-  return rt;
-}
-
-void reload(const char* why) {
-  std::lock_guard lock(g_app->reload_mu);
-  std::vector<std::string> errors, files;
-  auto rt = load(g_app->opts, errors, files);
-  if (!rt) {
-    for (const auto& e : errors) spdlog::error("reload: {}", e);
-    spdlog::error("reload ({}): {} has errors; keeping the running configuration", why,
-                  g_app->opts.config);
-    g_app->stats.reloads.labels({"error"}).inc();
-    return;
-  }
-  for (const auto& e : errors) spdlog::error("reload: {}", e);
-  g_app->stats.opendkim_ok.set(rt->opendkim ? 1 : 0);
-  if (!rt->opendkim) {
-    // OpenDKIM's files are broken: keep the last good reading rather than
-    // refuse every message, and say so loudly.
-    auto old = g_app->runtime.load();
-    if (old && old->opendkim) {
-      auto keep = std::make_shared<MilterRuntime>(*rt);
-      keep->opendkim = old->opendkim;
-      keep->opendkim_error.clear();
-      rt = keep;
-      spdlog::error("reload ({}): keeping the last good reading of OpenDKIM's configuration", why);
-    }
-  }
-  g_app->watched = stamps(files);
-  g_app->runtime.store(rt);
-  g_app->stats.reloads.labels({"ok"}).inc();
-  spdlog::info("reload ({}): {} loaded", why, g_app->opts.config);
-}
+MilterDaemon* g_app = nullptr;
 
 // ---------------------------------------------------------------- libmilter callbacks
 
@@ -290,33 +182,35 @@ std::string address_text(const sockaddr* sa) {
   return buf;
 }
 
-// libmilter passes the reply text through a format: a '%' must not reach it.
-std::string reply_safe(std::string s) {
-  std::erase_if(s, [](char c) { return c == '%' || c == '\r' || c == '\n'; });
-  if (s.size() > 900) s.resize(900);
-  return s;
+// The protocol constants common/milter_protocol.hpp repeats are libmilter's.
+static_assert(milter_proto::kActAddHeaders == SMFIF_ADDHDRS);
+static_assert(milter_proto::kNoHelo == SMFIP_NOHELO && milter_proto::kNoRcpt == SMFIP_NORCPT &&
+              milter_proto::kNoUnknown == SMFIP_NOUNKNOWN && milter_proto::kNoData == SMFIP_NODATA);
+static_assert(milter_proto::kNoReplyConnect == SMFIP_NR_CONN &&
+              milter_proto::kNoReplyMail == SMFIP_NR_MAIL &&
+              milter_proto::kNoReplyHeader == SMFIP_NR_HDR &&
+              milter_proto::kNoReplyEndOfHeaders == SMFIP_NR_EOH &&
+              milter_proto::kNoReplyBody == SMFIP_NR_BODY);
+static_assert(milter_proto::kStageConnect == SMFIM_CONNECT &&
+              milter_proto::kStageMail == SMFIM_ENVFROM);
+
+MacroLookup macros_of(SMFICTX* ctx) {
+  return [ctx](const char* name) { return sym(ctx, name); };
 }
 
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
                       unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
                       unsigned long* pf3) {
-  *pf0 = f0 & SMFIF_ADDHDRS;
-  // Steps we do not need, and replies we do not need to give.
-  const unsigned long skip = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA;
-  const unsigned long no_reply =
-      SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
-  *pf1 = f1 & (skip | no_reply);
+  const auto n = negotiate_milter(static_cast<uint32_t>(f0), static_cast<uint32_t>(f1));
+  *pf0 = n.actions;
+  *pf1 = n.protocol;
   auto* c = new Conn;
-  c->no_reply = *pf1 & no_reply;
-  spdlog::debug("milter: MTA offers protocol steps {:#x}; taking {:#x}", f1, *pf1);
+  c->no_reply = n.no_reply;
   smfi_setpriv(ctx, c);
   *pf2 = 0;
   *pf3 = 0;
-  // Postfix sends {daemon_port} only when asked (or listed in
-  // milter_connect_macros).
-  smfi_setsymlist(ctx, SMFIM_CONNECT,
-                  const_cast<char*>("{daemon_port} {daemon_name} {client_addr} j _"));
-  smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("{auth_authen} i"));
+  smfi_setsymlist(ctx, SMFIM_CONNECT, const_cast<char*>(kConnectMacros));
+  smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>(kMailMacros));
   return SMFIS_CONTINUE;
 }
 
@@ -326,18 +220,14 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
     c = new Conn;
     smfi_setpriv(ctx, c);
   }
-  c->session = std::make_unique<MilterSession>(g_app->runtime.load());
-  g_app->stats.connections.add(1);
-  std::string addr = address_text(hostaddr);
-  if (addr.empty()) addr = sym(ctx, "{client_addr}");
-  c->session->connect(addr, hostname ? hostname : "", sym(ctx, "{daemon_port}"),
-                      sym(ctx, "{daemon_name}"));
+  close_session(*g_app, c->session);
+  c->session =
+      open_session(*g_app, address_text(hostaddr), hostname ? hostname : "", macros_of(ctx));
   return go_on(ctx, SMFIP_NR_CONN);
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
-  if (auto* s = session(ctx))
-    s->mail_from(argv && argv[0] ? argv[0] : "", !sym(ctx, "{auth_authen}").empty());
+  if (auto* s = session(ctx)) session_mail_from(*s, argv && argv[0] ? argv[0] : "", macros_of(ctx));
   return go_on(ctx, SMFIP_NR_MAIL);
 }
 
@@ -359,34 +249,13 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
 sfsistat on_eom(SMFICTX* ctx) {
   auto* s = session(ctx);
   if (!s) return SMFIS_TEMPFAIL;
-  const std::string qid = sym(ctx, "i");
-  auto d = s->end_of_message();
-  auto& st = g_app->stats;
-  const std::string stream = d.stream.empty() ? "none" : d.stream;
-  st.messages.labels({stream, to_string(d.verdict)}).inc();
-  std::string checks;
-  for (const auto& f : d.findings) {
-    st.findings.labels({stream, f.check, to_string(f.action), f.kind}).inc();
-    if (f.check == "dkim" && (f.action == CheckAction::tempfail || f.action == CheckAction::reject))
-      st.dkim_refusals.labels({stream, f.kind}).inc();
-    checks += (checks.empty() ? "" : ",") + f.check + ":" + to_string(f.action);
-  }
-  ++g_app->decided;
-  spdlog::info(
-      "message queue_id={} stream={} client={} from_domain={} result={} findings={} reply=\"{}\"",
-      qid.empty() ? "-" : qid, stream, s->client_addr().empty() ? "-" : s->client_addr(),
-      d.from_domain.empty() ? "-" : d.from_domain, to_string(d.verdict),
-      checks.empty() ? "-" : checks, d.verdict == MilterVerdict::accept ? "" : d.text);
-  for (const auto& f : d.findings)
-    if (f.action == CheckAction::warn)
-      spdlog::warn("message queue_id={} stream={} {}: {}", qid.empty() ? "-" : qid, stream, f.check,
-                   f.reason);
+  auto d = finish_message(*g_app, *s, macros_of(ctx));
   if (d.verdict == MilterVerdict::accept) {
     for (const auto& [name, value] : d.add_headers)
       smfi_addheader(ctx, const_cast<char*>(name.c_str()), const_cast<char*>(value.c_str()));
     return SMFIS_CONTINUE;
   }
-  std::string text = reply_safe(d.text);
+  std::string text = reply_text(d);
   smfi_setreply(ctx, d.rcode.data(), d.xcode.data(), text.data());
   return d.verdict == MilterVerdict::tempfail ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
@@ -398,7 +267,7 @@ sfsistat on_abort(SMFICTX* ctx) {
 
 sfsistat on_close(SMFICTX* ctx) {
   if (auto* c = conn(ctx)) {
-    if (c->session) g_app->stats.connections.add(-1);
+    close_session(*g_app, c->session);
     delete c;
     smfi_setpriv(ctx, nullptr);
   }
@@ -411,22 +280,41 @@ std::string milter_socket(const Endpoint& e) {
   return std::string(v6 ? "inet6:" : "inet:") + std::to_string(e.port) + "@" + e.host;
 }
 
-std::string status_json() {
-  auto rt = g_app->runtime.load();
-  const auto& cfg = *rt->config;
-  std::string out = "{\"daemon\":\"streamguard-milter\",\"config\":\"" + cfg.path +
-                    "\",\"opendkim_conf\":\"" + cfg.milter.opendkim_conf +
-                    "\",\"opendkim_ok\":" + (rt->opendkim ? "true" : "false") +
-                    ",\"messages\":" + std::to_string(g_app->decided.load()) + ",\"streams\":[";
-  for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
-    const auto& s = cfg.streams[i];
-    out += std::string(i ? "," : "") + "{\"name\":\"" + s.name + "\",\"dkim\":\"" +
-           to_string(s.milter.dkim) + "\",\"message_id\":\"" + to_string(s.milter.message_id) +
-           "\",\"html_only\":\"" + to_string(s.milter.html_only) + "\",\"unsubscribe\":\"" +
-           to_string(s.milter.unsubscribe) + "\",\"from_domain\":\"" +
-           to_string(s.milter.from_domain) + "\"}";
+// Serves until libmilter stops (SIGTERM, SIGINT, SIGHUP); the exit status.
+int serve_libmilter(const Endpoint& listen, const std::function<void()>& announce) {
+  smfiDesc desc{};
+  desc.xxfi_name = const_cast<char*>("streamguard-milter");
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_ADDHDRS;
+  desc.xxfi_connect = on_connect;
+  desc.xxfi_envfrom = on_envfrom;
+  desc.xxfi_header = on_header;
+  desc.xxfi_eoh = on_eoh;
+  desc.xxfi_body = on_body;
+  desc.xxfi_eom = on_eom;
+  desc.xxfi_abort = on_abort;
+  desc.xxfi_close = on_close;
+  desc.xxfi_negotiate = on_negotiate;
+
+  const std::string conn = milter_socket(listen);
+  if (smfi_register(desc) == MI_FAILURE ||
+      smfi_setconn(const_cast<char*>(conn.c_str())) == MI_FAILURE) {
+    spdlog::error("libmilter: cannot register on {}", conn);
+    return 2;
   }
-  return out + "]}";
+  // Postfix's smtpd (user postfix) must be able to connect to the socket.
+  mode_t old = ::umask(0111);
+  bool opened = smfi_opensocket(1) == MI_SUCCESS;
+  ::umask(old);
+  if (!opened) {
+    spdlog::error("libmilter: cannot open {} (is the folder there, is another milter on it?)",
+                  conn);
+    return 2;
+  }
+  announce();
+  const int rc = smfi_main() == MI_SUCCESS ? 0 : 1;
+  spdlog::info("stopped");
+  return rc;
 }
 
 }  // namespace
@@ -436,11 +324,11 @@ int run_milter(int argc, char** argv) {
   auto opts = parse_args(argc, argv, exit_code);
   if (!opts) return exit_code;
 
-  App app;
+  MilterDaemon app;
   app.opts = *opts;
   g_app = &app;
   std::vector<std::string> errors, files;
-  auto rt = load(app.opts, errors, files);
+  auto rt = load_milter_runtime(app.opts, errors, files);
   for (const auto& e : errors) std::cerr << e << "\n";
   if (!rt || !rt->opendkim) {
     std::cerr << "streamguard-milter: " << errors.size()
@@ -460,7 +348,7 @@ int run_milter(int argc, char** argv) {
     return 0;
   }
   app.runtime.store(rt);
-  app.watched = stamps(files);
+  app.watched = file_stamps(files);
   app.stats.opendkim_ok.set(1);
 
   const auto& cfg = *rt->config;
@@ -494,8 +382,9 @@ int run_milter(int argc, char** argv) {
     }
   }
 
-  // SIGUSR1 (reload) is taken by a thread of ours; libmilter's own signal
-  // thread takes SIGHUP, SIGINT and SIGTERM (and stops).
+  // SIGUSR1 (reload) is taken by a thread of ours. With libmilter, its own
+  // signal thread takes SIGHUP, SIGINT and SIGTERM (and stops); with the
+  // Asio engine the loop takes them (SIGHUP reloads).
   sigset_t usr1;
   sigemptyset(&usr1);
   sigaddset(&usr1, SIGUSR1);
@@ -507,7 +396,8 @@ int run_milter(int argc, char** argv) {
   try {
     if (!status.empty())
       status_server = std::make_unique<StatusServer>(
-          io, status, [&app] { return app.registry.render(); }, [] { return status_json(); });
+          io, status, [&app] { return app.registry.render(); },
+          [&app] { return milter_status_json(app); });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
@@ -518,7 +408,7 @@ int run_milter(int argc, char** argv) {
   std::atomic<bool> stopping{false};
   std::thread signal_thread([&] {
     int sig = 0;
-    while (sigwait(&usr1, &sig) == 0 && !stopping) reload("SIGUSR1");
+    while (sigwait(&usr1, &sig) == 0 && !stopping) reload_milter(app, "SIGUSR1");
   });
   std::mutex watch_mu;
   std::condition_variable watch_cv;
@@ -526,62 +416,31 @@ int run_milter(int argc, char** argv) {
     std::unique_lock lock(watch_mu);
     while (!watch_cv.wait_for(lock, std::chrono::seconds(cfg.milter.reload_check_s),
                               [&] { return stopping.load(); })) {
-      std::map<std::string, std::filesystem::file_time_type> now;
       {
         std::lock_guard rl(app.reload_mu);
         std::vector<std::string> paths;
         for (const auto& [p, t] : app.watched) paths.push_back(p);
-        now = stamps(paths);
+        const FileStamps now = file_stamps(paths);
         if (now == app.watched) continue;
       }
-      reload("OpenDKIM files changed");
+      reload_milter(app, "OpenDKIM files changed");
     }
   });
 
-  smfiDesc desc{};
-  desc.xxfi_name = const_cast<char*>("streamguard-milter");
-  desc.xxfi_version = SMFI_VERSION;
-  desc.xxfi_flags = SMFIF_ADDHDRS;
-  desc.xxfi_connect = on_connect;
-  desc.xxfi_envfrom = on_envfrom;
-  desc.xxfi_header = on_header;
-  desc.xxfi_eoh = on_eoh;
-  desc.xxfi_body = on_body;
-  desc.xxfi_eom = on_eom;
-  desc.xxfi_abort = on_abort;
-  desc.xxfi_close = on_close;
-  desc.xxfi_negotiate = on_negotiate;
-
-  int rc = 0;
-  const std::string conn = milter_socket(listen);
-  if (smfi_register(desc) == MI_FAILURE ||
-      smfi_setconn(const_cast<char*>(conn.c_str())) == MI_FAILURE) {
-    spdlog::error("libmilter: cannot register on {}", conn);
-    rc = 2;
-  } else {
-    // Postfix's smtpd (user postfix) must be able to connect to the socket.
-    mode_t old = ::umask(0111);
-    bool opened = smfi_opensocket(1) == MI_SUCCESS;
-    ::umask(old);
-    if (!opened) {
-      spdlog::error("libmilter: cannot open {} (is the folder there, is another milter on it?)",
-                    conn);
-      rc = 2;
-    } else {
-      spdlog::info("serving Postfix milter requests on {}; OpenDKIM configuration {}",
-                   listen.to_string(), cfg.milter.opendkim_conf);
-      if (status_server) {
-        auto ports = status_server->bound_ports();
-        for (std::size_t i = 0; i < status.size(); ++i) {
-          Endpoint shown = status[i];
-          if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
-          spdlog::info("serving /metrics and /status on {}", shown.to_string());
-        }
-      }
-      rc = smfi_main() == MI_SUCCESS ? 0 : 1;
-      spdlog::info("stopped");
+  auto announce = [&] {
+    spdlog::info("serving Postfix milter requests on {} ({}); OpenDKIM configuration {}",
+                 listen.to_string(), cfg.milter.engine == MilterEngine::asio ? "asio" : "libmilter",
+                 cfg.milter.opendkim_conf);
+    if (!status_server) return;
+    auto ports = status_server->bound_ports();
+    for (std::size_t i = 0; i < status.size(); ++i) {
+      Endpoint shown = status[i];
+      if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
+      spdlog::info("serving /metrics and /status on {}", shown.to_string());
     }
-  }
+  };
+  const int rc = cfg.milter.engine == MilterEngine::asio ? run_asio_milter(app, listen, announce)
+                                                         : serve_libmilter(listen, announce);
 
   stopping = true;
   watch_cv.notify_all();

@@ -15,6 +15,8 @@
 #include <boost/asio/write.hpp>
 #include <variant>
 
+#include "common/listener.hpp"
+
 namespace sg {
 
 namespace asio = boost::asio;
@@ -54,32 +56,17 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
 
   void bind_all() {
     for (const auto& ep : options.listen) {
-      try {
-        if (ep.kind == Endpoint::Kind::tcp) {
-          auto a = std::make_unique<tcp::acceptor>(io);
-          tcp::endpoint e(asio::ip::make_address(ep.host), ep.port);
-          a->open(e.protocol());
-          a->set_option(tcp::acceptor::reuse_address(true));
-          a->bind(e);
-          a->listen(asio::socket_base::max_listen_connections);
-          ports.push_back(a->local_endpoint().port());
-          if (!ep.is_loopback())
-            spdlog::warn("policy listener {} is not on loopback: anyone who reaches it can ask",
-                         ep.to_string());
-          tcp_acceptors.push_back(std::move(a));
-        } else {
-          struct stat st {};
-          if (::lstat(ep.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(ep.path.c_str());
-          auto a = std::make_unique<local::acceptor>(io, local::endpoint(ep.path));
-          // Access is governed by the directory (Postfix's private/ is 0700
-          // postfix), so the socket itself is open to whoever reaches it.
-          ::chmod(ep.path.c_str(), 0666);
-          unix_paths.push_back(ep.path);
-          ports.push_back(0);
-          unix_acceptors.push_back(std::move(a));
-        }
-      } catch (const boost::system::system_error& e) {
-        throw std::runtime_error("cannot listen on " + ep.to_string() + ": " + e.code().message());
+      if (ep.kind == Endpoint::Kind::tcp) {
+        auto a = listen_tcp(io, ep);
+        ports.push_back(a->local_endpoint().port());
+        if (!ep.is_loopback())
+          spdlog::warn("policy listener {} is not on loopback: anyone who reaches it can ask",
+                       ep.to_string());
+        tcp_acceptors.push_back(std::move(a));
+      } else {
+        unix_acceptors.push_back(listen_unix(io, ep));
+        unix_paths.push_back(ep.path);
+        ports.push_back(0);
       }
     }
   }

@@ -112,6 +112,7 @@ class Harness {
   const std::string& root() const { return root_; }
   std::string milter_log() const;
   void kill_milter();  // SIGKILL: a crashed milter
+  pid_t milter_pid() const { return milter_pid_; }
   // streamguard-rampd with the same config; start waits until its status
   // socket answers.
   void start_rampd();

@@ -18,10 +18,19 @@
 namespace sg::e2e {
 namespace {
 
-class MilterE2E : public ::testing::Test {
+// Every test runs once per engine: [milter] engine = "libmilter" (the
+// default) and "asio".
+class MilterE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  }
+  // The harness options with the milter on, in this test's engine.
+  HarnessOptions milter_options() const {
+    HarnessOptions o;
+    o.milter = true;
+    o.milter_settings = "engine = \"" + GetParam() + "\"\n";
+    return o;
   }
 };
 
@@ -55,9 +64,8 @@ std::string message(const std::string& from, const std::string& to, const std::s
          "--b1--\r\n";
 }
 
-TEST_F(MilterE2E, InternalClientWithSignedFromDomainLeavesSignedAndTagged) {
-  HarnessOptions o;
-  o.milter = true;
+TEST_P(MilterE2E, InternalClientWithSignedFromDomainLeavesSignedAndTagged) {
+  HarnessOptions o = milter_options();
   Harness h(o);
   const std::string to = "dr.smith@riverside-clinic.example";
   auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "m1"));
@@ -73,11 +81,15 @@ TEST_F(MilterE2E, InternalClientWithSignedFromDomainLeavesSignedAndTagged) {
                        "stream=healthcare client=127.0.0.1 "
                        "from_domain=send.example.com result=accept"))
       << h.milter_log();
+  EXPECT_TRUE(contains(h.milter_log(), "serving Postfix milter requests on unix:"))
+      << h.milter_log();
+  EXPECT_TRUE(contains(h.milter_log(), " (" + GetParam() + "); OpenDKIM")) << h.milter_log();
+  // Postfix found nothing wrong in the milter's side of the protocol.
+  EXPECT_FALSE(contains(h.postfix().log(), "warning: milter")) << h.postfix().log();
 }
 
-TEST_F(MilterE2E, ClientOutsideInternalHostsIsRefusedInsteadOfLeavingUnsigned) {
-  HarnessOptions o;
-  o.milter = true;
+TEST_P(MilterE2E, ClientOutsideInternalHostsIsRefusedInsteadOfLeavingUnsigned) {
+  HarnessOptions o = milter_options();
   o.opendkim_internal_hosts = "172.16.0.0/12\n";  // the Docker bridge only, not 127.0.0.1
   Harness h(o);
   const std::string to = "dr.smith@riverside-clinic.example";
@@ -89,9 +101,8 @@ TEST_F(MilterE2E, ClientOutsideInternalHostsIsRefusedInsteadOfLeavingUnsigned) {
   EXPECT_TRUE(h.sink().messages_to(to).empty());
 }
 
-TEST_F(MilterE2E, FromDomainOutsideTheSigningTableIsRefused) {
-  HarnessOptions o;
-  o.milter = true;
+TEST_P(MilterE2E, FromDomainOutsideTheSigningTableIsRefused) {
+  HarnessOptions o = milter_options();
   Harness h(o);
   const std::string to = "dr.smith@riverside-clinic.example";
   auto s = h.submit_data("healthcare", {to}, message("news@other.example.org", to, "m3"));
@@ -102,9 +113,8 @@ TEST_F(MilterE2E, FromDomainOutsideTheSigningTableIsRefused) {
   EXPECT_TRUE(h.sink().messages_to(to).empty());
 }
 
-TEST_F(MilterE2E, HtmlOnlyMessageGetsTheStreamsAction) {
-  HarnessOptions o;
-  o.milter = true;
+TEST_P(MilterE2E, HtmlOnlyMessageGetsTheStreamsAction) {
+  HarnessOptions o = milter_options();
   o.healthcare = "daily_cap = 1000\nmilter = { html_only = \"reject\" }\n";
   Harness h(o);
   const std::string to = "dr.smith@riverside-clinic.example";
@@ -124,9 +134,8 @@ TEST_F(MilterE2E, HtmlOnlyMessageGetsTheStreamsAction) {
       << h.milter_log();
 }
 
-TEST_F(MilterE2E, ADeadMilterTempfailsMailNeverPassesItUnchecked) {
-  HarnessOptions o;
-  o.milter = true;
+TEST_P(MilterE2E, ADeadMilterTempfailsMailNeverPassesItUnchecked) {
+  HarnessOptions o = milter_options();
   Harness h(o);
   const std::string to = "dr.smith@riverside-clinic.example";
   h.kill_milter();
@@ -142,11 +151,10 @@ TEST_F(MilterE2E, ADeadMilterTempfailsMailNeverPassesItUnchecked) {
 namespace sg::e2e {
 namespace {
 
-TEST_F(MilterE2E, OpenDkimFilesAreReReadWhenTheyChangeAndCountedOnTheStatusSocket) {
-  HarnessOptions o;
-  o.milter = true;
+TEST_P(MilterE2E, OpenDkimFilesAreReReadWhenTheyChangeAndCountedOnTheStatusSocket) {
+  HarnessOptions o = milter_options();
   o.opendkim_internal_hosts = "172.16.0.0/12\n";
-  o.milter_settings = "reload_check_s = 1\n";
+  o.milter_settings += "reload_check_s = 1\n";
   Harness h(o);
   const std::string to = "dr.smith@riverside-clinic.example";
   auto first = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "r1"));
@@ -179,6 +187,46 @@ TEST_F(MilterE2E, OpenDkimFilesAreReReadWhenTheyChangeAndCountedOnTheStatusSocke
                        "streamguard_milter_messages_total{stream=\"healthcare\","
                        "result=\"tempfail\"} 2"))
       << metrics;
+}
+
+}  // namespace
+}  // namespace sg::e2e
+
+namespace sg::e2e {
+namespace {
+
+INSTANTIATE_TEST_SUITE_P(Milter, MilterE2E, ::testing::Values("libmilter", "asio"),
+                         [](const auto& p) { return p.param; });
+
+}  // namespace
+}  // namespace sg::e2e
+
+namespace sg::e2e {
+namespace {
+
+// The Asio engine takes the signals on its loop: SIGHUP reloads (as SIGUSR1
+// does), SIGTERM stops; mail goes on between.
+TEST(MilterAsioE2E, SighupReloadsSigtermStops) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  HarnessOptions o;
+  o.milter = true;
+  o.milter_settings = "engine = \"asio\"\n";
+  Harness h(o);
+  const std::string to = "dr.smith@riverside-clinic.example";
+  ASSERT_EQ(::kill(h.milter_pid(), SIGHUP), 0);
+  ASSERT_TRUE(wait_until([&] { return contains(h.milter_log(), "reload (SIGHUP)"); }, 10s))
+      << h.milter_log();
+  ASSERT_EQ(::kill(h.milter_pid(), SIGUSR1), 0);
+  ASSERT_TRUE(wait_until([&] { return contains(h.milter_log(), "reload (SIGUSR1)"); }, 10s))
+      << h.milter_log();
+  auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "s1"));
+  ASSERT_FALSE(s.queue_id.empty()) << s.transcript << h.milter_log();
+  ASSERT_TRUE(h.sink().wait_for_rcpt(to, kDelivery)) << h.postfix().log();
+  ASSERT_EQ(::kill(h.milter_pid(), SIGTERM), 0);
+  int status = 0;
+  ASSERT_TRUE(wait_until([&] { return ::waitpid(h.milter_pid(), &status, WNOHANG) > 0; }, 10s));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(contains(h.milter_log(), "SIGTERM: stopping")) << h.milter_log();
 }
 
 }  // namespace
