@@ -3,6 +3,8 @@
 // a reaper that kills whatever the test started if the test process dies.
 #pragma once
 
+#include "tests/loopback_port.hpp"
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -43,7 +45,7 @@ void terminate(pid_t pid, std::chrono::milliseconds grace = 5s);
 bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds limit = 15s);
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bound, read, closed).
-uint16_t free_loopback_port();
+using sg::testing::free_loopback_port;
 
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool tcp_accepts(uint16_t port);

@@ -8,6 +8,8 @@
 // with it. Also a small synchronous client for the test's own statements.
 #pragma once
 
+#include "tests/loopback_port.hpp"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <libpq-fe.h>
@@ -33,23 +35,6 @@
 namespace sg::testing {
 
 // A TCP port on 127.0.0.1 that nothing listens on (bound, read, released).
-inline uint16_t free_loopback_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 class PostgresServer {
  public:
   static constexpr const char* kBinDir = "/usr/lib/postgresql/15/bin";
