@@ -60,4 +60,21 @@ std::optional<DaemonOptions> parse(int argc, char** argv, std::string_view progr
   return o;
 }
 
+std::optional<std::vector<Endpoint>> endpoints(const std::vector<std::string>& texts,
+                                               std::string_view program, std::string_view option) {
+  std::vector<Endpoint> out;
+  bool ok = true;
+  for (const auto& t : texts) {
+    std::string err;
+    if (auto ep = parse_endpoint(t, err)) {
+      out.push_back(*ep);
+    } else {
+      std::cerr << program << ": " << option << ": " << err << "\n";
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
 }  // namespace sg::cli

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/endpoint.hpp"
+
 namespace sg::cli {
 
 struct DaemonOptions {
@@ -32,5 +34,10 @@ using ExtraHandler =
 std::optional<DaemonOptions> parse(int argc, char** argv, std::string_view program,
                                    std::string_view help, std::string_view version,
                                    const ExtraHandler& extra, int& exit_code);
+
+// The endpoints of a repeatable address option (--listen, --status); nullopt
+// after printing "PROGRAM: OPTION: why" for each one that does not parse.
+std::optional<std::vector<Endpoint>> endpoints(const std::vector<std::string>& texts,
+                                               std::string_view program, std::string_view option);
 
 }  // namespace sg::cli

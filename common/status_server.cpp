@@ -1,6 +1,7 @@
 #include "common/status_server.hpp"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -342,6 +343,7 @@ bool unix_socket_in_use(const std::string& path) {
 }  // namespace
 
 struct StatusServer::Impl {
+  std::vector<Endpoint> endpoints;  // as given, in the order of `bound`
   struct Bound {
     std::shared_ptr<Listener<Tcp>> tcp;
     std::shared_ptr<Listener<Local>> local;
@@ -439,6 +441,7 @@ StatusServer::StatusServer(boost::asio::io_context& io, const std::vector<Endpoi
   impl_->ex = net::make_strand(io);
   impl_->shared->pages = Pages{std::move(metrics), std::move(status_json)};
   impl_->shared->deadline = deadline;
+  impl_->endpoints = endpoints;
   for (const Endpoint& ep : endpoints) {
     if (ep.kind == Endpoint::Kind::unix_socket) {
       impl_->bind_unix(ep);
@@ -461,6 +464,15 @@ std::vector<uint16_t> StatusServer::bound_ports() const {
     ports.push_back(b.tcp ? b.tcp->acceptor.local_endpoint(ec).port() : 0);
   }
   return ports;
+}
+
+void StatusServer::log_addresses() const {
+  const auto ports = bound_ports();
+  for (std::size_t i = 0; i < impl_->endpoints.size(); ++i) {
+    Endpoint shown = impl_->endpoints[i];
+    if (shown.kind == Endpoint::Kind::tcp) shown.port = ports.at(i);
+    spdlog::info("serving /metrics and /status on {}", shown.to_string());
+  }
 }
 
 }  // namespace sg

@@ -34,6 +34,9 @@ class StatusServer {
 
   // The bound TCP ports in endpoint order (0 for unix sockets): lets tests bind port 0.
   std::vector<uint16_t> bound_ports() const;
+  // Logs "serving /metrics and /status on ADDR" for each endpoint, with the
+  // TCP port actually bound (port 0 picks one).
+  void log_addresses() const;
 
  private:
   struct Impl;

@@ -368,19 +368,9 @@ int run_milter(int argc, char** argv) {
     }
     listen = *e;
   }
-  std::vector<Endpoint> status = cfg.milter.status;
-  if (!app.opts.status.empty()) {
-    status.clear();
-    for (const auto& t : app.opts.status) {
-      std::string err;
-      auto e = parse_endpoint(t, err);
-      if (!e) {
-        std::cerr << "streamguard-milter: --status: " << err << "\n";
-        return 2;
-      }
-      status.push_back(*e);
-    }
-  }
+  const auto status_opt = cli::endpoints(app.opts.status, "streamguard-milter", "--status");
+  if (!status_opt) return 2;
+  const std::vector<Endpoint> status = status_opt->empty() ? cfg.milter.status : *status_opt;
 
   // SIGUSR1 (reload) is taken by a thread of ours. With libmilter, its own
   // signal thread takes SIGHUP, SIGINT and SIGTERM (and stops); with the
@@ -431,13 +421,7 @@ int run_milter(int argc, char** argv) {
     spdlog::info("serving Postfix milter requests on {} ({}); OpenDKIM configuration {}",
                  listen.to_string(), cfg.milter.engine == MilterEngine::asio ? "asio" : "libmilter",
                  cfg.milter.opendkim_conf);
-    if (!status_server) return;
-    auto ports = status_server->bound_ports();
-    for (std::size_t i = 0; i < status.size(); ++i) {
-      Endpoint shown = status[i];
-      if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
-      spdlog::info("serving /metrics and /status on {}", shown.to_string());
-    }
+    if (status_server) status_server->log_addresses();
   };
   const int rc = cfg.milter.engine == MilterEngine::asio ? run_asio_milter(app, listen, announce)
                                                          : serve_libmilter(listen, announce);

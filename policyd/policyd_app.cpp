@@ -133,21 +133,6 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
   return o;
 }
 
-std::vector<Endpoint> endpoints_or_exit(const std::vector<std::string>& texts, const char* option,
-                                        bool& ok) {
-  std::vector<Endpoint> out;
-  for (const auto& t : texts) {
-    std::string err;
-    if (auto ep = parse_endpoint(t, err))
-      out.push_back(*ep);
-    else {
-      std::cerr << "streamguard-policyd: " << option << ": " << err << "\n";
-      ok = false;
-    }
-  }
-  return out;
-}
-
 void print_summary(const Runtime& rt) {
   const auto& cfg = *rt.config;
   std::cout << cfg.path << ": configuration is valid\n";
@@ -217,9 +202,9 @@ int run_policyd(int argc, char** argv) {
     return 0;
   }
 
-  bool ok = true;
-  auto listen = endpoints_or_exit(opts->listen, "--listen", ok);
-  auto status = endpoints_or_exit(opts->status, "--status", ok);
+  auto listen_opt = cli::endpoints(opts->listen, "streamguard-policyd", "--listen");
+  auto status_opt = cli::endpoints(opts->status, "streamguard-policyd", "--status");
+  bool ok = listen_opt && status_opt;
   RedisUrl redis{runtime->config->redis.endpoint, runtime->config->redis.db,
                  runtime->config->redis.password};
   if (!opts->redis.empty()) {
@@ -232,8 +217,8 @@ int run_policyd(int argc, char** argv) {
     }
   }
   if (!ok) return 2;
-  if (listen.empty()) listen = runtime->config->policyd.listen;
-  if (status.empty()) status = runtime->config->policyd.status;
+  auto listen = listen_opt->empty() ? runtime->config->policyd.listen : *listen_opt;
+  auto status = status_opt->empty() ? runtime->config->policyd.status : *status_opt;
 
   const std::string level = opts->log_level.empty() ? runtime->config->log_level : opts->log_level;
   if (!init_logging("streamguard-policyd", level)) {
@@ -281,14 +266,7 @@ int run_policyd(int argc, char** argv) {
     if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
     spdlog::info("listening for Postfix policy requests on {}", shown.to_string());
   }
-  if (status_server) {
-    auto sports = status_server->bound_ports();
-    for (std::size_t i = 0; i < status.size(); ++i) {
-      Endpoint shown = status[i];
-      if (shown.kind == Endpoint::Kind::tcp) shown.port = sports[i];
-      spdlog::info("serving /metrics and /status on {}", shown.to_string());
-    }
-  }
+  if (status_server) status_server->log_addresses();
   spdlog::info("config {} loaded: {} streams, redis {}, on_error={}", opts->config,
                runtime->config->streams.size(), redis.endpoint.to_string(),
                to_string(runtime->config->redis.on_error));

@@ -178,19 +178,9 @@ int run_rampd(int argc, char** argv) {
     }
     redis = *u;
   }
-  std::vector<Endpoint> status = cfg->rampd.status;
-  if (!opts->status.empty()) {
-    status.clear();
-    for (const auto& t : opts->status) {
-      std::string err;
-      auto e = parse_endpoint(t, err);
-      if (!e) {
-        std::cerr << "streamguard-rampd: --status: " << err << "\n";
-        return 2;
-      }
-      status.push_back(*e);
-    }
-  }
+  const auto status_opt = cli::endpoints(opts->status, "streamguard-rampd", "--status");
+  if (!status_opt) return 2;
+  const std::vector<Endpoint> status = status_opt->empty() ? cfg->rampd.status : *status_opt;
   const std::string level = opts->log_level.empty() ? cfg->log_level : opts->log_level;
   if (!init_logging("streamguard-rampd", level)) {
     std::cerr << "streamguard-rampd: unknown log level '" << level << "'\n";
@@ -221,14 +211,7 @@ int run_rampd(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  if (status_server) {
-    auto ports = status_server->bound_ports();
-    for (std::size_t i = 0; i < status.size(); ++i) {
-      Endpoint shown = status[i];
-      if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
-      spdlog::info("serving /metrics and /status on {}", shown.to_string());
-    }
-  }
+  if (status_server) status_server->log_addresses();
   spdlog::info("config {} loaded: {} streams, redis {}, Postfix log {}, held mail {}", opts->config,
                cfg->streams.size(), redis.endpoint.to_string(),
                cfg->rampd.maillog.empty() ? "none" : cfg->rampd.maillog,
