@@ -214,6 +214,8 @@ struct BreakerRule {
   BreakerAction action = BreakerAction::defer;
   uint32_t cooldown_s = 3600;  // open this long
   uint32_t recovery_s = 0;     // then recovering (a growing share of the cap) this long
+
+  bool operator==(const BreakerRule&) const = default;
 };
 
 struct Config {

@@ -46,18 +46,7 @@ void Rampd::load_scripts() {
 }
 
 void Rampd::set_config(std::shared_ptr<const Config> cfg) {
-  const bool rules_changed = [&] {
-    const auto &a = cfg_->breakers, &b = cfg->breakers;
-    if (a.size() != b.size()) return true;
-    for (std::size_t i = 0; i < a.size(); ++i)
-      if (a[i].name != b[i].name || a[i].op != b[i].op || a[i].dsn != b[i].dsn ||
-          a[i].text != b[i].text || a[i].status != b[i].status ||
-          a[i].threshold != b[i].threshold || a[i].window_s != b[i].window_s ||
-          a[i].action != b[i].action || a[i].cooldown_s != b[i].cooldown_s ||
-          a[i].recovery_s != b[i].recovery_s)
-        return true;
-    return false;
-  }();
+  const bool rules_changed = cfg_->breakers != cfg->breakers;
   if (rules_changed) {
     spdlog::info(
         "breaker rules changed: the breakers start over (open ones stay in Redis until "
