@@ -35,6 +35,10 @@ class BreakerFeed {
  public:
   explicit BreakerFeed(const Config& cfg);
 
+  // A reloaded config with the same rules: the breakers keep their state, but
+  // streams' transports and operators' MX suffixes and domains may have changed.
+  void remap(const Config& cfg) { mapper_ = breaker::EventMapper(cfg); }
+
   // Parses the lines and records the results; returns the breakers they tripped.
   std::vector<breaker::Verdict> feed(const std::vector<std::string>& lines, int64_t now_ms);
 

@@ -52,6 +52,8 @@ void Rampd::set_config(std::shared_ptr<const Config> cfg) {
         "breaker rules changed: the breakers start over (open ones stay in Redis until "
         "their cool-down ends)");
     feed_ = std::make_unique<BreakerFeed>(*cfg);
+  } else {
+    feed_->remap(*cfg);
   }
   if (cfg->rampd.maillog != cfg_->rampd.maillog)
     follower_ = cfg->rampd.maillog.empty()

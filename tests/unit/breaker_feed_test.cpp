@@ -109,3 +109,35 @@ TEST(BreakerFeed, LineTimeComesFromTheIsoStampOrTheSyslogStampInThisYear) {
 
 }  // namespace
 }  // namespace sg::rampd
+
+namespace sg::rampd {
+namespace {
+
+TEST(BreakerFeed, RemapTakesAReloadedStreamTransportAndKeepsTheCounts) {
+  auto before = parse_config(R"(
+[[stream]]
+name = "healthcare"
+ports = [2526]
+postfix = { transport = "hcout9" }
+)",
+                             "/tmp/test.toml");
+  ASSERT_TRUE(before.config);
+  BreakerFeed f(*before.config);
+  f.feed(burst(), kAfter);  // the burst is logged by hcout1: no stream's yet
+  EXPECT_EQ(f.counts().of_streams, 0u);
+  auto after = parse_config(R"(
+[[stream]]
+name = "healthcare"
+ports = [2526]
+postfix = { transport = "hcout1" }
+)",
+                            "/tmp/test.toml");
+  ASSERT_TRUE(after.config);
+  f.remap(*after.config);
+  f.feed(burst(), kAfter);
+  EXPECT_EQ(f.counts().lines, 38u);
+  EXPECT_EQ(f.counts().of_streams, 16u);  // hcout1's lines now count for healthcare
+}
+
+}  // namespace
+}  // namespace sg::rampd
