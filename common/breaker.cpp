@@ -281,18 +281,8 @@ DeliveryCounts Breaker::totals(std::string_view stream) const {
 
 // ---- EventMapper
 
-namespace {
-
-std::map<std::string, std::vector<std::string>> operator_domains(const Config& cfg) {
-  std::map<std::string, std::vector<std::string>> out;
-  for (const auto& op : cfg.operators) out[op.name] = op.domains;
-  return out;
-}
-
-}  // namespace
-
 EventMapper::EventMapper(const Config& cfg)
-    : mx_(cfg.operators), domains_(std::map<std::string, DomainList>{}, operator_domains(cfg)) {
+    : mx_(cfg.operators), domains_(std::map<std::string, DomainList>{}, cfg.operator_domains()) {
   for (const auto& s : cfg.streams)
     if (!s.postfix.transport.empty()) stream_by_transport_.emplace(s.postfix.transport, s.name);
 }

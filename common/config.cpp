@@ -89,6 +89,12 @@ const StreamConfig* Config::stream_for_port(uint16_t port) const {
   return nullptr;
 }
 
+std::map<std::string, std::vector<std::string>> Config::operator_domains() const {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& op : operators) out[op.name] = op.domains;
+  return out;
+}
+
 const StreamConfig* Config::stream_named(std::string_view name) const {
   for (const auto& s : streams)
     if (s.name == name) return &s;

@@ -235,6 +235,8 @@ struct Config {
 
   const StreamConfig* stream_for_port(uint16_t port) const;
   const StreamConfig* stream_named(std::string_view name) const;
+  // Operator name -> its [operators.NAME] domains (the static map classifiers take).
+  std::map<std::string, std::vector<std::string>> operator_domains() const;
 };
 
 struct ConfigError {

@@ -13,8 +13,6 @@ RuntimeResult build_runtime(std::shared_ptr<const Config> config) {
   for (const auto& e : list_errors)
     out.errors.push_back({e.file, e.line, e.line ? 1u : 0u, e.message});
   if (!out.errors.empty()) return out;
-  std::map<std::string, std::vector<std::string>> operator_domains;
-  for (const auto& op : config->operators) operator_domains[op.name] = op.domains;
   std::map<std::string, std::string> operator_list;
   for (const auto& op : config->operators)
     if (!op.list.empty()) operator_list[op.name] = op.list;
@@ -26,7 +24,7 @@ RuntimeResult build_runtime(std::shared_ptr<const Config> config) {
     if (needs) needing.insert(s.name);
   }
   out.runtime = std::make_shared<const Runtime>(
-      Runtime{config, Classifier(std::move(lists), operator_domains),
+      Runtime{config, Classifier(std::move(lists), config->operator_domains()),
               MxOperatorMap(config->operators), std::move(operator_list), std::move(needing)});
   return out;
 }

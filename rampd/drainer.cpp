@@ -20,19 +20,6 @@ std::string instance_of(const std::string& queue_id) {
   return "rampd-" + queue_id;
 }
 
-std::string domain_of(const std::string& address) {
-  auto at = address.rfind('@');
-  std::string d = at == std::string::npos ? std::string() : address.substr(at + 1);
-  std::transform(d.begin(), d.end(), d.begin(), ::tolower);
-  return d;
-}
-
-Classifier operator_classifier(const Config& cfg) {
-  std::map<std::string, std::vector<std::string>> domains;
-  for (const auto& op : cfg.operators) domains[op.name] = op.domains;
-  return Classifier({}, domains);
-}
-
 }  // namespace
 
 Drainer::Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, RedisClient& redis,
@@ -54,7 +41,9 @@ boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
   const CivilDay day = civil_day(now_ms);
   const Reservation resv{kReserveMs, instance_of(id)};
   while (k.charged < k.recipients.size()) {
-    const std::string op = operators_.classify(domain_of(k.recipients[k.charged])).op;
+    // As policyd classifies it (an address without a usable domain: no operator).
+    const auto domain = recipient_domain(k.recipients[k.charged]);
+    const std::string op = domain ? operators_.classify(*domain).op : std::string();
     LimiterPlan plan = plan_limits(s, op);
     using Result = std::pair<std::optional<LimiterResult>, std::string>;
     auto charging = await_callback<Result>([&](std::function<void(Result)> done) {
@@ -161,7 +150,7 @@ boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg
                                                int64_t now_ms) {
   const Config& cfg = *cfg_ptr;
   if (operators_for_ != cfg_ptr) {
-    operators_ = operator_classifier(cfg);
+    operators_ = Classifier({}, cfg.operator_domains());
     operators_for_ = cfg_ptr;
   }
   auto list_argv = postfix_command(cfg, "postqueue");
