@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "common/endpoint.hpp"
-#include "common/policy_protocol.hpp"
+#include "formats/policy_protocol.hpp"
 
 namespace {
 

@@ -19,8 +19,9 @@
 #include <sstream>
 
 #include "common/config_reader.hpp"
-#include "common/mx.hpp"
+#include "common/dns_server.hpp"
 #include "common/redis_url.hpp"
+#include "common/text.hpp"
 
 namespace sg {
 
@@ -272,8 +273,8 @@ void read_operators(Reader& r, const toml::table& t,
     }
     if (auto n = ot->get("domains")) op.domains = r.strings(*n, "domains");
     if (auto n = ot->get("mx_suffixes")) op.mx_suffixes = r.strings(*n, "mx_suffixes");
-    for (auto& d : op.domains) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
-    for (auto& d : op.mx_suffixes) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+    for (auto& d : op.domains) text::lower_in_place(d);
+    for (auto& d : op.mx_suffixes) text::lower_in_place(d);
     for (const auto& d : op.domains) {
       auto [it, fresh] = domain_owner.emplace(d, op.name);
       if (!fresh && it->second != op.name)  // the same operator twice is harmless
@@ -576,7 +577,7 @@ StreamMilterConfig read_stream_milter(Reader& r, const toml::node& n) {
   action("from_domain", out.from_domain);
   if (auto v = t->get("from_domains")) {
     out.from_domains = r.strings(*v, "from_domains");
-    for (auto& d : out.from_domains) std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+    for (auto& d : out.from_domains) text::lower_in_place(d);
   }
   return out;
 }

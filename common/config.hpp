@@ -194,7 +194,7 @@ struct StreamConfig {
   uint64_t effective_burst(uint64_t hourly_cap) const;
 };
 
-// What a tripped breaker does (see common/breaker.hpp): policyd defers or
+// What a tripped breaker does (see rules/breaker.hpp): policyd defers or
 // holds that stream x operator, or rampd stops advancing the stream's ramp.
 enum class BreakerAction { defer, hold, freeze_ramp };
 const char* to_string(BreakerAction a);

@@ -1,5 +1,7 @@
-// Small ASCII text helpers every parser uses: case folding for protocol
-// tokens (header names, domains, table keys) and a strict port number.
+// Small ASCII text helpers every parser uses, one copy each: case folding
+// for protocol tokens (header names, domains, table keys; never the
+// locale's tolower, which a C library may fold differently), whitespace
+// trimming, and a strict port number.
 #pragma once
 
 #include <charconv>
@@ -18,6 +20,21 @@ inline std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower_char(c);
   return out;
+}
+
+inline void lower_in_place(std::string& s) {
+  for (char& c : s) c = lower_char(c);
+}
+
+// ASCII whitespace: space, tab, CR, LF, form feed, vertical tab.
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) {

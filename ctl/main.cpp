@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "common/classifier.hpp"
 #include "common/config.hpp"
-#include "common/postfix_conf.hpp"
+#include "ctl/postfix_conf.hpp"
+#include "rules/classifier.hpp"
 
 namespace {
 

@@ -14,46 +14,25 @@
 #include <string>
 
 #include "common/endpoint.hpp"
-#include "common/milter_protocol.hpp"
 #include "milter/milter_daemon.hpp"
+#include "server/listener.hpp"
 
 namespace sg {
-
-// One milter connection without I/O: packets in, reply bytes out, driving a
-// MilterSession exactly as libmilter's callbacks in milter_app.cpp do.
-class MilterConnection {
- public:
-  explicit MilterConnection(MilterDaemon& d) : d_(d) {}
-  ~MilterConnection();
-  MilterConnection(const MilterConnection&) = delete;
-  MilterConnection& operator=(const MilterConnection&) = delete;
-
-  // Handles one packet, appending any reply to `out`. False: close the
-  // connection (QUIT, or a protocol violation, logged).
-  bool handle(const milter_proto::Packet& p, std::string& out);
-
- private:
-  void reply_unless(uint32_t no_reply_bit, std::string& out) const;
-  void end_of_message(std::string& out);
-  MacroLookup lookup() const;
-
-  MilterDaemon& d_;
-  milter_proto::MacroStore macros_;
-  std::unique_ptr<MilterSession> session_;
-  uint32_t no_reply_ = 0;
-};
-
-// The client address Postfix sent in a connect packet, as libmilter would
-// render it (inet_ntop of the parsed address); "" when there is none.
-std::string connect_address(const milter_proto::Connect& c);
 
 class AsioMilterServer {
  public:
   // A connection silent this long is closed (libmilter's default timeout).
   static constexpr std::chrono::seconds kReadTimeout{7210};
 
-  // Binds now (a unix socket is created mode 0666, an old one replaced);
-  // throws std::runtime_error naming the endpoint that could not be bound.
+  // Connections served at once; one more is closed at once (Postfix opens
+  // one per smtpd process, 100 by default).
+  static constexpr std::size_t kMaxConnections = 1024;
+  // A reply Postfix does not read within this is dropped with the connection.
+  static constexpr std::chrono::seconds kWriteTimeout{300};
+
+  // Binds now (server/listener.hpp: a unix socket is created mode 0666, a
+  // stale one replaced, a live one refused); throws std::runtime_error naming
+  // the endpoint that could not be bound.
   AsioMilterServer(boost::asio::io_context& io, MilterDaemon& d, const Endpoint& listen,
                    std::chrono::seconds read_timeout = kReadTimeout);
   ~AsioMilterServer();

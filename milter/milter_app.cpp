@@ -26,11 +26,11 @@
 #include "common/cli.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
-#include "common/milter_protocol.hpp"
-#include "common/status_server.hpp"
+#include "formats/milter_protocol.hpp"
 #include "milter/asio_milter_server.hpp"
 #include "milter/milter_daemon.hpp"
 #include "milter/milter_session.hpp"
+#include "server/status_server.hpp"
 
 namespace sg {
 
@@ -182,7 +182,7 @@ std::string address_text(const sockaddr* sa) {
   return buf;
 }
 
-// The protocol constants common/milter_protocol.hpp repeats are libmilter's.
+// The protocol constants formats/milter_protocol.hpp repeats are libmilter's.
 static_assert(milter_proto::kActAddHeaders == SMFIF_ADDHDRS);
 static_assert(milter_proto::kNoHelo == SMFIP_NOHELO && milter_proto::kNoRcpt == SMFIP_NORCPT &&
               milter_proto::kNoUnknown == SMFIP_NOUNKNOWN && milter_proto::kNoData == SMFIP_NODATA);

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/milter_protocol.hpp"
+#include "formats/milter_protocol.hpp"
 
 namespace sg {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "common/config.hpp"
-#include "common/hygiene.hpp"
-#include "common/opendkim.hpp"
+#include "formats/hygiene.hpp"
+#include "formats/opendkim.hpp"
 
 namespace sg {
 

@@ -1,4 +1,5 @@
 #include "policyd/mx_resolver.hpp"
+#include "common/dns_server.hpp"
 
 #include <ares.h>
 #include <spdlog/spdlog.h>

@@ -7,7 +7,7 @@
 // the config. We need no DNSSEC validation and no recursion of our own, which
 // is what libunbound would add (with its own threads or a forked worker).
 // c-ares does not give us record TTLs with its MX helper and 1.18 has no cache,
-// so the answer is parsed by common/mx.cpp and cached by MxCache.
+// so the answer is parsed by formats/mx.cpp and cached by MxCache.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -22,7 +22,7 @@
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/metrics.hpp"
-#include "common/mx.hpp"
+#include "rules/mx_operator.hpp"
 
 struct ares_channeldata;
 

@@ -1,29 +1,22 @@
 #include "policyd/policy_server.hpp"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <variant>
 
-#include "common/listener.hpp"
+#include "server/listener.hpp"
 
 namespace sg {
 
 namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
-using tcp = asio::ip::tcp;
-using local = asio::local::stream_protocol;
 
 namespace {
 
@@ -47,70 +40,45 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   PolicyService& service;
   Options options;
-  std::vector<std::unique_ptr<tcp::acceptor>> tcp_acceptors;
-  std::vector<std::unique_ptr<local::acceptor>> unix_acceptors;
-  std::vector<std::string> unix_paths;
-  std::vector<uint16_t> ports;
-  std::size_t open = 0;
+  std::vector<std::shared_ptr<Listener>> listeners;
+  std::shared_ptr<ConnectionCount> count = std::make_shared<ConnectionCount>();
   bool stopped = false;
 
   void bind_all() {
     for (const auto& ep : options.listen) {
-      if (ep.kind == Endpoint::Kind::tcp) {
-        auto a = listen_tcp(io, ep);
-        ports.push_back(a->local_endpoint().port());
-        if (!ep.is_loopback())
-          spdlog::warn("policy listener {} is not on loopback: anyone who reaches it can ask",
-                       ep.to_string());
-        tcp_acceptors.push_back(std::move(a));
-      } else {
-        unix_acceptors.push_back(listen_unix(io, ep));
-        unix_paths.push_back(ep.path);
-        ports.push_back(0);
-      }
+      listeners.push_back(std::make_shared<Listener>(io.get_executor(), ep));
+      if (!ep.is_loopback())
+        spdlog::warn("policy listener {} is not on loopback: anyone who reaches it can ask",
+                     ep.to_string());
     }
+    count->on_change = [this](std::size_t open) {
+      service.stats().connections.set(static_cast<double>(open));
+    };
   }
 
   void start() {
-    auto self = shared_from_this();
-    for (auto& a : tcp_acceptors) asio::co_spawn(io, accept_loop<tcp>(self, *a), asio::detached);
-    for (auto& a : unix_acceptors) asio::co_spawn(io, accept_loop<local>(self, *a), asio::detached);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    for (auto& l : listeners) {
+      auto loop =
+          accept_loop(l, AcceptOptions{"policy", options.max_connections}, count,
+                      [weak](StreamSocket socket, ConnectionCount::Slot slot) {
+                        auto self = weak.lock();
+                        if (!self) return;
+                        asio::co_spawn(self->io, session(self, std::move(socket), std::move(slot)),
+                                       asio::detached);
+                      });
+      asio::co_spawn(io, std::move(loop), asio::detached);
+    }
   }
 
   void stop() {
     stopped = true;
-    boost::system::error_code ignored;
-    for (auto& a : tcp_acceptors) a->close(ignored);
-    for (auto& a : unix_acceptors) a->close(ignored);
-    for (const auto& p : unix_paths) ::unlink(p.c_str());
+    count->on_change = nullptr;  // the service may be gone before the last session ends
+    for (auto& l : listeners) l->close();
   }
 
-  template <class Protocol>
-  static awaitable<void> accept_loop(std::shared_ptr<Impl> self,
-                                     typename Protocol::acceptor& acceptor) {
-    for (;;) {
-      typename Protocol::socket socket(self->io);
-      boost::system::error_code ec;
-      co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
-      if (self->stopped) co_return;
-      if (ec) {
-        if (ec == asio::error::operation_aborted) co_return;
-        spdlog::warn("policy accept failed: {}", ec.message());
-        continue;
-      }
-      if (self->open >= self->options.max_connections) {
-        spdlog::warn("policy connection refused: {} connections open (max_connections)",
-                     self->open);
-        continue;  // the socket closes as it goes out of scope
-      }
-      asio::co_spawn(self->io, session<Protocol>(self, std::move(socket)), asio::detached);
-    }
-  }
-
-  template <class Protocol>
-  static awaitable<void> session(std::shared_ptr<Impl> self, typename Protocol::socket socket) {
-    ++self->open;
-    self->service.stats().connections.set(static_cast<double>(self->open));
+  static awaitable<void> session(std::shared_ptr<Impl> self, StreamSocket socket,
+                                 ConnectionCount::Slot) {
     policy::PolicyParser parser(self->options.limits);
     std::array<char, 8192> buf;
     std::string out;
@@ -145,8 +113,7 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
         out += policy::encode_action(reply);
       }
       if (!out.empty()) {
-        co_await asio::async_write(socket, asio::buffer(out),
-                                   asio::redirect_error(use_awaitable, ec));
+        ec = co_await write_within(socket, asio::buffer(out), self->options.write_timeout);
         out.clear();
         if (ec) break;
       }
@@ -157,8 +124,6 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
         break;
       }
     }
-    --self->open;
-    self->service.stats().connections.set(static_cast<double>(self->open));
   }
 };
 
@@ -173,10 +138,12 @@ PolicyServer::~PolicyServer() {
 }
 
 std::vector<uint16_t> PolicyServer::bound_ports() const {
-  return impl_->ports;
+  std::vector<uint16_t> ports;
+  for (const auto& l : impl_->listeners) ports.push_back(l->bound().port);
+  return ports;
 }
 std::size_t PolicyServer::connections() const {
-  return impl_->open;
+  return impl_->count->open();
 }
 
 }  // namespace sg

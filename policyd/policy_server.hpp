@@ -1,8 +1,8 @@
 // The policy listeners: unix and TCP acceptors, one coroutine per connection,
 // persistent connections carrying many requests each (as Postfix's
-// policy client keeps them). A protocol violation is logged, counted and the
-// connection closed, as Postfix's own servers do; an idle connection is
-// closed after idle_timeout.
+// policy client keeps them), on server/listener.hpp's accept loop. A protocol violation is logged,
+// counted and the connection closed, as Postfix's own servers do; an idle connection is closed
+// after idle_timeout.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +22,9 @@ class PolicyServer {
     uint32_t max_connections = 1024;
     std::chrono::seconds idle_timeout{300};
     policy::Limits limits;
+    // A reply Postfix has not read within this closes the connection
+    // (Postfix's own smtpd_policy_service_timeout is 100 s).
+    std::chrono::seconds write_timeout{100};
   };
 
   // Binds every listener now; throws std::runtime_error naming the endpoint

@@ -34,9 +34,7 @@ using text::parse_port;
 // recipient_domain() could not normalise.
 std::string raw_domain(std::string_view rcpt) {
   auto at = rcpt.rfind('@');
-  std::string d(at == std::string_view::npos ? std::string_view{} : rcpt.substr(at + 1));
-  for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return d;
+  return text::lower(at == std::string_view::npos ? std::string_view{} : rcpt.substr(at + 1));
 }
 
 std::string json_escape(std::string_view s) {

@@ -11,14 +11,14 @@
 
 #include "common/civil_time.hpp"
 #include "common/clock.hpp"
-#include "common/decision.hpp"
 #include "common/metrics.hpp"
-#include "common/policy_protocol.hpp"
-#include "policyd/cap_limiter.hpp"
+#include "formats/policy_protocol.hpp"
 #include "policyd/mx_resolver.hpp"
 #include "policyd/policyd_metrics.hpp"
-#include "policyd/redis_client.hpp"
 #include "policyd/runtime.hpp"
+#include "rules/decision.hpp"
+#include "store/cap_limiter.hpp"
+#include "store/redis_client.hpp"
 
 namespace sg {
 

@@ -1,4 +1,5 @@
 #include "policyd/policyd_app.hpp"
+#include "common/dns_server.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -11,9 +12,9 @@
 #include "common/civil_time.hpp"
 #include "common/cli.hpp"
 #include "common/logging.hpp"
-#include "common/mx.hpp"
-#include "common/status_server.hpp"
 #include "policyd/policy_server.hpp"
+#include "rules/mx_operator.hpp"
+#include "server/status_server.hpp"
 
 namespace sg {
 

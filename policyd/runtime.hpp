@@ -8,9 +8,9 @@
 #include <set>
 #include <vector>
 
-#include "common/classifier.hpp"
 #include "common/config.hpp"
-#include "common/mx.hpp"
+#include "rules/classifier.hpp"
+#include "rules/mx_operator.hpp"
 
 namespace sg {
 

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <ctime>
 
-#include "common/limiter_keys.hpp"
-#include "rampd/lua_scripts.hpp"
-#include "rampd/redis_await.hpp"
+#include "rules/limiter_keys.hpp"
+#include "store/lua_scripts.hpp"
+#include "store/redis_await.hpp"
 
 namespace sg::rampd {
 

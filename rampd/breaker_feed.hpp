@@ -1,6 +1,6 @@
 // The breakers' side of rampd (issue 5 item 4): Postfix log lines in,
 // breaker fields in each stream's caps hash out, for policyd to honour
-// (contract in policyd/lua/limiter.lua):
+// (contract in store/lua/limiter.lua):
 //   open defer/hold: "breaker:op:NAME" = "defer|hold UNTIL_MS 0 REASON"
 //   recovering:      "breaker:op:NAME" = "recover UNTIL_MS FRACTION REASON"
 // with FRACTION rewritten at every publish as recovery goes on. freeze_ramp
@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "common/breaker.hpp"
 #include "common/config.hpp"
-#include "policyd/lua_script.hpp"
-#include "policyd/redis_client.hpp"
+#include "rules/breaker.hpp"
+#include "store/lua_script.hpp"
+#include "store/redis_client.hpp"
 
 namespace sg::rampd {
 

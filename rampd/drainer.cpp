@@ -5,10 +5,10 @@
 #include <algorithm>
 
 #include "common/civil_time.hpp"
-#include "common/decision.hpp"
+#include "formats/held_queue.hpp"
 #include "rampd/command.hpp"
-#include "rampd/held_queue.hpp"
 #include "rampd/offload.hpp"
+#include "rules/decision.hpp"
 
 namespace sg::rampd {
 namespace {

@@ -36,9 +36,9 @@
 #include <string>
 #include <vector>
 
-#include "common/classifier.hpp"
 #include "common/config.hpp"
-#include "policyd/cap_limiter.hpp"
+#include "rules/classifier.hpp"
+#include "store/cap_limiter.hpp"
 
 namespace sg::rampd {
 

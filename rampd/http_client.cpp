@@ -1,4 +1,5 @@
 #include "rampd/http_client.hpp"
+#include "common/text.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -15,6 +16,9 @@
 namespace sg::http {
 namespace {
 
+using text::iequals;
+using text::trim;
+
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxResponseBytes = 1 << 20;  // a reload answer is a few bytes
@@ -30,27 +34,9 @@ bool is_ctl_or_space(char c) {
   return u <= 0x20 || u == 0x7f;
 }
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
 bool host_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
 }
 
 // Milliseconds left before the deadline, for poll(); 0 once it has passed.
@@ -169,7 +155,7 @@ bool parse_head(std::string_view head, Head& out, std::string& error) {
       out.content_length = n;
     } else if (iequals(name, "Transfer-Encoding")) {
       std::string v(value);
-      for (auto& c : v) c = lower(c);
+      text::lower_in_place(v);
       out.chunked = v.find("chunked") != std::string::npos;
     }
   }

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/text.hpp"
 #include "rampd/http_client.hpp"
 
 namespace sg::listmonk {
@@ -28,20 +29,12 @@ std::string errno_text(int e) {
   return ::strerror_r(e, buf, sizeof buf);  // the GNU variant: returns the text
 }
 
-std::string trim_ws(std::string s) {
-  const char* ws = " \t\r\n\v\f";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return {};
-  size_t e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
-}
-
 // Messages on one log line: libpq's own span lines ("...failed: Connection
 // refused\n\tIs the server running...?").
 std::string one_line(const std::string& s) {
   std::string out;
   bool space = false;
-  for (char c : trim_ws(s)) {
+  for (char c : text::trim(s)) {
     if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
       space = true;
       continue;
@@ -246,7 +239,7 @@ std::string read_token(const std::string& path, std::string& error) {
     error = "cannot read the Listmonk API token file '" + path + "': " + errno_text(saved);
     return {};
   }
-  std::string token = trim_ws(data);
+  std::string token(text::trim(data));
   if (token.empty()) {
     error = "the Listmonk API token file '" + path + "' is empty";
     return {};

@@ -7,7 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "rampd/redis_await.hpp"
+#include "store/redis_await.hpp"
 
 namespace sg::rampd {
 

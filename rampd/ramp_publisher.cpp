@@ -2,9 +2,9 @@
 
 #include <charconv>
 
-#include "common/limiter_keys.hpp"
-#include "rampd/lua_scripts.hpp"
-#include "rampd/redis_await.hpp"
+#include "rules/limiter_keys.hpp"
+#include "store/lua_scripts.hpp"
+#include "store/redis_await.hpp"
 
 namespace sg::rampd {
 namespace {

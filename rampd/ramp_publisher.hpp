@@ -1,7 +1,7 @@
 // Ramp aging into Redis (issue 5 items 1 and 2). Once a minute, per stream
 // with a ramp: copy the days policyd counted into rampd's own send history
 // (policyd's daily counters expire a day after their day), count the warmup
-// day (calendar or send days, common/ramp.hpp), advance the ramp state at
+// day (calendar or send days, rules/ramp.hpp), advance the ramp state at
 // most one step a day, and publish the caps with the state in one atomic
 // call (lua/caps.lua): versioned, with the day and the reason.
 //
@@ -18,9 +18,9 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "common/ramp.hpp"
-#include "policyd/lua_script.hpp"
-#include "policyd/redis_client.hpp"
+#include "rules/ramp.hpp"
+#include "store/lua_script.hpp"
+#include "store/redis_client.hpp"
 
 namespace sg::rampd {
 

@@ -14,8 +14,8 @@
 #include "common/cli.hpp"
 #include "common/clock.hpp"
 #include "common/logging.hpp"
-#include "common/status_server.hpp"
 #include "rampd/rampd.hpp"
+#include "server/status_server.hpp"
 
 namespace sg::rampd {
 namespace {

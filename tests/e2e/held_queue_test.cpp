@@ -1,7 +1,7 @@
 // End to end with a real Postfix: mail that streamguard-policyd parked in the
 // hold queue (over_cap = "hold") is found the way streamguard-rampd finds it.
 // postqueue -j and postcat -e run through sg::command::run, their output goes
-// through the rampd/held_queue.hpp parsers, and the stream of each held
+// through the formats/held_queue.hpp parsers, and the stream of each held
 // message is the transport of its content_filter record, which must be the
 // stream's transport in the harness's streamguard.toml. A released message
 // (postsuper -H, postqueue -i, as rampd does) leaves through that transport.
@@ -13,8 +13,8 @@
 #include <map>
 
 #include "common/config.hpp"
+#include "formats/held_queue.hpp"
 #include "rampd/command.hpp"
-#include "rampd/held_queue.hpp"
 #include "tests/e2e/e2e_harness.hpp"
 
 namespace sg::e2e {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/classifier.hpp"
+#include "rules/classifier.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the held-queue parsers (rampd/held_queue.hpp) on the
+// libFuzzer target: the held-queue parsers (formats/held_queue.hpp) on the
 // whole input and, for postqueue -j, on each of its lines. Traps on a broken
 // invariant:
 //   - an error is given exactly when nothing is parsed, and it is one short
@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "rampd/held_queue.hpp"
+#include "formats/held_queue.hpp"
 
 namespace {
 

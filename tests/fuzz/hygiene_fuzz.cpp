@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/hygiene.hpp"
+#include "formats/hygiene.hpp"
 
 namespace {
 

@@ -19,8 +19,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/breaker.hpp"
-#include "common/maillog.hpp"
+#include "formats/maillog.hpp"
+#include "rules/breaker.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <variant>
 
-#include "common/milter_protocol.hpp"
+#include "formats/milter_protocol.hpp"
 
 namespace {
 

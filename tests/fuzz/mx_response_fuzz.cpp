@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "common/mx.hpp"
+#include "formats/mx.hpp"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/opendkim.hpp"
+#include "formats/opendkim.hpp"
 
 namespace {
 

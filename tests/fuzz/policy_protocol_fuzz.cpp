@@ -2,7 +2,7 @@
 // The first byte picks where the stream is split into two reads and whether
 // small limits are used, so limit paths are reached with short inputs. The
 // seeds are plain requests: their leading 'r' just picks a split near the end.
-#include "common/policy_protocol.hpp"
+#include "formats/policy_protocol.hpp"
 
 #include <cstdint>
 #include <cstdio>

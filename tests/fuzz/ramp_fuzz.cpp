@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/ramp.hpp"
+#include "rules/ramp.hpp"
 
 namespace {
 

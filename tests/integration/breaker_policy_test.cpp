@@ -1,5 +1,5 @@
 // policyd honours the breakers streamguard-rampd writes into a stream's caps
-// hash (contract in policyd/lua/limiter.lua): an open breaker defers or holds
+// hash (contract in store/lua/limiter.lua): an open breaker defers or holds
 // that stream x operator (or the whole stream) without charging anything; a
 // recovering one lets a fraction of the caps through; an expired one is
 // ignored. Real Redis, injected clock.

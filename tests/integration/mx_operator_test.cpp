@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "common/dns_server.hpp"
 #include "tests/integration/dns_server.hpp"
 #include "tests/integration/policy_client.hpp"
 #include "tests/integration/policyd_harness.hpp"

@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/policy_protocol.hpp"
+#include "formats/policy_protocol.hpp"
 
 namespace sg::testing {
 

@@ -7,8 +7,8 @@
 
 #include <fstream>
 
-#include "common/limiter_keys.hpp"
-#include "common/ramp.hpp"
+#include "rules/limiter_keys.hpp"
+#include "rules/ramp.hpp"
 #include "tests/integration/policyd_harness.hpp"
 #include "tests/integration/postgres_server.hpp"
 #include "tests/integration/rampd_harness.hpp"

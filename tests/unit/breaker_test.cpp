@@ -1,4 +1,4 @@
-#include "common/breaker.hpp"
+#include "rules/breaker.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/config.hpp"
-#include "common/maillog.hpp"
+#include "formats/maillog.hpp"
 #include "tests/unit/config_text.hpp"
 
 #ifndef SG_SOURCE_DIR

@@ -1,4 +1,4 @@
-#include "common/classifier.hpp"
+#include "rules/classifier.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "common/decision.hpp"
+#include "rules/decision.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "common/classifier.hpp"
 #include "common/config.hpp"
+#include "rules/classifier.hpp"
 
 #ifndef SG_SOURCE_DIR
 #error "SG_SOURCE_DIR must name the repository root"

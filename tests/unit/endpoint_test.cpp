@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "common/limiter_keys.hpp"
 #include "common/redis_url.hpp"
+#include "rules/limiter_keys.hpp"
 
 namespace sg {
 namespace {

@@ -1,4 +1,4 @@
-#include "rampd/held_queue.hpp"
+#include "formats/held_queue.hpp"
 
 #include <gtest/gtest.h>
 

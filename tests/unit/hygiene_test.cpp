@@ -1,4 +1,4 @@
-#include "common/hygiene.hpp"
+#include "formats/hygiene.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "common/maillog.hpp"
+#include "formats/maillog.hpp"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "milter/asio_milter_server.hpp"
+#include "milter/milter_connection.hpp"
 #include "tests/unit/config_text.hpp"
 #include "tests/unit/milter_packets.hpp"
 

@@ -1,7 +1,7 @@
 // The milter wire protocol: splitting a byte stream into packets (whole,
 // split across reads, several per read), the limits, decoding each command
 // Postfix sends, the macro store, and the replies' bytes.
-#include "common/milter_protocol.hpp"
+#include "formats/milter_protocol.hpp"
 #include "tests/unit/milter_packets.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
-#include "common/mx.hpp"
+#include "common/dns_server.hpp"
+#include "rules/mx_operator.hpp"
 
 #include <gtest/gtest.h>
 

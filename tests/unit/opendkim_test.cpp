@@ -1,4 +1,4 @@
-#include "common/opendkim.hpp"
+#include "formats/opendkim.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

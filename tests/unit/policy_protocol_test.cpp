@@ -1,4 +1,4 @@
-#include "common/policy_protocol.hpp"
+#include "formats/policy_protocol.hpp"
 
 #include <gtest/gtest.h>
 

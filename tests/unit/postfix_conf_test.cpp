@@ -2,7 +2,7 @@
 // regexp table (evaluated here with POSIX regcomp/regexec, as Postfix's
 // regexp: tables are) agreeing with DomainList, the [postfix] config keys, and
 // the committed postfix-conf/ files being the rendering of the example config.
-#include "common/postfix_conf.hpp"
+#include "ctl/postfix_conf.hpp"
 
 #include <gtest/gtest.h>
 #include <regex.h>
@@ -16,9 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/classifier.hpp"
 #include "common/config.hpp"
-#include "common/decision.hpp"
+#include "rules/classifier.hpp"
+#include "rules/decision.hpp"
 #include "tests/unit/config_text.hpp"
 
 #ifndef SG_SOURCE_DIR

@@ -1,4 +1,4 @@
-#include "common/ramp.hpp"
+#include "rules/ramp.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "common/status_server.hpp"
+#include "server/status_server.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>

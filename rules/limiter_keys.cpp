@@ -1,0 +1,56 @@
+#include "rules/limiter_keys.hpp"
+
+namespace sg::keys {
+
+namespace {
+
+std::string stream_base(std::string_view prefix, std::string_view stream) {
+  std::string k;
+  k.reserve(prefix.size() + stream.size() + 40);
+  k.append(prefix).append(":{").append(stream).append("}:");
+  return k;
+}
+
+}  // namespace
+
+std::string caps(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("caps");
+}
+
+std::string hourly_rate(std::string_view prefix, std::string_view stream, std::string_view op) {
+  auto k = stream_base(prefix, stream).append("rate:hour");
+  if (!op.empty()) k.append(":op:").append(op);
+  return k;
+}
+
+std::string daily_count(std::string_view prefix, std::string_view stream, std::string_view day,
+                        std::string_view op) {
+  auto k = stream_base(prefix, stream).append("count:day:").append(day);
+  if (!op.empty()) k.append(":op:").append(op);
+  return k;
+}
+
+std::string reservations(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("resv");
+}
+
+std::string reservation(std::string_view prefix, std::string_view stream,
+                        std::string_view instance) {
+  return stream_base(prefix, stream).append("resv:").append(instance);
+}
+
+std::string ramp_state(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("ramp");
+}
+
+std::string sent_days(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("sent_days");
+}
+
+std::string cap_field(std::string_view window, std::string_view op) {
+  std::string f;
+  if (!op.empty()) f.append("op:").append(op).append(":");
+  return f.append(window);
+}
+
+}  // namespace sg::keys

@@ -1,0 +1,157 @@
+#include "store/cap_limiter.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include "rules/limiter_keys.hpp"
+#include "store/lua_scripts.hpp"
+
+namespace sg {
+
+const std::string& CapLimiter::script() {
+  static const std::string s(kLimiterLua);
+  return s;
+}
+
+CapLimiter::CapLimiter(RedisClient& redis, std::string key_prefix)
+    : redis_(redis),
+      prefix_(std::move(key_prefix)),
+      limiter_(redis, kLimiterLua),
+      reservations_(redis, kReservationsLua) {}
+
+void CapLimiter::load_scripts() {
+  limiter_.load();
+  reservations_.load();
+}
+
+void CapLimiter::charge(const std::string& stream, const LimiterPlan& plan, int64_t now_ms,
+                        const CivilDay& day, const Reservation& reservation, Callback cb) {
+  const std::size_t n = plan.limiters.size();
+  const bool reserving = reservation.reserve_ms > 0 && !reservation.instance.empty();
+  std::vector<std::string> keys;
+  keys.reserve(1 + n + 2);
+  keys.push_back(keys::caps(prefix_, stream));
+  for (const auto& l : plan.limiters)
+    keys.push_back(l.window == "hourly" ? keys::hourly_rate(prefix_, stream, l.op)
+                                        : keys::daily_count(prefix_, stream, day.key, l.op));
+  if (reserving) {
+    keys.push_back(keys::reservations(prefix_, stream));
+    keys.push_back(keys::reservation(prefix_, stream, reservation.instance));
+  }
+  std::vector<std::string> args;
+  args.reserve(5 + 5 * n);
+  args.push_back(std::to_string(now_ms));
+  args.push_back(std::to_string(n));
+  args.push_back(reserving ? std::to_string(reservation.reserve_ms) : "0");
+  args.push_back(reserving ? reservation.instance : "");
+  args.push_back(plan.op);
+  const std::string reset_ms = std::to_string(std::max<int64_t>(1, day.next_midnight_ms - now_ms));
+  for (const auto& l : plan.limiters) {
+    args.push_back(l.window == "hourly" ? "r" : "c");
+    args.push_back(l.cap_field);
+    args.push_back(std::to_string(l.fallback));
+    args.push_back(std::to_string(l.burst));
+    args.push_back(reset_ms);
+  }
+  limiter_.call(std::move(keys), std::move(args),
+                [n, cb = std::move(cb)](const redisReply* r, std::string_view err) {
+                  if (!err.empty()) return cb(std::nullopt, err);
+                  std::string error;
+                  auto result = parse(r, n, error);
+                  cb(std::move(result), error);
+                });
+}
+
+void CapLimiter::commit(const std::string& stream, const std::string& instance, CommitCallback cb) {
+  reservations_.call(
+      {keys::reservations(prefix_, stream), keys::reservation(prefix_, stream, instance)},
+      {"commit", instance}, [cb = std::move(cb)](const redisReply* r, std::string_view err) {
+        if (!err.empty()) return cb(std::nullopt, err);
+        if (r->type != REDIS_REPLY_INTEGER)
+          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
+                                      ? std::string_view(r->str, r->len)
+                                      : std::string_view("redis: commit reply is not a number"));
+        cb(r->integer, {});
+      });
+}
+
+void CapLimiter::cancel(const std::string& stream, const std::string& instance, int64_t now_ms,
+                        CommitCallback cb) {
+  reservations_.call(
+      {keys::reservations(prefix_, stream), keys::reservation(prefix_, stream, instance)},
+      {"cancel", std::to_string(now_ms), instance},
+      [cb = std::move(cb)](const redisReply* r, std::string_view err) {
+        if (!err.empty()) return cb(std::nullopt, err);
+        if (r->type != REDIS_REPLY_INTEGER)
+          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
+                                      ? std::string_view(r->str, r->len)
+                                      : std::string_view("redis: cancel reply is not a number"));
+        cb(r->integer, {});
+      });
+}
+
+void CapLimiter::sweep(const std::string& stream, int64_t now_ms, int64_t limit, SweepCallback cb) {
+  reservations_.call(
+      {keys::reservations(prefix_, stream)},
+      {"sweep", std::to_string(now_ms), keys::reservation(prefix_, stream, ""),
+       std::to_string(limit)},
+      [cb = std::move(cb)](const redisReply* r, std::string_view err) {
+        if (!err.empty()) return cb(std::nullopt, err);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+            r->element[0]->type != REDIS_REPLY_INTEGER ||
+            r->element[1]->type != REDIS_REPLY_INTEGER ||
+            r->element[2]->type != REDIS_REPLY_INTEGER)
+          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
+                                      ? std::string_view(r->str, r->len)
+                                      : std::string_view("redis: sweep reply has an unexpected "
+                                                         "shape"));
+        cb(SweepResult{r->element[0]->integer, r->element[1]->integer, r->element[2]->integer}, {});
+      });
+}
+
+std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t limiters,
+                                               std::string& error) {
+  if (r->type == REDIS_REPLY_ERROR) {
+    error = "redis: " + std::string(r->str, r->len);
+    return std::nullopt;
+  }
+  // allowed, denied, 4 per limiter, then breaker code, until, reason.
+  const std::size_t integers = 2 + 4 * limiters + 2;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != integers + 1) {
+    error = "redis: limiter reply has an unexpected shape";
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < integers; ++i) {
+    if (r->element[i]->type != REDIS_REPLY_INTEGER) {
+      error = "redis: limiter reply holds a non-integer";
+      return std::nullopt;
+    }
+  }
+  const redisReply* why = r->element[integers];
+  if (why->type != REDIS_REPLY_STRING) {
+    error = "redis: limiter reply has no breaker reason";
+    return std::nullopt;
+  }
+  LimiterResult out;
+  const long long breaker = r->element[integers - 2]->integer;
+  out.breaker = breaker == 1 ? Action::defer : breaker == 2 ? Action::hold : Action::dunno;
+  out.breaker_until_ms = r->element[integers - 1]->integer;
+  out.breaker_reason.assign(why->str, why->len);
+  out.allowed = r->element[0]->integer == 1;
+  out.denied = static_cast<int>(r->element[1]->integer) - 1;
+  if (!out.allowed && out.breaker == Action::dunno &&
+      (out.denied < 0 || static_cast<std::size_t>(out.denied) >= limiters)) {
+    error = "redis: limiter reply names no refusing limiter";
+    return std::nullopt;
+  }
+  out.states.resize(limiters);
+  for (std::size_t i = 0; i < limiters; ++i) {
+    const redisReply* const* e = r->element + 2 + 4 * i;
+    out.states[i].cap = e[0]->integer;
+    out.states[i].used = e[1]->integer;
+    out.states[i].retry_ms = e[2]->integer;
+    out.states[i].refused = e[3]->integer == 1;
+  }
+  return out;
+}
+
+}  // namespace sg

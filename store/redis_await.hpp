@@ -1,0 +1,68 @@
+// Redis calls from C++20 coroutines on the Asio loop.
+//
+// One rule for every coroutine in rampd/: never co_await an expression that
+// makes temporaries; name the awaitable first, then co_await std::move(it).
+// GCC 12 destroys the temporaries of a co_await full-expression twice (a
+// double free, seen with lambdas, strings and vectors passed by value).
+// rampd's work is a few
+// sequential steps a minute (read history, compute, publish), which reads
+// best as straight-line code; RedisClient and LuaScript stay callback-based
+// for policyd's hot path, and this wraps them.
+#pragma once
+
+#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/lua_script.hpp"
+#include "store/redis_client.hpp"
+
+namespace sg {
+
+// A redisReply copied out of hiredis's buffer (which is freed after the callback).
+struct Reply {
+  enum class Type { nil, integer, string, status, array, error, failed } type = Type::nil;
+  int64_t integer = 0;
+  std::string str;  // string, status, error; for `failed`, why the call never got a reply
+  std::vector<Reply> elements;
+
+  bool ok() const { return type != Type::error && type != Type::failed; }
+  // The error text of an error reply or a failed call ("" when ok()).
+  std::string error() const { return ok() ? std::string() : str; }
+};
+
+Reply copy_reply(const redisReply* r, std::string_view error);
+
+// Suspends the coroutine until `start` calls the completion it is given,
+// once, on the loop thread; resumes with that value.
+template <class T, class Start>
+boost::asio::awaitable<T> await_callback(Start start) {
+  return boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(T)>(
+      [start = std::move(start)](auto handler) mutable {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        start(std::function<void(T)>([h](T value) { std::move (*h)(std::move(value)); }));
+      },
+      boost::asio::use_awaitable);
+}
+
+boost::asio::awaitable<Reply> call(RedisClient& redis, std::vector<std::string> argv);
+// call(redis, "HGET", key, field): the arguments become the command. (A
+// braced list inside a co_await expression trips GCC 12's coroutine support,
+// "array used as initializer": build vectors before co_await, or use this.)
+template <class... A>
+boost::asio::awaitable<Reply> cmd(RedisClient& redis, A... a) {  // by value: literals decay
+  return call(redis, std::vector<std::string>{std::string(a)...});
+}
+
+boost::asio::awaitable<Reply> call(LuaScript& script, std::vector<std::string> keys,
+                                   std::vector<std::string> args);
+
+}  // namespace sg
