@@ -8,11 +8,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "milter/milter_connection.hpp"
+#include "server/daemon.hpp"
 
 namespace sg {
 
@@ -155,24 +155,13 @@ int run_asio_milter(MilterDaemon& d, const Endpoint& listen,
     spdlog::error("{}", e.what());
     return 2;
   }
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
-                                                                      int sig) {
-    if (ec) return;
-    if (sig == SIGHUP) {
-      reload_milter(d, "SIGHUP");
-      signals.async_wait(on_signal);
-      return;
-    }
-    spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    server->stop();
-    io.stop();
-  };
-  signals.async_wait(on_signal);
+  daemon::Hooks hooks;
+  hooks.reload = [&d] { return reload_milter(d, "SIGHUP"); };
+  hooks.stop = [&server] { server->stop(); };
   announce();
-  io.run();
+  const int rc = daemon::run(io, hooks, d.stats.reloads);
   spdlog::info("stopped");
-  return 0;
+  return rc;
 }
 
 }  // namespace sg

@@ -1,5 +1,6 @@
 // streamguard-milter: libmilter callbacks over MilterSession, options,
-// reloads (SIGUSR1 and OpenDKIM file changes), status socket.
+// signals and reloads (SIGHUP, SIGUSR1 and OpenDKIM file changes), status
+// socket.
 #include "milter/milter_app.hpp"
 
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -30,7 +32,7 @@
 #include "milter/asio_milter_server.hpp"
 #include "milter/milter_daemon.hpp"
 #include "milter/milter_session.hpp"
-#include "server/status_server.hpp"
+#include "server/daemon.hpp"
 
 namespace sg {
 
@@ -280,8 +282,24 @@ std::string milter_socket(const Endpoint& e) {
   return std::string(v6 ? "inet6:" : "inet:") + std::to_string(e.port) + "@" + e.host;
 }
 
-// Serves until libmilter stops (SIGTERM, SIGINT, SIGHUP); the exit status.
-int serve_libmilter(const Endpoint& listen, const std::function<void()>& announce) {
+// The signals the libmilter engine's main thread takes (see serve_libmilter).
+sigset_t libmilter_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) sigaddset(&set, sig);
+  return set;
+}
+
+// Serves until SIGTERM or SIGINT (or libmilter stops on its own); the exit
+// status. libmilter's loop runs in a thread of its own and this, the main
+// thread, waits for the signals (blocked in every thread by run_milter).
+// libmilter's own signal thread also waits for SIGHUP, SIGTERM and SIGINT,
+// and stops the milter on any of them; Linux hands a signal sent to the
+// process to its main thread first whenever that thread waits for it, so
+// SIGHUP reloads here, and the main thread only hands a reload on (`reload`
+// must not block) before it waits again.
+int serve_libmilter(const Endpoint& listen, const std::function<void()>& announce,
+                    const std::function<void(const char* why)>& reload) {
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>("streamguard-milter");
   desc.xxfi_version = SMFI_VERSION;
@@ -312,7 +330,24 @@ int serve_libmilter(const Endpoint& listen, const std::function<void()>& announc
     return 2;
   }
   announce();
-  const int rc = smfi_main() == MI_SUCCESS ? 0 : 1;
+  std::atomic<int> rc{-1};
+  const pthread_t main_thread = ::pthread_self();
+  std::thread loop([&rc, main_thread] {
+    rc = smfi_main() == MI_SUCCESS ? 0 : 1;
+    ::pthread_kill(main_thread, SIGUSR2);  // wakes the sigwait below
+  });
+  const sigset_t set = libmilter_signals();
+  for (int sig = 0; rc < 0;) {
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP || sig == SIGUSR1) {
+      reload(sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      smfi_stop();
+      break;
+    }
+  }
+  loop.join();
   spdlog::info("stopped");
   return rc;
 }
@@ -329,12 +364,12 @@ int run_milter(int argc, char** argv) {
   g_app = &app;
   std::vector<std::string> errors, files;
   auto rt = load_milter_runtime(app.opts, errors, files);
-  for (const auto& e : errors) std::cerr << e << "\n";
   if (!rt || !rt->opendkim) {
-    std::cerr << "streamguard-milter: " << errors.size()
-              << (errors.size() == 1 ? " error" : " errors") << " in " << app.opts.config
-              << (rt ? " (OpenDKIM's configuration)" : "") << "\n";
-    if (!rt || app.opts.check_only || !rt->opendkim_error.empty()) return 1;
+    const int rc = daemon::config_failed("streamguard-milter", app.opts.config, errors,
+                                         rt ? "OpenDKIM's configuration" : "");
+    if (!rt || app.opts.check_only || !rt->opendkim_error.empty()) return rc;
+  } else {
+    for (const auto& e : errors) std::cerr << e << "\n";
   }
   if (app.opts.check_only) {
     std::cout << app.opts.config << ": configuration is valid\n"
@@ -352,11 +387,6 @@ int run_milter(int argc, char** argv) {
   app.stats.opendkim_ok.set(1);
 
   const auto& cfg = *rt->config;
-  const std::string level = app.opts.log_level.empty() ? cfg.log_level : app.opts.log_level;
-  if (!init_logging("streamguard-milter", level)) {
-    std::cerr << "streamguard-milter: unknown log level '" << level << "'\n";
-    return 2;
-  }
 
   Endpoint listen = cfg.milter.listen;
   if (!app.opts.listen.empty()) {
@@ -372,22 +402,25 @@ int run_milter(int argc, char** argv) {
   if (!status_opt) return 2;
   const std::vector<Endpoint> status = status_opt->empty() ? cfg.milter.status : *status_opt;
 
-  // SIGUSR1 (reload) is taken by a thread of ours. With libmilter, its own
-  // signal thread takes SIGHUP, SIGINT and SIGTERM (and stops); with the
-  // Asio engine the loop takes them (SIGHUP reloads).
+  // Signals. With libmilter every one is blocked here, before any thread
+  // starts, and the main thread takes them (serve_libmilter). With the Asio
+  // engine the loop takes SIGHUP, SIGTERM and SIGINT (server/daemon.hpp) and
+  // a thread of ours SIGUSR1.
+  const bool libmilter = cfg.milter.engine != MilterEngine::asio;
   sigset_t usr1;
   sigemptyset(&usr1);
   sigaddset(&usr1, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  const sigset_t blocked = libmilter ? libmilter_signals() : usr1;
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  if (!daemon::start_process("streamguard-milter", app.opts.log_level, cfg.log_level, cfg.timezone))
+    return 2;
 
   boost::asio::io_context io(1);
   std::unique_ptr<StatusServer> status_server;
   try {
-    if (!status.empty())
-      status_server = std::make_unique<StatusServer>(
-          io, status, [&app] { return app.registry.render(); },
-          [&app] { return milter_status_json(app); });
+    status_server = daemon::serve_status(
+        io, status, [&app] { return app.registry.render(); },
+        [&app] { return milter_status_json(app); });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
@@ -398,7 +431,7 @@ int run_milter(int argc, char** argv) {
   std::atomic<bool> stopping{false};
   std::thread signal_thread([&] {
     int sig = 0;
-    while (sigwait(&usr1, &sig) == 0 && !stopping) reload_milter(app, "SIGUSR1");
+    while (!libmilter && sigwait(&usr1, &sig) == 0 && !stopping) reload_and_count(app, "SIGUSR1");
   });
   std::mutex watch_mu;
   std::condition_variable watch_cv;
@@ -413,7 +446,7 @@ int run_milter(int argc, char** argv) {
         const FileStamps now = file_stamps(paths);
         if (now == app.watched) continue;
       }
-      reload_milter(app, "OpenDKIM files changed");
+      reload_and_count(app, "OpenDKIM files changed");
     }
   });
 
@@ -421,14 +454,18 @@ int run_milter(int argc, char** argv) {
     spdlog::info("serving Postfix milter requests on {} ({}); OpenDKIM configuration {}",
                  listen.to_string(), cfg.milter.engine == MilterEngine::asio ? "asio" : "libmilter",
                  cfg.milter.opendkim_conf);
-    if (status_server) status_server->log_addresses();
   };
-  const int rc = cfg.milter.engine == MilterEngine::asio ? run_asio_milter(app, listen, announce)
-                                                         : serve_libmilter(listen, announce);
+  // A reload from the main thread runs on the status thread: the main
+  // thread must be back in sigwait at once (see serve_libmilter).
+  auto reload = [&](const char* why) {
+    boost::asio::post(io, [&app, why] { reload_and_count(app, why); });
+  };
+  const int rc = libmilter ? serve_libmilter(listen, announce, reload)
+                           : run_asio_milter(app, listen, announce);
 
   stopping = true;
   watch_cv.notify_all();
-  ::pthread_kill(signal_thread.native_handle(), SIGUSR1);
+  if (!libmilter) ::pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
   watch_thread.join();
   status_server.reset();

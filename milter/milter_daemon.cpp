@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "formats/milter_protocol.hpp"
+#include "server/daemon.hpp"
 
 namespace sg {
 
@@ -19,8 +20,7 @@ MilterMetrics::MilterMetrics(metrics::Registry& r)
                               "reason.",
                               {"stream", "reason"})),
       connections(r.gauge("streamguard_milter_connections", "Open milter connections.").labels({})),
-      reloads(
-          r.counter("streamguard_config_reloads_total", "Config reloads by result.", {"result"})),
+      reloads(daemon::reload_counter(r)),
       opendkim_ok(r.gauge("streamguard_milter_opendkim_config_ok",
                           "1 when OpenDKIM's configuration was read without errors.")
                       .labels({})) {}
@@ -67,7 +67,7 @@ std::shared_ptr<const MilterRuntime> load_milter_runtime(const MilterOptions& o,
   return rt;
 }
 
-void reload_milter(MilterDaemon& d, const char* why) {
+bool reload_milter(MilterDaemon& d, const char* why) {
   std::lock_guard lock(d.reload_mu);
   std::vector<std::string> errors, files;
   auto rt = load_milter_runtime(d.opts, errors, files);
@@ -75,8 +75,7 @@ void reload_milter(MilterDaemon& d, const char* why) {
     for (const auto& e : errors) spdlog::error("reload: {}", e);
     spdlog::error("reload ({}): {} has errors; keeping the running configuration", why,
                   d.opts.config);
-    d.stats.reloads.labels({"error"}).inc();
-    return;
+    return false;
   }
   for (const auto& e : errors) spdlog::error("reload: {}", e);
   d.stats.opendkim_ok.set(rt->opendkim ? 1 : 0);
@@ -94,8 +93,12 @@ void reload_milter(MilterDaemon& d, const char* why) {
   }
   d.watched = file_stamps(files);
   d.runtime.store(rt);
-  d.stats.reloads.labels({"ok"}).inc();
   spdlog::info("reload ({}): {} loaded", why, d.opts.config);
+  return true;
+}
+
+void reload_and_count(MilterDaemon& d, const char* why) {
+  d.stats.reloads.labels({reload_milter(d, why) ? "ok" : "error"}).inc();
 }
 
 std::string milter_status_json(const MilterDaemon& d) {

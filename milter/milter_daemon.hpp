@@ -56,9 +56,11 @@ std::shared_ptr<const MilterRuntime> load_milter_runtime(const MilterOptions& o,
                                                          std::vector<std::string>& errors,
                                                          std::vector<std::string>& files);
 
-// Re-reads everything; an invalid config keeps the running one, broken
-// OpenDKIM files keep the last good reading. Thread-safe.
-void reload_milter(MilterDaemon& d, const char* why);
+// Re-reads everything; an invalid config keeps the running one (false),
+// broken OpenDKIM files keep the last good reading. Thread-safe.
+bool reload_milter(MilterDaemon& d, const char* why);
+// reload_milter, counted in streamguard_config_reloads_total{result}.
+void reload_and_count(MilterDaemon& d, const char* why);
 
 std::string milter_status_json(const MilterDaemon& d);
 

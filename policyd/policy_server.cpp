@@ -42,6 +42,7 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
   Options options;
   std::vector<std::shared_ptr<Listener>> listeners;
   std::shared_ptr<ConnectionCount> count = std::make_shared<ConnectionCount>();
+  std::size_t in_flight = 0;
   bool stopped = false;
 
   void bind_all() {
@@ -109,7 +110,9 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
           break;
         }
         auto request = parser.take();
+        ++self->in_flight;
         std::string reply = co_await async_decide(self->service, request, use_awaitable);
+        --self->in_flight;
         out += policy::encode_action(reply);
       }
       if (!out.empty()) {
@@ -142,8 +145,19 @@ std::vector<uint16_t> PolicyServer::bound_ports() const {
   for (const auto& l : impl_->listeners) ports.push_back(l->bound().port);
   return ports;
 }
+std::vector<Endpoint> PolicyServer::bound() const {
+  std::vector<Endpoint> out;
+  for (const auto& l : impl_->listeners) out.push_back(l->bound());
+  return out;
+}
 std::size_t PolicyServer::connections() const {
   return impl_->count->open();
+}
+std::size_t PolicyServer::in_flight() const {
+  return impl_->in_flight;
+}
+void PolicyServer::stop() {
+  impl_->stop();
 }
 
 }  // namespace sg

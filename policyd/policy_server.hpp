@@ -35,7 +35,12 @@ class PolicyServer {
   PolicyServer& operator=(const PolicyServer&) = delete;
 
   std::vector<uint16_t> bound_ports() const;  // TCP ports in listen order, 0 for unix
+  std::vector<Endpoint> bound() const;        // the listen endpoints, TCP port 0 resolved
   std::size_t connections() const;
+  std::size_t in_flight() const;  // requests being decided now
+  // Stops accepting (the unix socket files are removed); the connections
+  // open go on until they close or go idle.
+  void stop();
 
  private:
   struct Impl;

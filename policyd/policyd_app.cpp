@@ -3,9 +3,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/signal_set.hpp>
-#include <csignal>
-#include <cstring>
 #include <iostream>
 #include <optional>
 
@@ -14,7 +11,7 @@
 #include "common/logging.hpp"
 #include "policyd/policy_server.hpp"
 #include "rules/mx_operator.hpp"
-#include "server/status_server.hpp"
+#include "server/daemon.hpp"
 
 namespace sg {
 
@@ -173,6 +170,26 @@ void print_summary(const Runtime& rt) {
               << "\n";
 }
 
+// Warns about the settings a reload read but that only a restart applies.
+void warn_restart_only(const Config& old_cfg, const Config& new_cfg) {
+  if (old_cfg.policyd.listen != new_cfg.policyd.listen ||
+      old_cfg.policyd.status != new_cfg.policyd.status || old_cfg.redis.url != new_cfg.redis.url ||
+      old_cfg.redis.key_prefix != new_cfg.redis.key_prefix ||
+      old_cfg.redis.timeout_ms != new_cfg.redis.timeout_ms ||
+      old_cfg.dns.enabled != new_cfg.dns.enabled || old_cfg.dns.servers != new_cfg.dns.servers ||
+      old_cfg.dns.timeout_ms != new_cfg.dns.timeout_ms || old_cfg.dns.tries != new_cfg.dns.tries)
+    spdlog::warn(
+        "reload: [policyd] listen/status, [redis] url/key_prefix/timeout_ms or [dns] "
+        "enabled/servers/timeout_ms/tries changed; they take effect only on restart "
+        "(everything else is in effect now)");
+}
+
+std::vector<std::string> error_lines(const std::vector<ConfigError>& errors) {
+  std::vector<std::string> out;
+  for (const auto& e : errors) out.push_back(e.to_string());
+  return out;
+}
+
 }  // namespace
 
 int run_policyd(int argc, char** argv) {
@@ -190,13 +207,8 @@ int run_policyd(int argc, char** argv) {
     return build_runtime(cfg);
   };
   auto loaded = load();
-  for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
-  if (!loaded.runtime) {
-    std::cerr << "streamguard-policyd: " << loaded.errors.size()
-              << (loaded.errors.size() == 1 ? " error" : " errors") << " in " << opts->config
-              << "\n";
-    return 1;
-  }
+  if (!loaded.runtime)
+    return daemon::config_failed("streamguard-policyd", opts->config, error_lines(loaded.errors));
   auto runtime = loaded.runtime;
   if (opts->check_only) {
     print_summary(*runtime);
@@ -220,103 +232,59 @@ int run_policyd(int argc, char** argv) {
   if (!ok) return 2;
   auto listen = listen_opt->empty() ? runtime->config->policyd.listen : *listen_opt;
   auto status = status_opt->empty() ? runtime->config->policyd.status : *status_opt;
-
-  const std::string level = opts->log_level.empty() ? runtime->config->log_level : opts->log_level;
-  if (!init_logging("streamguard-policyd", level)) {
-    std::cerr << "streamguard-policyd: unknown log level '" << level << "'\n";
+  if (!daemon::start_process("streamguard-policyd", opts->log_level, runtime->config->log_level,
+                             runtime->config->timezone))
     return 2;
-  }
-  set_process_timezone(runtime->config->timezone);
-
-  // A Redis that dies between two writes must cost one failed call, not the
-  // daemon: hiredis writes with write(2), which raises SIGPIPE on a closed
-  // peer. Asio's own socket writes already use MSG_NOSIGNAL.
-  ::signal(SIGPIPE, SIG_IGN);
 
   boost::asio::io_context io(1);
   SystemClock clock;
   metrics::Registry registry;
-  std::unique_ptr<PolicyService> service_owner;
-  try {
-    service_owner = std::make_unique<PolicyService>(io, runtime, redis, clock, registry);
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  }
-  PolicyService& service = *service_owner;
+  std::unique_ptr<PolicyService> service;
   std::unique_ptr<PolicyServer> server;
   std::unique_ptr<StatusServer> status_server;
   try {
+    service = std::make_unique<PolicyService>(io, runtime, redis, clock, registry);
     server = std::make_unique<PolicyServer>(
-        io, service,
+        io, *service,
         PolicyServer::Options{listen,
                               runtime->config->policyd.max_connections,
                               std::chrono::seconds(runtime->config->policyd.idle_timeout_s),
                               {}});
-    if (!status.empty())
-      status_server = std::make_unique<StatusServer>(
-          io, status, [&registry] { return registry.render(); },
-          [&service] { return service.status_json(); });
+    for (const auto& shown : server->bound())
+      spdlog::info("listening for Postfix policy requests on {}", shown.to_string());
+    status_server = daemon::serve_status(
+        io, status, [&registry] { return registry.render(); },
+        [&service] { return service->status_json(); });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  auto ports = server->bound_ports();
-  for (std::size_t i = 0; i < listen.size(); ++i) {
-    Endpoint shown = listen[i];
-    if (shown.kind == Endpoint::Kind::tcp) shown.port = ports[i];
-    spdlog::info("listening for Postfix policy requests on {}", shown.to_string());
-  }
-  if (status_server) status_server->log_addresses();
   spdlog::info("config {} loaded: {} streams, redis {}, on_error={}", opts->config,
                runtime->config->streams.size(), redis.endpoint.to_string(),
                to_string(runtime->config->redis.on_error));
-  service.start();
+  service->start();
 
-  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig != SIGHUP) {
-          spdlog::info("{} received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-          server.reset();
-          status_server.reset();
-          io.stop();
-          return;
-        }
-        auto next = load();
-        if (!next.runtime) {
-          for (const auto& e : next.errors) spdlog::error("reload: {}", e.to_string());
-          spdlog::error("reload: {} has {} error(s); keeping the running configuration",
-                        opts->config, next.errors.size());
-          service.stats().reloads.labels({"error"}).inc();
-        } else {
-          const auto& old_cfg = *service.runtime()->config;
-          const auto& new_cfg = *next.runtime->config;
-          if (old_cfg.policyd.listen != new_cfg.policyd.listen ||
-              old_cfg.policyd.status != new_cfg.policyd.status ||
-              old_cfg.redis.url != new_cfg.redis.url ||
-              old_cfg.redis.key_prefix != new_cfg.redis.key_prefix ||
-              old_cfg.redis.timeout_ms != new_cfg.redis.timeout_ms ||
-              old_cfg.dns.enabled != new_cfg.dns.enabled ||
-              old_cfg.dns.servers != new_cfg.dns.servers ||
-              old_cfg.dns.timeout_ms != new_cfg.dns.timeout_ms ||
-              old_cfg.dns.tries != new_cfg.dns.tries)
-            spdlog::warn(
-                "reload: [policyd] listen/status, [redis] url/key_prefix/timeout_ms or [dns] "
-                "enabled/servers/timeout_ms/tries changed; they take effect only on restart "
-                "(everything else is in effect now)");
-          set_process_timezone(new_cfg.timezone);
-          if (opts->log_level.empty()) set_log_level(new_cfg.log_level);
-          service.set_runtime(next.runtime);
-          service.stats().reloads.labels({"ok"}).inc();
-          spdlog::info("reload: {} loaded: {} streams", opts->config, new_cfg.streams.size());
-        }
-        signals.async_wait(on_signal);
-      };
-  signals.async_wait(on_signal);
-  io.run();
-  return 0;
+  daemon::Hooks hooks;
+  hooks.reload = [&] {
+    auto next = load();
+    if (!next.runtime) {
+      daemon::reload_failed(opts->config, error_lines(next.errors));
+      return false;
+    }
+    const auto& new_cfg = *next.runtime->config;
+    warn_restart_only(*service->runtime()->config, new_cfg);
+    set_process_timezone(new_cfg.timezone);
+    if (opts->log_level.empty()) set_log_level(new_cfg.log_level);
+    service->set_runtime(next.runtime);
+    spdlog::info("reload: {} loaded: {} streams", opts->config, new_cfg.streams.size());
+    return true;
+  };
+  hooks.stop = [&] {
+    server->stop();
+    status_server.reset();
+  };
+  hooks.drained = [&] { return server->in_flight() == 0; };
+  return daemon::run(io, hooks, service->stats().reloads);
 }
 
 }  // namespace sg

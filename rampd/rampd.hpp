@@ -55,6 +55,7 @@ class Rampd {
 
   std::string metrics_text();
   std::string status_json() const;
+  metrics::Registry& registry() { return registry_; }
 
   const std::map<std::string, RampReport>& ramps() const { return ramps_; }
   const std::map<std::string, ListmonkState>& listmonk() const { return listmonk_; }

@@ -5,9 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <csignal>
 #include <iostream>
 
 #include "common/civil_time.hpp"
@@ -15,7 +13,7 @@
 #include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "rampd/rampd.hpp"
-#include "server/status_server.hpp"
+#include "server/daemon.hpp"
 
 namespace sg::rampd {
 namespace {
@@ -149,12 +147,10 @@ int run_rampd(int argc, char** argv) {
     return 2;
   }
   auto loaded = load_config(opts->config);
-  for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
   if (!loaded.config) {
-    std::cerr << "streamguard-rampd: " << loaded.errors.size()
-              << (loaded.errors.size() == 1 ? " error" : " errors") << " in " << opts->config
-              << "\n";
-    return 1;
+    std::vector<std::string> lines;
+    for (const auto& e : loaded.errors) lines.push_back(e.to_string());
+    return daemon::config_failed("streamguard-rampd", opts->config, lines);
   }
   auto cfg = loaded.config;
   if (opts->check_only) {
@@ -181,13 +177,8 @@ int run_rampd(int argc, char** argv) {
   const auto status_opt = cli::endpoints(opts->status, "streamguard-rampd", "--status");
   if (!status_opt) return 2;
   const std::vector<Endpoint> status = status_opt->empty() ? cfg->rampd.status : *status_opt;
-  const std::string level = opts->log_level.empty() ? cfg->log_level : opts->log_level;
-  if (!init_logging("streamguard-rampd", level)) {
-    std::cerr << "streamguard-rampd: unknown log level '" << level << "'\n";
+  if (!daemon::start_process("streamguard-rampd", opts->log_level, cfg->log_level, cfg->timezone))
     return 2;
-  }
-  set_process_timezone(cfg->timezone);
-  ::signal(SIGPIPE, SIG_IGN);
 
   boost::asio::io_context io(1);
   Rampd* app_ptr = nullptr;
@@ -202,16 +193,15 @@ int run_rampd(int argc, char** argv) {
                        {}});
   Rampd app(io, redis_client, cfg);
   app_ptr = &app;
+  auto& reloads = daemon::reload_counter(app.registry());
   std::unique_ptr<StatusServer> status_server;
   try {
-    if (!status.empty())
-      status_server = std::make_unique<StatusServer>(
-          io, status, [&app] { return app.metrics_text(); }, [&app] { return app.status_json(); });
+    status_server = daemon::serve_status(
+        io, status, [&app] { return app.metrics_text(); }, [&app] { return app.status_json(); });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  if (status_server) status_server->log_addresses();
   spdlog::info("config {} loaded: {} streams, redis {}, Postfix log {}, held mail {}", opts->config,
                cfg->streams.size(), redis.endpoint.to_string(),
                cfg->rampd.maillog.empty() ? "none" : cfg->rampd.maillog,
@@ -228,29 +218,23 @@ int run_rampd(int argc, char** argv) {
   spawn(every(io, "drain", seconds(cfg->rampd.drain_interval_s),
               [&app] { return app.drain_round(now_ms()); }));
 
-  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig != SIGHUP) {
-          spdlog::info("stopping on signal {}", sig);
-          io.stop();
-          return;
-        }
-        auto again = load_config(opts->config);
-        if (!again.config) {
-          for (const auto& e : again.errors) spdlog::error("reload: {}", e.to_string());
-          spdlog::error("reload failed: keeping the running configuration");
-        } else {
-          set_process_timezone(again.config->timezone);
-          app.set_config(again.config);
-          spdlog::info("reloaded {}", opts->config);
-        }
-        signals.async_wait(on_signal);
-      };
-  signals.async_wait(on_signal);
-  io.run();
-  return 0;
+  daemon::Hooks hooks;
+  hooks.reload = [&] {
+    auto again = load_config(opts->config);
+    if (!again.config) {
+      std::vector<std::string> lines;
+      for (const auto& e : again.errors) lines.push_back(e.to_string());
+      daemon::reload_failed(opts->config, lines);
+      return false;
+    }
+    set_process_timezone(again.config->timezone);
+    if (opts->log_level.empty()) set_log_level(again.config->log_level);
+    app.set_config(again.config);
+    spdlog::info("reload: {} loaded: {} streams", opts->config, again.config->streams.size());
+    return true;
+  };
+  hooks.stop = [&] { status_server.reset(); };
+  return daemon::run(io, hooks, reloads);
 }
 
 }  // namespace sg::rampd

@@ -191,6 +191,19 @@ net::awaitable<void> accept_loop(std::shared_ptr<Listener> listener, AcceptOptio
 
 net::awaitable<error_code> write_within(StreamSocket& socket, net::const_buffer data,
                                         std::chrono::steady_clock::duration deadline) {
+  // Nearly every reply fits the socket's buffer: one write that does not
+  // wait, and no timer on the hot path. Only what is left waits, under the
+  // deadline. (A socket in user non-blocking mode answers would_block
+  // instead of waiting in write_some; async operations are unaffected.)
+  error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  if (!ec) {
+    const std::size_t n = socket.write_some(data, ec);
+    if (!ec && n == data.size()) co_return ec;
+    if (ec && ec != net::error::would_block && ec != net::error::try_again) co_return ec;
+    data += n;
+    ec.clear();
+  }
   net::steady_timer timer(socket.get_executor());
   // Shared with the timer's handler, which may run after this frame is gone
   // (expired at the moment the write completed): it then sees `done`.
@@ -200,13 +213,12 @@ net::awaitable<error_code> write_within(StreamSocket& socket, net::const_buffer 
   };
   auto state = std::make_shared<State>();
   timer.expires_after(deadline);
-  timer.async_wait([&socket, state](error_code ec) {
-    if (ec || state->done) return;
+  timer.async_wait([&socket, state](error_code e) {
+    if (e || state->done) return;
     state->expired = true;
     error_code ignored;
     socket.close(ignored);
   });
-  error_code ec;
   auto writing = net::async_write(socket, data, net::redirect_error(net::use_awaitable, ec));
   co_await std::move(writing);
   state->done = true;

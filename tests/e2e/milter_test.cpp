@@ -145,6 +145,41 @@ TEST_P(MilterE2E, ADeadMilterTempfailsMailNeverPassesItUnchecked) {
   EXPECT_TRUE(h.sink().messages_to(to).empty());
 }
 
+// libmilter's own signal thread stops the milter on SIGHUP; streamguard's
+// main thread takes it first and reloads, as with the Asio engine.
+TEST(MilterLibmilterE2E, SighupReloadsAndTheMilterKeepsServing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  HarnessOptions o;
+  o.milter = true;
+  Harness h(o);
+  const std::string to = "dr.smith@riverside-clinic.example";
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(::kill(h.milter_pid(), SIGHUP), 0);
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::string log = h.milter_log();
+          std::size_t n = 0;
+          for (auto p = log.find("reload (SIGHUP)"); p != std::string::npos;
+               p = log.find("reload (SIGHUP)", p + 1))
+            ++n;
+          return n == static_cast<std::size_t>(i + 1);
+        },
+        10s))
+        << h.milter_log();
+  }
+  ASSERT_EQ(::waitpid(h.milter_pid(), nullptr, WNOHANG), 0) << "SIGHUP stopped the milter";
+  auto metrics = http_get_unix(h.root() + "/milter-status.sock", "/metrics");
+  EXPECT_TRUE(contains(metrics, "streamguard_config_reloads_total{result=\"ok\"} 3")) << metrics;
+  auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "s1"));
+  ASSERT_FALSE(s.queue_id.empty()) << s.transcript << h.milter_log();
+  ASSERT_TRUE(h.sink().wait_for_rcpt(to, kDelivery)) << h.postfix().log();
+  ASSERT_EQ(::kill(h.milter_pid(), SIGTERM), 0);
+  int status = 0;
+  ASSERT_TRUE(wait_until([&] { return ::waitpid(h.milter_pid(), &status, WNOHANG) > 0; }, 10s));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(contains(h.milter_log(), "SIGTERM: stopping")) << h.milter_log();
+}
+
 }  // namespace
 }  // namespace sg::e2e
 

@@ -1,0 +1,99 @@
+#include "server/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <iostream>
+
+#include "common/civil_time.hpp"
+#include "common/logging.hpp"
+
+namespace sg::daemon {
+
+namespace net = boost::asio;
+
+int config_failed(std::string_view program, const std::string& file,
+                  const std::vector<std::string>& errors, std::string_view what) {
+  for (const auto& e : errors) std::cerr << e << "\n";
+  std::cerr << program << ": " << errors.size() << (errors.size() == 1 ? " error" : " errors")
+            << " in " << file;
+  if (!what.empty()) std::cerr << " (" << what << ")";
+  std::cerr << "\n";
+  return 1;
+}
+
+bool start_process(std::string_view program, const std::string& cli_level,
+                   const std::string& config_level, const std::string& timezone) {
+  const std::string& level = cli_level.empty() ? config_level : cli_level;
+  if (!init_logging(std::string(program), level)) {
+    std::cerr << program << ": unknown log level '" << level << "'\n";
+    return false;
+  }
+  set_process_timezone(timezone);
+  // hiredis and libpq write with write(2), which raises SIGPIPE on a closed
+  // peer; Asio's own socket writes already use MSG_NOSIGNAL.
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}
+
+std::unique_ptr<StatusServer> serve_status(net::io_context& io,
+                                           const std::vector<Endpoint>& endpoints,
+                                           StatusServer::Page metrics, StatusServer::Page status) {
+  if (endpoints.empty()) return nullptr;
+  auto server =
+      std::make_unique<StatusServer>(io, endpoints, std::move(metrics), std::move(status));
+  server->log_addresses();
+  return server;
+}
+
+void reload_failed(const std::string& file, const std::vector<std::string>& errors) {
+  for (const auto& e : errors) spdlog::error("reload: {}", e);
+  spdlog::error("reload: {} has {} error(s); keeping the running configuration", file,
+                errors.size());
+}
+
+metrics::Family<metrics::Counter>& reload_counter(metrics::Registry& registry) {
+  return registry.counter("streamguard_config_reloads_total", "Config reloads by result.",
+                          {"result"});
+}
+
+namespace {
+
+// Stops `io` once `drained()` or the limit has passed, checking every 10 ms.
+void stop_when_drained(net::io_context& io, const std::function<bool()>& drained,
+                       std::chrono::steady_clock::time_point limit) {
+  if (!drained || drained() || std::chrono::steady_clock::now() >= limit) {
+    io.stop();
+    return;
+  }
+  auto timer = std::make_shared<net::steady_timer>(io, std::chrono::milliseconds(10));
+  timer->async_wait([&io, drained, limit, timer](boost::system::error_code) {
+    stop_when_drained(io, drained, limit);
+  });
+}
+
+}  // namespace
+
+int run(net::io_context& io, const Hooks& hooks, metrics::Family<metrics::Counter>& reloads,
+        std::chrono::milliseconds drain_limit) {
+  net::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          reloads.labels({hooks.reload() ? "ok" : "error"}).inc();
+          signals.async_wait(on_signal);
+          return;
+        }
+        spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        if (hooks.stop) hooks.stop();
+        stop_when_drained(io, hooks.drained, std::chrono::steady_clock::now() + drain_limit);
+      };
+  signals.async_wait(on_signal);
+  io.run();
+  return 0;
+}
+
+}  // namespace sg::daemon
