@@ -7,23 +7,62 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/endpoint.hpp"
 
 namespace sg {
 
+// One name table per enum: how the config spells each value, read by the
+// parser and printed by to_string(), so the two cannot drift apart.
+template <class E>
+struct EnumName {
+  std::string_view name;
+  E value;
+};
+// The table's name for `v` ("?" for a value the table lacks).
+template <class E, std::size_t N>
+constexpr const char* name_of(const EnumName<E> (&table)[N], E v) {
+  for (const auto& e : table)
+    if (e.value == v) return e.name.data();  // the tables hold string literals
+  return "?";
+}
+
 // What policyd answers when it cannot or must not accept a recipient now.
+// Printed by this table; each config key that takes an Action accepts its
+// own subset, with "allow" or "unknown" for dunno (common/config_services.cpp).
 enum class Action { dunno, defer, hold, reject };
-const char* to_string(Action a);
+inline constexpr EnumName<Action> kActionNames[] = {{"dunno", Action::dunno},
+                                                    {"defer", Action::defer},
+                                                    {"hold", Action::hold},
+                                                    {"reject", Action::reject}};
+inline const char* to_string(Action a) {
+  return name_of(kActionNames, a);
+}
 
 enum class StreamMode { enforce, shadow };
+inline constexpr EnumName<StreamMode> kStreamModeNames[] = {{"enforce", StreamMode::enforce},
+                                                            {"shadow", StreamMode::shadow}};
+inline const char* to_string(StreamMode m) {
+  return name_of(kStreamModeNames, m);
+}
 enum class RampCount { calendar_days, send_days };
+inline constexpr EnumName<RampCount> kRampCountNames[] = {
+    {"calendar_days", RampCount::calendar_days}, {"send_days", RampCount::send_days}};
+inline const char* to_string(RampCount c) {
+  return name_of(kRampCountNames, c);
+}
 // When a recipient's charge against the caps becomes final: at RCPT (the
 // charge is final at once), or at END-OF-MESSAGE (RCPT reserves; the
 // reservation is committed when Postfix reports the message accepted, and
 // returned to the budget when the transaction never completes).
 enum class Commit { rcpt, end_of_message };
+inline constexpr EnumName<Commit> kCommitNames[] = {{"rcpt", Commit::rcpt},
+                                                    {"end_of_message", Commit::end_of_message}};
+inline const char* to_string(Commit c) {
+  return name_of(kCommitNames, c);
+}
 
 struct RedisConfig {
   Endpoint endpoint;  // from url = "redis://HOST:PORT[/DB]" or "unix:///path[?db=N]"
@@ -117,7 +156,13 @@ struct StreamPostfixConfig {
 
 // What the milter does when a check finds a problem.
 enum class CheckAction { off, warn, tempfail, reject };
-const char* to_string(CheckAction a);
+inline constexpr EnumName<CheckAction> kCheckActionNames[] = {{"off", CheckAction::off},
+                                                              {"warn", CheckAction::warn},
+                                                              {"tempfail", CheckAction::tempfail},
+                                                              {"reject", CheckAction::reject}};
+inline const char* to_string(CheckAction a) {
+  return name_of(kCheckActionNames, a);
+}
 
 // A stream's `milter = { ... }`: the checks streamguard-milter makes.
 struct StreamMilterConfig {
@@ -135,6 +180,8 @@ struct StreamMilterConfig {
 // How streamguard-milter serves Postfix: libmilter (a thread per
 // connection) or its own milter-protocol server on one Asio loop.
 enum class MilterEngine { libmilter, asio };
+inline constexpr EnumName<MilterEngine> kMilterEngineNames[] = {
+    {"libmilter", MilterEngine::libmilter}, {"asio", MilterEngine::asio}};
 
 struct MilterConfig {
   bool configured = false;                             // the file has a [milter] table
@@ -197,7 +244,13 @@ struct StreamConfig {
 // What a tripped breaker does (see rules/breaker.hpp): policyd defers or
 // holds that stream x operator, or rampd stops advancing the stream's ramp.
 enum class BreakerAction { defer, hold, freeze_ramp };
-const char* to_string(BreakerAction a);
+inline constexpr EnumName<BreakerAction> kBreakerActionNames[] = {
+    {"defer", BreakerAction::defer},
+    {"hold", BreakerAction::hold},
+    {"freeze_ramp", BreakerAction::freeze_ramp}};
+inline const char* to_string(BreakerAction a) {
+  return name_of(kBreakerActionNames, a);
+}
 
 // The breaker keeps the last `threshold` matching times per stream x operator.
 inline constexpr uint32_t kMaxBreakerThreshold = 10000;

@@ -6,13 +6,6 @@
 namespace sg::config_detail {
 namespace {
 
-// A path from the config: relative paths are taken from the config's folder.
-std::string config_relative(const std::string& value, const std::string& config_path) {
-  std::filesystem::path p(value);
-  if (p.is_relative()) p = std::filesystem::path(config_path).parent_path() / p;
-  return p.lexically_normal().string();
-}
-
 // "30m", "1h", "90s": what Listmonk's sliding-window duration accepts (a Go
 // duration); we allow one number and one unit, which covers every sane value.
 bool go_duration(std::string_view s) {

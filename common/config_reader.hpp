@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +37,10 @@ class Reader {
   // Reports every key of `t` not in `allowed`.
   void only_keys(const toml::table& t, std::string_view where,
                  std::initializer_list<std::string_view> allowed) {
+    only_keys(t, where, std::vector<std::string_view>(allowed));
+  }
+  void only_keys(const toml::table& t, std::string_view where,
+                 const std::vector<std::string_view>& allowed) {
     for (const auto& [k, v] : t) {
       if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end()) {
         std::string list;
@@ -70,6 +76,12 @@ class Reader {
   template <class E>
   std::optional<E> choice(const toml::node& n, std::string_view key,
                           std::initializer_list<std::pair<std::string_view, E>> options) {
+    return choice_of(n, key, std::vector<std::pair<std::string_view, E>>(options));
+  }
+
+  template <class E>
+  std::optional<E> choice_of(const toml::node& n, std::string_view key,
+                             const std::vector<std::pair<std::string_view, E>>& options) {
     auto s = str(n, key);
     if (!s) return std::nullopt;
     std::string names;
@@ -79,6 +91,15 @@ class Reader {
     }
     error(n, "'" + std::string(key) + "' is \"" + *s + "\", must be one of " + names);
     return std::nullopt;
+  }
+
+  // A value spelled as in one of the EnumName tables of common/config.hpp.
+  template <class E, std::size_t N>
+  std::optional<E> choice(const toml::node& n, std::string_view key,
+                          const EnumName<E> (&table)[N]) {
+    std::vector<std::pair<std::string_view, E>> options;
+    for (const auto& e : table) options.emplace_back(e.name, e.value);
+    return choice_of(n, key, options);
   }
 
   std::vector<std::string> strings(const toml::node& n, std::string_view key) {
@@ -112,6 +133,35 @@ bool valid_name(std::string_view s);
 
 // One endpoint string or an array of them ("unix:/path", "inet:host:port", ...).
 std::vector<Endpoint> endpoints(Reader& r, const toml::node& n, std::string_view key);
+
+// A path from the config: relative paths are taken from the config's folder.
+std::string config_relative(const std::string& value, const std::string& config_path);
+
+// The sections, one file each (common/config_*.cpp). A reader reports its
+// own errors and fills what it could read.
+// [redis], [policyd], [dns] (config_services.cpp).
+void read_redis(Reader& r, const toml::table& t, RedisConfig& out);
+void read_policyd(Reader& r, const toml::table& t, PolicydConfig& out);
+void read_dns(Reader& r, const toml::table& t, DnsConfig& out);
+// [lists], [operators] (config_lists.cpp); operators may name a list.
+void read_lists(Reader& r, const toml::table& t, const std::string& config_path,
+                std::map<std::string, std::string>& out);
+void read_operators(Reader& r, const toml::table& t,
+                    const std::map<std::string, std::string>& lists,
+                    std::vector<OperatorConfig>& out);
+// [postfix] and a stream's postfix = {...} (config_postfix.cpp).
+void read_postfix(Reader& r, const toml::table& t, PostfixConfig& out);
+StreamPostfixConfig read_stream_postfix(Reader& r, const toml::node& n);
+void check_postfix(Reader& r, const toml::array& streams, const Config& cfg);
+// [milter] and a stream's milter = {...} (config_milter.cpp).
+void read_milter(Reader& r, const toml::table& t, MilterConfig& out);
+StreamMilterConfig read_stream_milter(Reader& r, const toml::node& n);
+// [[stream]] and the checks across streams (config_stream.cpp).
+StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
+                         const std::set<std::string>& operators);
+void check_streams(Reader& r, const toml::array& streams, const Config& cfg);
+// [[breaker]] (config_breaker.cpp).
+BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::string>& operators);
 
 // [rampd] and a stream's `listmonk = { ... }` (common/config_rampd.cpp).
 void read_rampd(Reader& r, const toml::table& t, const std::string& config_path, RampdConfig& out);

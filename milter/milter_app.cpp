@@ -97,14 +97,12 @@ OPTIONS
     --version             The version.
 
 SIGNALS
-    SIGUSR1               Reload FILE and OpenDKIM's files. An invalid new
-                          configuration is reported and the running one is
-                          kept. OpenDKIM's files are also re-read when they
-                          change ([milter] reload_check_s).
+    SIGHUP, SIGUSR1       Reload FILE and OpenDKIM's files, with either
+                          engine. An invalid new configuration is reported
+                          and the running one is kept. OpenDKIM's files are
+                          also re-read when they change ([milter]
+                          reload_check_s).
     SIGTERM, SIGINT       Stop.
-    SIGHUP                With [milter] engine = "libmilter" (the default):
-                          stop, as libmilter does. With engine = "asio":
-                          reload, as SIGUSR1.
 
 EXIT STATUS
     0 on a clean stop or a valid --check-config; 1 on an invalid

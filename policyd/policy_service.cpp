@@ -311,8 +311,7 @@ std::string PolicyService::status_json() const {
   for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
     const auto& s = cfg.streams[i];
     if (i) out += ",";
-    out += "{\"name\":\"" + s.name + "\",\"mode\":\"" +
-           (s.mode == StreamMode::shadow ? "shadow" : "enforce") + "\",\"over_cap\":\"" +
+    out += "{\"name\":\"" + s.name + "\",\"mode\":\"" + to_string(s.mode) + "\",\"over_cap\":\"" +
            to_string(s.over_cap) + "\",\"ports\":[";
     for (std::size_t p = 0; p < s.ports.size(); ++p) {
       if (p) out += ',';

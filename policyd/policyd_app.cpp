@@ -138,9 +138,8 @@ void print_summary(const Runtime& rt) {
     std::cout << "  stream " << s.name << ": ports";
     for (auto p : s.ports) std::cout << ' ' << p;
     auto hourly = s.fallback_hourly_cap();
-    std::cout << "; " << (s.mode == StreamMode::shadow ? "shadow" : "enforce")
-              << "; over cap: " << to_string(s.over_cap) << "; hourly cap "
-              << (hourly ? std::to_string(*hourly) : "none")
+    std::cout << "; " << to_string(s.mode) << "; over cap: " << to_string(s.over_cap)
+              << "; hourly cap " << (hourly ? std::to_string(*hourly) : "none")
               << (hourly && !s.hourly_cap ? " (ramp day 0, until rampd writes the current cap)"
                                           : "")
               << ", daily cap " << (s.daily_cap ? std::to_string(*s.daily_cap) : "none")
