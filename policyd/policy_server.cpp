@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -17,21 +16,6 @@ namespace sg {
 namespace asio = boost::asio;
 using asio::awaitable;
 using asio::use_awaitable;
-
-namespace {
-
-// Suspends the calling coroutine until the service has answered.
-template <class Token>
-auto async_decide(PolicyService& service, const policy::Request& request, Token&& token) {
-  return asio::async_initiate<Token, void(std::string)>(
-      [&service, &request](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        service.handle(request, [h](std::string reply) { (*h)(std::move(reply)); });
-      },
-      token);
-}
-
-}  // namespace
 
 struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& i, PolicyService& s, Options o)
@@ -111,7 +95,8 @@ struct PolicyServer::Impl : std::enable_shared_from_this<Impl> {
         }
         auto request = parser.take();
         ++self->in_flight;
-        std::string reply = co_await async_decide(self->service, request, use_awaitable);
+        auto deciding = self->service.handle(request);
+        std::string reply = co_await std::move(deciding);
         --self->in_flight;
         out += policy::encode_action(reply);
       }

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <chrono>
 
-#include "common/civil_time.hpp"
+#include <boost/asio/co_spawn.hpp>
 
+#include "common/civil_time.hpp"
 #include "common/text.hpp"
+#include "store/redis_await.hpp"
 
 namespace sg {
 
@@ -23,7 +25,6 @@ struct PolicyService::Context {
   const char* op_by = "-";  // how the operator was found: static, mx, mx-cache
   LimiterPlan plan;
   Steady::time_point start;
-  Done done;
 };
 
 namespace {
@@ -52,36 +53,49 @@ std::string json_escape(std::string_view s) {
 PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
                              const RedisUrl& redis_url, const Clock& clock,
                              metrics::Registry& registry)
+    : PolicyService(io, std::move(runtime), nullptr, clock, registry) {
+  redis_text_ = redis_url.endpoint.to_string();
+  redis_ = std::make_unique<RedisClient>(
+      io,
+      RedisClientOptions{redis_url, std::chrono::milliseconds(runtime_->config->redis.timeout_ms)},
+      RedisClientHooks{
+          [this] {
+            stats_.redis_up.set(1);
+            spdlog::info("redis: connected to {}", redis_text_);
+            limiter_->load_scripts();
+          },
+          [this](std::string_view why) {
+            stats_.redis_up.set(0);
+            stats_.redis_reconnects.inc();
+            spdlog::warn(
+                "redis: connection to {} down ({}); answering on_error={} until "
+                "it is back",
+                redis_text_, why, to_string(runtime_->config->redis.on_error));
+          },
+          [this](std::string_view kind) { stats_.redis_errors.labels({kind}).inc(); }});
+  limiter_ = std::make_unique<CapLimiter>(*redis_, runtime_->config->redis.key_prefix);
+  store_ = limiter_.get();
+}
+
+PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
+                             CapStore* store, const Clock& clock, metrics::Registry& registry)
     : clock_(clock),
       runtime_(std::move(runtime)),
-      redis_text_(redis_url.endpoint.to_string()),
       stats_(registry),
-      redis_(io,
-             RedisClientOptions{redis_url,
-                                std::chrono::milliseconds(runtime_->config->redis.timeout_ms)},
-             RedisClientHooks{
-                 [this] {
-                   stats_.redis_up.set(1);
-                   spdlog::info("redis: connected to {}", redis_text_);
-                   limiter_.load_scripts();
-                 },
-                 [this](std::string_view why) {
-                   stats_.redis_up.set(0);
-                   stats_.redis_reconnects.inc();
-                   spdlog::warn(
-                       "redis: connection to {} down ({}); answering on_error={} until "
-                       "it is back",
-                       redis_text_, why, to_string(runtime_->config->redis.on_error));
-                 },
-                 [this](std::string_view kind) { stats_.redis_errors.labels({kind}).inc(); }}),
-      limiter_(redis_, runtime_->config->redis.key_prefix),
+      store_(store),
       sweep_timer_(io) {
   if (runtime_->config->dns.enabled)
     mx_ = std::make_unique<MxLookup>(io, runtime_->config->dns, clock, registry);
 }
 
+PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
+                             CapStore& store, const Clock& clock, metrics::Registry& registry)
+    : PolicyService(io, std::move(runtime), &store, clock, registry) {}
+
+PolicyService::~PolicyService() = default;
+
 void PolicyService::start() {
-  redis_.start();
+  if (redis_) redis_->start();
   schedule_sweep();
 }
 
@@ -99,37 +113,38 @@ void PolicyService::schedule_sweep() {
 
 void PolicyService::sweep_reservations(std::function<void()> done) {
   auto rt = runtime_;
-  if (rt->config->policyd.commit != Commit::end_of_message || !redis_.connected()) {
+  if (rt->config->policyd.commit != Commit::end_of_message || !store_->ready()) {
     if (done) done();
     return;
   }
-  auto remaining = std::make_shared<std::size_t>(rt->config->streams.size());
-  auto finish_one = [remaining, done = std::move(done)] {
-    if (--*remaining == 0 && done) done();
-  };
+  boost::asio::co_spawn(sweep_timer_.get_executor(), sweep_streams(std::move(rt)),
+                        [done = std::move(done)](std::exception_ptr) {
+                          if (done) done();
+                        });
+}
+
+boost::asio::awaitable<void> PolicyService::sweep_streams(std::shared_ptr<const Runtime> rt) {
   for (const auto& s : rt->config->streams) {
-    limiter_.sweep(
-        s.name, clock_.now_ms(), 500,
-        [this, rt, name = s.name, finish_one](std::optional<SweepResult> r, std::string_view err) {
-          if (!r) {
-            spdlog::warn("reservations: sweep of stream {} failed: {}", name, err);
-          } else if (r->instances > 0) {
-            stats_.reservations.labels({name, "returned"}).inc(static_cast<double>(r->instances));
-            spdlog::info(
-                "reservations: stream {}: {} transaction(s) never reached END-OF-MESSAGE "
-                "within {}s; {} charge(s) returned to the budget",
-                name, r->instances, rt->config->policyd.reserve_ttl_s, r->charges);
-            if (end_of_message_seen_ == 0 && !warned_no_end_of_message_) {
-              warned_no_end_of_message_ = true;
-              spdlog::error(
-                  "reservations: commit = \"end_of_message\" but no END-OF-MESSAGE request has "
-                  "arrived since start: every charge is being returned to the budget. Set "
-                  "smtpd_end_of_data_restrictions = check_policy_service {{ ... }} in main.cf "
-                  "(streamguardctl postfix-conf renders it), or set commit = \"rcpt\"");
-            }
-          }
-          finish_one();
-        });
+    auto sweeping = store_->sweep(s.name, clock_.now_ms(), 500);
+    Stored<SweepResult> r = co_await std::move(sweeping);
+    if (!r.value) {
+      spdlog::warn("reservations: sweep of stream {} failed: {}", s.name, r.error);
+      continue;
+    }
+    if (r.value->instances == 0) continue;
+    stats_.reservations.labels({s.name, "returned"}).inc(static_cast<double>(r.value->instances));
+    spdlog::info(
+        "reservations: stream {}: {} transaction(s) never reached END-OF-MESSAGE "
+        "within {}s; {} charge(s) returned to the budget",
+        s.name, r.value->instances, rt->config->policyd.reserve_ttl_s, r.value->charges);
+    if (end_of_message_seen_ == 0 && !warned_no_end_of_message_) {
+      warned_no_end_of_message_ = true;
+      spdlog::error(
+          "reservations: commit = \"end_of_message\" but no END-OF-MESSAGE request has "
+          "arrived since start: every charge is being returned to the budget. Set "
+          "smtpd_end_of_data_restrictions = check_policy_service {{ ... }} in main.cf "
+          "(streamguardctl postfix-conf renders it), or set commit = \"rcpt\"");
+    }
   }
 }
 
@@ -150,124 +165,127 @@ const CivilDay& PolicyService::today(int64_t now_ms) {
   return day_;
 }
 
-void PolicyService::handle(const policy::Request& request, Done done) {
-  auto ctx = std::make_shared<Context>();
-  ctx->runtime = runtime_;
-  ctx->start = Steady::now();
-  ctx->queue_id = std::string(request.get("queue_id"));
-  ctx->done = std::move(done);
-  const Config& cfg = *ctx->runtime->config;
+boost::asio::awaitable<std::string> PolicyService::handle(const policy::Request& request) {
+  Context ctx;
+  ctx.runtime = runtime_;
+  ctx.start = Steady::now();
+  ctx.queue_id = std::string(request.get("queue_id"));
+  auto deciding = decide(ctx, request);
+  Verdict v = co_await std::move(deciding);
+  co_return finish(ctx, v);
+}
 
+boost::asio::awaitable<Verdict> PolicyService::decide(Context& ctx,
+                                                      const policy::Request& request) {
+  const Config& cfg = *ctx.runtime->config;
   // The transaction's instance matters only when charges are reservations.
   if (cfg.policyd.commit == Commit::end_of_message)
-    ctx->instance = std::string(request.get("instance"));
+    ctx.instance = std::string(request.get("instance"));
   const auto state = request.get("protocol_state");
   auto port = parse_port(request.get("server_port"));
 
   // END-OF-MESSAGE commits what RCPT reserved; every other stage but RCPT passes.
   if (state == "END-OF-MESSAGE") {
-    ctx->stream = port ? cfg.stream_for_port(*port) : nullptr;
-    return end_of_message(std::move(ctx));
+    ctx.stream = port ? cfg.stream_for_port(*port) : nullptr;
+    auto committing = end_of_message(ctx);
+    Verdict v = co_await std::move(committing);
+    co_return v;
   }
-  if (state != "RCPT") return finish(*ctx, dunno("not_rcpt_stage"));
-
-  ctx->stream = port ? cfg.stream_for_port(*port) : nullptr;
-  if (!ctx->stream)
-    return finish(*ctx, decide_unknown_port(port.value_or(0), cfg.policyd.unknown_port));
+  if (state != "RCPT") co_return dunno("not_rcpt_stage");
+  ctx.stream = port ? cfg.stream_for_port(*port) : nullptr;
+  if (!ctx.stream) co_return decide_unknown_port(port.value_or(0), cfg.policyd.unknown_port);
 
   auto rcpt = request.get("recipient");
   auto domain = recipient_domain(rcpt);
-  ctx->domain = domain ? *domain : raw_domain(rcpt);
-  auto c = ctx->runtime->classifier.classify(ctx->domain);
-  ctx->op = c.op;
-  if (!c.op.empty()) ctx->op_by = "static";
-  if (auto v = decide_exclusion(*ctx->stream, c)) return finish(*ctx, *v);
+  ctx.domain = domain ? *domain : raw_domain(rcpt);
+  auto c = ctx.runtime->classifier.classify(ctx.domain);
+  ctx.op = c.op;
+  if (!c.op.empty()) ctx.op_by = "static";
+  if (auto v = decide_exclusion(*ctx.stream, c)) co_return *v;
 
   // A custom domain: its MX hosts tell the operator, when that can change
   // the answer for this stream.
-  if (c.op.empty() && domain && mx_ && ctx->runtime->needs_mx(*ctx->stream)) {
-    auto* mx = mx_.get();
-    const std::string d = ctx->domain;
-    mx->find(d, [this, ctx = std::move(ctx)](const MxResult& r, bool cached) mutable {
-      on_mx(std::move(ctx), r, cached);
-    });
-    return;
+  if (c.op.empty() && domain && mx_ && ctx.runtime->needs_mx(*ctx.stream)) {
+    using Answer = std::pair<MxResult, bool>;
+    auto looking =
+        await_callback<Answer>([mx = mx_.get(), d = ctx.domain](std::function<void(Answer)> done) {
+          mx->find(d, [done = std::move(done)](const MxResult& r, bool cached) {
+            done(Answer(r, cached));
+          });
+        });
+    Answer a = co_await std::move(looking);
+    if (auto v = apply_mx(ctx, a.first, a.second)) co_return *v;
   }
-  ctx->plan = plan_limits(*ctx->stream, ctx->op);
-  charge(std::move(ctx));
+  ctx.plan = plan_limits(*ctx.stream, ctx.op);
+  auto charging = charge(ctx);
+  Verdict v = co_await std::move(charging);
+  co_return v;
 }
 
-void PolicyService::on_mx(std::shared_ptr<Context> ctx, const MxResult& r, bool cached) {
-  const Runtime& rt = *ctx->runtime;
+std::optional<Verdict> PolicyService::apply_mx(Context& ctx, const MxResult& r, bool cached) {
+  const Runtime& rt = *ctx.runtime;
   if (r.kind == MxResult::Kind::failure) {
-    ctx->op_by = "mx-failed";
+    ctx.op_by = "mx-failed";
     Action on_failure = rt.config->dns.on_failure;
     if (on_failure != Action::dunno)
-      return finish(*ctx, decide_dns_failure(*ctx->stream, on_failure, ctx->domain, r.error));
+      return decide_dns_failure(*ctx.stream, on_failure, ctx.domain, r.error);
   } else if (r.kind == MxResult::Kind::mx) {
-    ctx->op = rt.mx_operators.operator_for(r.hosts);
-    if (!ctx->op.empty()) {
-      ctx->op_by = cached ? "mx-cache" : "mx";
+    ctx.op = rt.mx_operators.operator_for(r.hosts);
+    if (!ctx.op.empty()) {
+      ctx.op_by = cached ? "mx-cache" : "mx";
       // Hosted by an operator whose domains count as a list (a custom domain
       // on Yahoo's MX is Yahoo family): the stream's exclusions apply.
-      if (auto it = rt.operator_list.find(ctx->op); it != rt.operator_list.end()) {
+      if (auto it = rt.operator_list.find(ctx.op); it != rt.operator_list.end()) {
         Classification by_mx;
-        by_mx.domain = ctx->domain + " (MX at " + ctx->op + ")";
+        by_mx.domain = ctx.domain + " (MX at " + ctx.op + ")";
         by_mx.lists = {it->second};
-        if (auto v = decide_exclusion(*ctx->stream, by_mx)) return finish(*ctx, *v);
+        if (auto v = decide_exclusion(*ctx.stream, by_mx)) return v;
       }
     }
   }
-  ctx->plan = plan_limits(*ctx->stream, ctx->op);
-  charge(std::move(ctx));
+  return std::nullopt;
 }
 
-void PolicyService::end_of_message(std::shared_ptr<Context> ctx) {
+boost::asio::awaitable<Verdict> PolicyService::end_of_message(Context& ctx) {
   ++end_of_message_seen_;
-  const Config& cfg = *ctx->runtime->config;
-  if (!ctx->stream || cfg.policyd.commit != Commit::end_of_message || ctx->instance.empty())
-    return finish(*ctx, dunno("end_of_message"));
+  const Config& cfg = *ctx.runtime->config;
+  if (!ctx.stream || cfg.policyd.commit != Commit::end_of_message || ctx.instance.empty())
+    co_return dunno("end_of_message");
   // The message is accepted whatever the store says: a commit that fails
   // leaves the reservation to be returned at its deadline (counted low, never
   // mail lost).
-  limiter_.commit(ctx->stream->name, ctx->instance,
-                  [this, ctx](std::optional<int64_t> charges, std::string_view err) {
-                    if (!charges) {
-                      spdlog::warn("reservations: commit of {} on stream {} failed: {}",
-                                   ctx->instance, ctx->stream->name, err);
-                      return finish(*ctx, dunno("commit_failed"));
-                    }
-                    if (*charges == 0) return finish(*ctx, dunno("nothing_reserved"));
-                    stats_.reservations.labels({ctx->stream->name, "committed"}).inc();
-                    finish(*ctx, dunno("committed"));
-                  });
+  auto committing = store_->commit(ctx.stream->name, ctx.instance);
+  Stored<int64_t> charges = co_await std::move(committing);
+  if (!charges.value) {
+    spdlog::warn("reservations: commit of {} on stream {} failed: {}", ctx.instance,
+                 ctx.stream->name, charges.error);
+    co_return dunno("commit_failed");
+  }
+  if (*charges.value == 0) co_return dunno("nothing_reserved");
+  stats_.reservations.labels({ctx.stream->name, "committed"}).inc();
+  co_return dunno("committed");
 }
 
-void PolicyService::charge(std::shared_ptr<Context> ctx) {
-  if (!redis_.connected()) {
+boost::asio::awaitable<Verdict> PolicyService::charge(Context& ctx) {
+  if (!store_->ready()) {
     stats_.redis_errors.labels({"unavailable"}).inc();
-    return finish(*ctx, decide_store_error(*ctx->stream, ctx->runtime->config->redis.on_error));
+    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error);
   }
-  int64_t now = clock_.now_ms();
-  const auto& stream_name = ctx->stream->name;
-  const auto& plan = ctx->plan;
-  const auto& pd = ctx->runtime->config->policyd;
+  const int64_t now = clock_.now_ms();
+  const auto& pd = ctx.runtime->config->policyd;
   Reservation reservation;
   if (pd.commit == Commit::end_of_message) {
     reservation.reserve_ms = static_cast<int64_t>(pd.reserve_ttl_s) * 1000;
-    reservation.instance = ctx->instance;
+    reservation.instance = ctx.instance;
   }
-  limiter_.charge(
-      stream_name, plan, now, today(now), reservation,
-      [this, ctx, now](std::optional<LimiterResult> r, std::string_view error) {
-        if (!r) {
-          spdlog::warn("redis: charge for stream {} failed: {}", ctx->stream->name, error);
-          return finish(*ctx,
-                        decide_store_error(*ctx->stream, ctx->runtime->config->redis.on_error));
-        }
-        if (r->breaker == Action::dunno) record_limits(*ctx, *r);
-        finish(*ctx, decide_caps(*ctx->stream, ctx->plan, *r, now));
-      });
+  auto charging = store_->charge(ctx.stream->name, ctx.plan, now, today(now), reservation);
+  Stored<LimiterResult> r = co_await std::move(charging);
+  if (!r.value) {
+    spdlog::warn("redis: charge for stream {} failed: {}", ctx.stream->name, r.error);
+    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error);
+  }
+  if (r.value->breaker == Action::dunno) record_limits(ctx, *r.value);
+  co_return decide_caps(*ctx.stream, ctx.plan, *r.value, now);
 }
 
 void PolicyService::record_limits(const Context& ctx, const LimiterResult& r) {
@@ -282,7 +300,7 @@ void PolicyService::record_limits(const Context& ctx, const LimiterResult& r) {
   }
 }
 
-void PolicyService::finish(Context& ctx, const Verdict& v) {
+std::string PolicyService::finish(const Context& ctx, const Verdict& v) {
   auto elapsed = Steady::now() - ctx.start;
   double seconds = std::chrono::duration<double>(elapsed).count();
   const std::string stream = ctx.stream ? ctx.stream->name : "none";
@@ -297,14 +315,13 @@ void PolicyService::finish(Context& ctx, const Verdict& v) {
       ctx.op.empty() ? "-" : ctx.op, ctx.op_by, to_string(v.action),
       v.shadow ? std::string(" would=") + to_string(v.would) : "", v.reason,
       static_cast<long long>(seconds * 1e6), v.reply);
-  auto done = std::move(ctx.done);
-  done(v.reply);
+  return v.reply;
 }
 
 std::string PolicyService::status_json() const {
   const auto& cfg = *runtime_->config;
   std::string out = "{\"daemon\":\"streamguard-policyd\",\"config\":\"" + json_escape(cfg.path) +
-                    "\",\"redis_ready\":" + (redis_.connected() ? "true" : "false") +
+                    "\",\"redis_ready\":" + (store_->ready() ? "true" : "false") +
                     ",\"answered\":" + std::to_string(answered_) +
                     ",\"dns\":" + (mx_ ? "true" : "false") +
                     ",\"mx_cached\":" + std::to_string(mx_cached()) + ",\"streams\":[";

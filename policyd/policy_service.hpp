@@ -18,17 +18,23 @@
 #include "policyd/runtime.hpp"
 #include "rules/decision.hpp"
 #include "store/cap_limiter.hpp"
+#include "store/cap_store.hpp"
 #include "store/redis_client.hpp"
 
 namespace sg {
 
 class PolicyService {
  public:
-  using Done = std::function<void(std::string action_line)>;
-
-  // redis_url: where the caps live (the config's, or --redis from the command line).
+  // With its own Redis connection to redis_url (the daemon; the integration
+  // tests): the caps live there (the config's, or --redis).
   PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
                 const RedisUrl& redis_url, const Clock& clock, metrics::Registry& registry);
+  // On a store the caller owns (unit tests: tests/fakes/fake_cap_store.hpp).
+  PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
+                CapStore& store, const Clock& clock, metrics::Registry& registry);
+  ~PolicyService();
+  PolicyService(const PolicyService&) = delete;
+  PolicyService& operator=(const PolicyService&) = delete;
 
   void start();  // connects to Redis; starts the reservation sweeper
 
@@ -38,23 +44,29 @@ class PolicyService {
   // on its own every few seconds; tests call it directly.
   void sweep_reservations(std::function<void()> done = {});
 
-  // Answers the request through `done` exactly once (maybe before returning).
-  void handle(const policy::Request& request, Done done);
+  // The action line for one request. `request` is read until the answer.
+  boost::asio::awaitable<std::string> handle(const policy::Request& request);
 
   void set_runtime(std::shared_ptr<const Runtime> runtime);
   std::shared_ptr<const Runtime> runtime() const { return runtime_; }
   PolicydMetrics& stats() { return stats_; }
-  bool redis_ready() const { return redis_.connected(); }
+  bool redis_ready() const { return store_->ready(); }
   std::size_t mx_cached() const { return mx_ ? mx_->cached() : 0; }
   std::string status_json() const;
 
  private:
   struct Context;
-  void on_mx(std::shared_ptr<Context> ctx, const MxResult& r, bool cached);
-  void end_of_message(std::shared_ptr<Context> ctx);
+  PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
+                CapStore* store, const Clock& clock, metrics::Registry& registry);
+  boost::asio::awaitable<Verdict> decide(Context& ctx, const policy::Request& request);
+  // The operator the MX hosts tell, and a refusal when they put the domain
+  // on a list the stream excludes, or the lookup failed and on_failure says so.
+  std::optional<Verdict> apply_mx(Context& ctx, const MxResult& r, bool cached);
+  boost::asio::awaitable<Verdict> end_of_message(Context& ctx);
+  boost::asio::awaitable<Verdict> charge(Context& ctx);
+  boost::asio::awaitable<void> sweep_streams(std::shared_ptr<const Runtime> rt);
   void schedule_sweep();
-  void charge(std::shared_ptr<Context> ctx);
-  void finish(Context& ctx, const Verdict& v);
+  std::string finish(const Context& ctx, const Verdict& v);  // logs, counts; the reply
   void record_limits(const Context& ctx, const LimiterResult& r);
   const CivilDay& today(int64_t now_ms);
 
@@ -62,9 +74,10 @@ class PolicyService {
   std::shared_ptr<const Runtime> runtime_;
   std::string redis_text_;
   PolicydMetrics stats_;
-  RedisClient redis_;
-  CapLimiter limiter_;
-  std::unique_ptr<MxLookup> mx_;  // null when [dns] enabled = false
+  std::unique_ptr<RedisClient> redis_;   // null on a caller's store
+  std::unique_ptr<CapLimiter> limiter_;  // over redis_
+  CapStore* store_;                      // limiter_, or the caller's
+  std::unique_ptr<MxLookup> mx_;         // null when [dns] enabled = false
   boost::asio::steady_timer sweep_timer_;
   uint64_t end_of_message_seen_ = 0;
   bool warned_no_end_of_message_ = false;

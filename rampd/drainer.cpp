@@ -22,9 +22,8 @@ std::string instance_of(const std::string& queue_id) {
 
 }  // namespace
 
-Drainer::Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, RedisClient& redis,
-                 std::string key_prefix)
-    : io_(io), pool_(pool), limiter_(redis, std::move(key_prefix)) {}
+Drainer::Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, CapStore& store)
+    : io_(io), pool_(pool), store_(store) {}
 
 std::vector<std::string> Drainer::postfix_command(const Config& cfg, const char* program) const {
   std::vector<std::string> argv{cfg.rampd.postfix_command_dir + "/" + program};
@@ -45,20 +44,13 @@ boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
     const auto domain = recipient_domain(k.recipients[k.charged]);
     const std::string op = domain ? operators_.classify(*domain).op : std::string();
     LimiterPlan plan = plan_limits(s, op);
-    using Result = std::pair<std::optional<LimiterResult>, std::string>;
-    auto charging = await_callback<Result>([&](std::function<void(Result)> done) {
-      limiter_.charge(
-          s.name, plan, now_ms, day, resv,
-          [done = std::move(done)](std::optional<LimiterResult> res, std::string_view err) {
-            done(Result(std::move(res), std::string(err)));
-          });
-    });
-    Result r = co_await std::move(charging);
-    if (!r.first) {
-      status_.problem = "charging held mail of stream " + s.name + ": " + r.second;
+    auto charging = store_.charge(s.name, plan, now_ms, day, resv);
+    Stored<LimiterResult> r = co_await std::move(charging);
+    if (!r.value) {
+      status_.problem = "charging held mail of stream " + s.name + ": " + r.error;
       co_return Charge::error;
     }
-    const LimiterResult& res = *r.first;
+    const LimiterResult& res = *r.value;
     if (res.allowed) {
       ++k.charged;
       k.last_charge_ms = now_ms;
@@ -76,19 +68,13 @@ boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
 boost::asio::awaitable<void> Drainer::give_back(const std::string& stream, const std::string& id,
                                                 Known& k, int64_t now_ms) {
   if (k.charged == 0) co_return;
-  using Result = std::pair<std::optional<int64_t>, std::string>;
-  auto cancelling = await_callback<Result>([&](std::function<void(Result)> done) {
-    limiter_.cancel(stream, instance_of(id), now_ms,
-                    [done = std::move(done)](std::optional<int64_t> n, std::string_view err) {
-                      done(Result(n, std::string(err)));
-                    });
-  });
-  Result r = co_await std::move(cancelling);
-  if (!r.first)
+  auto cancelling = store_.cancel(stream, instance_of(id), now_ms);
+  Stored<int64_t> r = co_await std::move(cancelling);
+  if (!r.value)
     spdlog::warn(
         "held {}: giving back {} charges failed ({}); they return when the "
         "reservation expires",
-        id, k.charged, r.second);
+        id, k.charged, r.error);
   k.charged = 0;
 }
 
@@ -112,19 +98,13 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
     co_await std::move(giving_back);
     co_return false;
   }
-  using Result = std::pair<std::optional<int64_t>, std::string>;
-  auto committing = await_callback<Result>([&](std::function<void(Result)> done) {
-    limiter_.commit(s.name, instance_of(id),
-                    [done = std::move(done)](std::optional<int64_t> n, std::string_view err) {
-                      done(Result(n, std::string(err)));
-                    });
-  });
-  Result c = co_await std::move(committing);
-  if (!c.first)
+  auto committing = store_.commit(s.name, instance_of(id));
+  Stored<int64_t> c = co_await std::move(committing);
+  if (!c.value)
     spdlog::warn(
         "held {}: released, but committing its charges failed ({}): they return to the "
         "budget when the reservation expires",
-        id, c.second);
+        id, c.error);
   auto flush = postfix_command(cfg, "postqueue");
   flush.push_back("-i");
   flush.push_back(id);

@@ -38,7 +38,7 @@
 
 #include "common/config.hpp"
 #include "rules/classifier.hpp"
-#include "store/cap_limiter.hpp"
+#include "store/cap_store.hpp"
 
 namespace sg::rampd {
 
@@ -62,9 +62,8 @@ class Drainer {
   // How long a partly charged message keeps its reservation.
   static constexpr int64_t kReserveMs = 15 * 60 * 1000;
 
-  Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, RedisClient& redis,
-          std::string key_prefix);
-  void load_scripts() { limiter_.load_scripts(); }
+  // Charges held mail on `store`, policyd's caps (store/cap_store.hpp).
+  Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, CapStore& store);
 
   // One round over the hold queue.
   boost::asio::awaitable<void> run_once(std::shared_ptr<const Config> cfg, int64_t now_ms);
@@ -92,7 +91,7 @@ class Drainer {
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool& pool_;
-  CapLimiter limiter_;
+  CapStore& store_;
   Classifier operators_{{}, {}};
   std::shared_ptr<const Config> operators_for_;  // the config operators_ was made from
   std::map<std::string, Known> known_;           // queue id -> what we know of it

@@ -29,7 +29,8 @@ Rampd::Rampd(boost::asio::io_context& io, RedisClient& redis, std::shared_ptr<co
       cfg_(std::move(cfg)),
       ramp_publisher_(redis, cfg_->redis.key_prefix),
       breaker_publisher_(redis, cfg_->redis.key_prefix),
-      drainer_(io, pool_, redis, cfg_->redis.key_prefix),
+      limiter_(redis, cfg_->redis.key_prefix),
+      drainer_(io, pool_, limiter_),
       feed_(std::make_unique<BreakerFeed>(*cfg_)) {
   if (!cfg_->rampd.maillog.empty())
     follower_ = std::make_unique<LogFollower>(cfg_->rampd.maillog, cfg_->rampd.maillog_from_start);
@@ -42,7 +43,7 @@ Rampd::~Rampd() {
 void Rampd::load_scripts() {
   ramp_publisher_.load_scripts();
   breaker_publisher_.load_scripts();
-  drainer_.load_scripts();
+  limiter_.load_scripts();
 }
 
 void Rampd::set_config(std::shared_ptr<const Config> cfg) {

@@ -26,6 +26,7 @@
 #include "rampd/drainer.hpp"
 #include "rampd/log_follower.hpp"
 #include "rampd/ramp_publisher.hpp"
+#include "store/cap_limiter.hpp"
 
 namespace sg::rampd {
 
@@ -72,6 +73,7 @@ class Rampd {
   std::shared_ptr<const Config> cfg_;
   RampPublisher ramp_publisher_;
   BreakerPublisher breaker_publisher_;
+  CapLimiter limiter_;  // policyd's caps, charged for the held mail released
   Drainer drainer_;
   std::unique_ptr<BreakerFeed> feed_;
   std::unique_ptr<LogFollower> follower_;

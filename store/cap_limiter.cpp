@@ -4,6 +4,7 @@
 
 #include "rules/limiter_keys.hpp"
 #include "store/lua_scripts.hpp"
+#include "store/redis_await.hpp"
 
 namespace sg {
 
@@ -23,8 +24,11 @@ void CapLimiter::load_scripts() {
   reservations_.load();
 }
 
-void CapLimiter::charge(const std::string& stream, const LimiterPlan& plan, int64_t now_ms,
-                        const CivilDay& day, const Reservation& reservation, Callback cb) {
+boost::asio::awaitable<Stored<LimiterResult>> CapLimiter::charge(const std::string& stream,
+                                                                 const LimiterPlan& plan,
+                                                                 int64_t now_ms,
+                                                                 const CivilDay& day,
+                                                                 const Reservation& reservation) {
   const std::size_t n = plan.limiters.size();
   const bool reserving = reservation.reserve_ms > 0 && !reservation.instance.empty();
   std::vector<std::string> keys;
@@ -52,60 +56,95 @@ void CapLimiter::charge(const std::string& stream, const LimiterPlan& plan, int6
     args.push_back(std::to_string(l.burst));
     args.push_back(reset_ms);
   }
-  limiter_.call(std::move(keys), std::move(args),
-                [n, cb = std::move(cb)](const redisReply* r, std::string_view err) {
-                  if (!err.empty()) return cb(std::nullopt, err);
-                  std::string error;
-                  auto result = parse(r, n, error);
-                  cb(std::move(result), error);
-                });
+  // Not a coroutine: everything the call needs is built above and owned by
+  // the awaitable, so the caller's arguments need not outlive it.
+  using Result = Stored<LimiterResult>;
+  return await_callback<Result>([this, n, keys = std::move(keys),
+                                 args = std::move(args)](std::function<void(Result)> done) mutable {
+    limiter_.call(std::move(keys), std::move(args),
+                  [n, done = std::move(done)](const redisReply* r, std::string_view err) {
+                    Result out;
+                    if (!err.empty())
+                      out.error = err;
+                    else
+                      out.value = parse(r, n, out.error);
+                    done(std::move(out));
+                  });
+  });
 }
 
-void CapLimiter::commit(const std::string& stream, const std::string& instance, CommitCallback cb) {
-  reservations_.call(
-      {keys::reservations(prefix_, stream), keys::reservation(prefix_, stream, instance)},
-      {"commit", instance}, [cb = std::move(cb)](const redisReply* r, std::string_view err) {
-        if (!err.empty()) return cb(std::nullopt, err);
-        if (r->type != REDIS_REPLY_INTEGER)
-          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
-                                      ? std::string_view(r->str, r->len)
-                                      : std::string_view("redis: commit reply is not a number"));
-        cb(r->integer, {});
-      });
+namespace {
+
+// The integer a reservations call answers, or why there is none.
+Stored<int64_t> integer_reply(const redisReply* r, std::string_view err, std::string_view what) {
+  Stored<int64_t> out;
+  if (!err.empty())
+    out.error = err;
+  else if (r->type == REDIS_REPLY_INTEGER)
+    out.value = r->integer;
+  else if (r->type == REDIS_REPLY_ERROR)
+    out.error.assign(r->str, r->len);
+  else
+    out.error = "redis: " + std::string(what) + " reply is not a number";
+  return out;
 }
 
-void CapLimiter::cancel(const std::string& stream, const std::string& instance, int64_t now_ms,
-                        CommitCallback cb) {
-  reservations_.call(
-      {keys::reservations(prefix_, stream), keys::reservation(prefix_, stream, instance)},
-      {"cancel", std::to_string(now_ms), instance},
-      [cb = std::move(cb)](const redisReply* r, std::string_view err) {
-        if (!err.empty()) return cb(std::nullopt, err);
-        if (r->type != REDIS_REPLY_INTEGER)
-          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
-                                      ? std::string_view(r->str, r->len)
-                                      : std::string_view("redis: cancel reply is not a number"));
-        cb(r->integer, {});
-      });
+}  // namespace
+
+boost::asio::awaitable<Stored<int64_t>> CapLimiter::reservations_count(
+    const std::string& stream, const std::string& instance, std::vector<std::string> args) {
+  std::vector<std::string> keys{keys::reservations(prefix_, stream),
+                                keys::reservation(prefix_, stream, instance)};
+  using Result = Stored<int64_t>;
+  return await_callback<Result>([this, keys = std::move(keys),
+                                 args = std::move(args)](std::function<void(Result)> done) mutable {
+    std::string what = args.front();  // "commit" or "cancel"
+    reservations_.call(
+        std::move(keys), std::move(args),
+        [what = std::move(what), done = std::move(done)](
+            const redisReply* r, std::string_view err) { done(integer_reply(r, err, what)); });
+  });
 }
 
-void CapLimiter::sweep(const std::string& stream, int64_t now_ms, int64_t limit, SweepCallback cb) {
-  reservations_.call(
-      {keys::reservations(prefix_, stream)},
-      {"sweep", std::to_string(now_ms), keys::reservation(prefix_, stream, ""),
-       std::to_string(limit)},
-      [cb = std::move(cb)](const redisReply* r, std::string_view err) {
-        if (!err.empty()) return cb(std::nullopt, err);
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-            r->element[0]->type != REDIS_REPLY_INTEGER ||
-            r->element[1]->type != REDIS_REPLY_INTEGER ||
-            r->element[2]->type != REDIS_REPLY_INTEGER)
-          return cb(std::nullopt, r->type == REDIS_REPLY_ERROR
-                                      ? std::string_view(r->str, r->len)
-                                      : std::string_view("redis: sweep reply has an unexpected "
-                                                         "shape"));
-        cb(SweepResult{r->element[0]->integer, r->element[1]->integer, r->element[2]->integer}, {});
-      });
+boost::asio::awaitable<Stored<int64_t>> CapLimiter::commit(const std::string& stream,
+                                                           const std::string& instance) {
+  return reservations_count(stream, instance, {"commit", instance});
+}
+
+boost::asio::awaitable<Stored<int64_t>> CapLimiter::cancel(const std::string& stream,
+                                                           const std::string& instance,
+                                                           int64_t now_ms) {
+  return reservations_count(stream, instance, {"cancel", std::to_string(now_ms), instance});
+}
+
+boost::asio::awaitable<Stored<SweepResult>> CapLimiter::sweep(const std::string& stream,
+                                                              int64_t now_ms, int64_t limit) {
+  std::vector<std::string> keys{keys::reservations(prefix_, stream)};
+  std::vector<std::string> args{"sweep", std::to_string(now_ms),
+                                keys::reservation(prefix_, stream, ""), std::to_string(limit)};
+  using Result = Stored<SweepResult>;
+  return await_callback<Result>([this, keys = std::move(keys),
+                                 args = std::move(args)](std::function<void(Result)> done) mutable {
+    reservations_.call(std::move(keys), std::move(args),
+                       [done = std::move(done)](const redisReply* r, std::string_view err) {
+                         Result out;
+                         if (!err.empty()) {
+                           out.error = err;
+                         } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+                                    r->element[0]->type != REDIS_REPLY_INTEGER ||
+                                    r->element[1]->type != REDIS_REPLY_INTEGER ||
+                                    r->element[2]->type != REDIS_REPLY_INTEGER) {
+                           out.error =
+                               r->type == REDIS_REPLY_ERROR
+                                   ? std::string(r->str, r->len)
+                                   : std::string("redis: sweep reply has an unexpected shape");
+                         } else {
+                           out.value = SweepResult{r->element[0]->integer, r->element[1]->integer,
+                                                   r->element[2]->integer};
+                         }
+                         done(std::move(out));
+                       });
+  });
 }
 
 std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t limiters,
