@@ -29,22 +29,10 @@ bool dsn_prefix(std::string_view s) {
   return s.back() != '.';
 }
 
-}  // namespace
-
-BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::string>& operators) {
-  r.only_keys(t, "[[breaker]]",
-              {"name", "operator", "dsn", "text", "status", "threshold", "window_s", "action",
-               "cooldown_s", "recovery_s"});
-  BreakerRule b;
-  if (auto n = t.get("name")) {
-    if (auto v = r.str(*n, "name")) {
-      b.name = *v;
-      if (!valid_name(b.name))
-        r.error(*n, "breaker name '" + b.name + "' must be 1-32 of a-z 0-9 _ -");
-    }
-  } else {
-    r.error_at(t.source().begin, "[[breaker]] needs a 'name'");
-  }
+// What a rule counts: the operator, the enhanced status (prefix), the reply
+// text and the delivery statuses.
+void read_match(Reader& r, const toml::table& t, const std::set<std::string>& operators,
+                BreakerRule& b) {
   if (auto n = t.get("operator")) {
     if (auto v = r.str(*n, "operator")) {
       if (*v == "any")
@@ -86,6 +74,25 @@ BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::st
     }
     if (list.empty() && n->as_array()) r.error(*n, "'status' must name at least one status");
   }
+}
+
+}  // namespace
+
+BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::string>& operators) {
+  r.only_keys(t, "[[breaker]]",
+              {"name", "operator", "dsn", "text", "status", "threshold", "window_s", "action",
+               "cooldown_s", "recovery_s"});
+  BreakerRule b;
+  if (auto n = t.get("name")) {
+    if (auto v = r.str(*n, "name")) {
+      b.name = *v;
+      if (!valid_name(b.name))
+        r.error(*n, "breaker name '" + b.name + "' must be 1-32 of a-z 0-9 _ -");
+    }
+  } else {
+    r.error_at(t.source().begin, "[[breaker]] needs a 'name'");
+  }
+  read_match(r, t, operators, b);
   auto u32 = [&](const char* key, int64_t lo, int64_t hi, uint32_t& field, bool required) {
     if (auto n = t.get(key)) {
       if (auto v = r.integer(*n, key, lo, hi)) field = static_cast<uint32_t>(*v);

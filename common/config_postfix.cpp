@@ -82,6 +82,14 @@ bool policy_service_ok(std::string_view s) {
   return postfix_chars(host, ".-:[]");
 }
 
+// A Postfix time: a number with an optional unit s, m, h, d or w ("10s").
+bool postfix_time(std::string_view v) {
+  if (!v.empty() && std::string_view("smhdw").find(v.back()) != std::string_view::npos)
+    v.remove_suffix(1);
+  return !v.empty() && v.size() <= 6 && v.front() != '0' &&
+         std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
 
 void read_postfix(Reader& r, const toml::table& t, PostfixConfig& out) {
@@ -94,44 +102,18 @@ void read_postfix(Reader& r, const toml::table& t, PostfixConfig& out) {
     bool form = v.starts_with("unix:") || v.starts_with("inet:") || v.starts_with("inet6:");
     return form && v.find_first_of(" \t,{}") == std::string::npos;
   };
-  if (auto n = t.get("milter")) {
-    if (auto s = r.str(*n, "milter")) {
-      if (milter_ok(*s))
-        out.milter = *s;
-      else
-        r.error(*n, "'milter' is \"" + *s + "\", must be unix:PATH or inet:HOST:PORT");
-    }
-  }
+  r.checked_str(t, "milter", milter_ok, out.milter, "unix:PATH or inet:HOST:PORT");
   if (auto n = t.get("milters_before")) {
     out.milters_before = r.strings(*n, "milters_before");
     for (const auto& m : out.milters_before)
       if (!milter_ok(m))
         r.error(*n, "'milters_before' has \"" + m + "\", each must be unix:PATH or inet:HOST:PORT");
   }
-  if (auto n = t.get("policy_service")) {
-    if (auto s = r.str(*n, "policy_service")) {
-      if (policy_service_ok(*s))
-        out.policy_service = *s;
-      else
-        r.error(*n, "'policy_service' is \"" + *s +
-                        "\", must be unix:PATH (relative to Postfix's queue_directory, e.g. "
-                        "unix:private/streamguard) or inet:HOST:PORT");
-    }
-  }
-  if (auto n = t.get("policy_timeout")) {
-    if (auto s = r.str(*n, "policy_timeout")) {
-      std::string_view v = *s;
-      if (!v.empty() && std::string_view("smhdw").find(v.back()) != std::string_view::npos)
-        v.remove_suffix(1);
-      if (!v.empty() && v.size() <= 6 && v.front() != '0' &&
-          std::all_of(v.begin(), v.end(), ::isdigit))
-        out.policy_timeout = *s;
-      else
-        r.error(*n, "'policy_timeout' is \"" + *s +
-                        "\", must be a Postfix time: a number with an optional unit s, m, h, d "
-                        "or w (e.g. \"10s\")");
-    }
-  }
+  r.checked_str(t, "policy_service", policy_service_ok, out.policy_service,
+                "unix:PATH (relative to Postfix's queue_directory, e.g. "
+                "unix:private/streamguard) or inet:HOST:PORT");
+  r.checked_str(t, "policy_timeout", postfix_time, out.policy_timeout,
+                "a Postfix time: a number with an optional unit s, m, h, d or w (e.g. \"10s\")");
   if (auto n = t.get("default_action"))
     if (auto a = r.choice<std::string>(*n, "default_action",
                                        {{"DEFER_IF_PERMIT", std::string("DEFER_IF_PERMIT")},
@@ -151,14 +133,9 @@ void read_postfix(Reader& r, const toml::table& t, PostfixConfig& out) {
                         "\", must be an absolute path of A-Z a-z 0-9 / . _ - +");
     }
   }
-  if (auto n = t.get("listen_address")) {
-    if (auto s = r.str(*n, "listen_address")) {
-      if (s->empty() || ip_literal(*s))
-        out.listen_address = *s;
-      else
-        r.error(*n, "'listen_address' is \"" + *s + "\", must be an IP address (e.g. 127.0.0.1)");
-    }
-  }
+  r.checked_str(
+      t, "listen_address", [](const std::string& s) { return s.empty() || ip_literal(s); },
+      out.listen_address, "an IP address (e.g. 127.0.0.1)");
   if (auto n = t.get("chroot")) {
     if (auto b = n->as_boolean())  // as_boolean: value<bool>() would take an integer
       out.chroot = b->get();

@@ -102,6 +102,21 @@ class Reader {
     return choice_of(n, key, options);
   }
 
+  // The string `key` of `t`, into `field` when `ok` accepts it; otherwise
+  // "'KEY' is \"VALUE\", must be MUST" at its node.
+  template <class Ok>
+  void checked_str(const toml::table& t, std::string_view key, Ok ok, std::string& field,
+                   std::string_view must) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto s = str(*n, key);
+    if (!s) return;
+    if (ok(*s))
+      field = *s;
+    else
+      error(*n, "'" + std::string(key) + "' is \"" + *s + "\", must be " + std::string(must));
+  }
+
   std::vector<std::string> strings(const toml::node& n, std::string_view key) {
     std::vector<std::string> out;
     auto arr = n.as_array();

@@ -1,5 +1,7 @@
 #include "common/dns_server.hpp"
 
+#include "common/endpoint.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -14,27 +16,15 @@ std::string DnsServer::to_string() const {
 
 std::optional<DnsServer> parse_dns_server(std::string_view text, std::string& error) {
   DnsServer s;
-  std::string_view host = text, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos) {
-      error = "'" + std::string(text) + "': missing ']'";
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    auto rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') {
-        error = "'" + std::string(text) + "': expected ':PORT' after ']'";
-        return std::nullopt;
-      }
-      port = rest.substr(1);
-    }
-  } else if (std::count(text.begin(), text.end(), ':') == 1) {
-    auto colon = text.find(':');
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
+  HostPortError split_error;
+  const auto hp = split_host_port(text, false, split_error);
+  if (!hp) {
+    error = "'" + std::string(text) + "': " +
+            (split_error == HostPortError::unclosed_bracket ? "missing ']'"
+                                                            : "expected ':PORT' after ']'");
+    return std::nullopt;
   }
+  const std::string_view host = hp->host, port = hp->port;
   unsigned char buf[16];
   std::string h(host);
   if (inet_pton(AF_INET, h.c_str(), buf) != 1 && inet_pton(AF_INET6, h.c_str(), buf) != 1) {

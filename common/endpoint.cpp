@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace sg {
@@ -17,6 +18,40 @@ bool Endpoint::is_loopback() const {
   in_addr v4{};
   if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   return host == "::1";
+}
+
+std::optional<HostPort> split_host_port(std::string_view text, bool last_colon,
+                                        HostPortError& error) {
+  error = HostPortError::none;
+  HostPort out;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) {
+      error = HostPortError::unclosed_bracket;
+      return std::nullopt;
+    }
+    out.bracketed = true;
+    out.host = text.substr(1, close - 1);
+    const auto after = text.substr(close + 1);
+    if (after.empty()) return out;
+    if (after.front() != ':') {
+      error = HostPortError::text_after_bracket;
+      return std::nullopt;
+    }
+    out.has_port = true;
+    out.port = after.substr(1);
+    return out;
+  }
+  out.colons = static_cast<std::size_t>(std::count(text.begin(), text.end(), ':'));
+  const auto colon = last_colon ? text.rfind(':') : text.find(':');
+  if (colon == std::string_view::npos || (!last_colon && out.colons > 1)) {
+    out.host = text;
+    return out;
+  }
+  out.has_port = true;
+  out.host = text.substr(0, colon);
+  out.port = text.substr(colon + 1);
+  return out;
 }
 
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& error) {
@@ -37,24 +72,18 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& error
   std::string_view rest = text;
   if (rest.starts_with("inet:")) rest.remove_prefix(5);
   ep.kind = Endpoint::Kind::tcp;
-  std::string_view port_text;
-  if (rest.starts_with("[")) {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-      error = "expected inet:[IPv6]:PORT, got '" + std::string(text) + "'";
-      return std::nullopt;
-    }
-    ep.host = std::string(rest.substr(1, close - 1));
-    port_text = rest.substr(close + 2);
-  } else {
-    auto colon = rest.rfind(':');
-    if (colon == std::string_view::npos) {
-      error = "expected unix:/path, inet:HOST:PORT or HOST:PORT, got '" + std::string(text) + "'";
-      return std::nullopt;
-    }
-    ep.host = std::string(rest.substr(0, colon));
-    port_text = rest.substr(colon + 1);
+  HostPortError split_error;
+  const auto hp = split_host_port(rest, true, split_error);
+  if (!hp || (hp->bracketed && !hp->has_port)) {
+    error = "expected inet:[IPv6]:PORT, got '" + std::string(text) + "'";
+    return std::nullopt;
   }
+  if (!hp->has_port) {
+    error = "expected unix:/path, inet:HOST:PORT or HOST:PORT, got '" + std::string(text) + "'";
+    return std::nullopt;
+  }
+  ep.host = std::string(hp->host);
+  const std::string_view port_text = hp->port;
   if (ep.host == "localhost") ep.host = "127.0.0.1";
   in_addr v4{};
   in6_addr v6{};

@@ -27,4 +27,20 @@ struct Endpoint {
 // a person can act on.
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& error);
 
+// "[HOST]:PORT", "[HOST]", "HOST:PORT" or "HOST", split: the one reading of
+// a host and port that endpoints, DNS servers and http:// URLs share; each
+// caller checks the parts itself. Brackets are taken off the host. Without
+// them the port follows the last ':' when `last_colon`, else the only ':'
+// (with several, the whole text is the host: a bare IPv6 address).
+struct HostPort {
+  std::string_view host;
+  std::string_view port;  // empty when !has_port
+  bool bracketed = false;
+  bool has_port = false;
+  std::size_t colons = 0;  // ':' outside brackets
+};
+enum class HostPortError { none, unclosed_bracket, text_after_bracket };
+std::optional<HostPort> split_host_port(std::string_view text, bool last_colon,
+                                        HostPortError& error);
+
 }  // namespace sg

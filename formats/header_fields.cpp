@@ -13,11 +13,6 @@
 namespace sg::hygiene {
 
 using namespace detail;
-using text::iequals;
-using text::is_space;
-using text::lower;
-using text::lower_char;
-using text::trim;
 
 namespace {
 

@@ -8,6 +8,17 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.hpp"
+
+namespace sg::hygiene {
+// ASCII text helpers, for every part of the scanner.
+using text::iequals;
+using text::is_space;
+using text::lower;
+using text::lower_char;
+using text::trim;
+}  // namespace sg::hygiene
+
 namespace sg::hygiene::detail {
 
 // Skips whitespace (folding included) and comments, which nest and may hold

@@ -15,12 +15,6 @@ using namespace detail;
 
 namespace {
 
-using text::iequals;
-using text::is_space;
-using text::lower;
-using text::lower_char;
-using text::trim;
-
 bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }

@@ -11,11 +11,6 @@
 namespace sg::hygiene {
 
 using namespace detail;
-using text::iequals;
-using text::is_space;
-using text::lower;
-using text::lower_char;
-using text::trim;
 
 // ---- MIME ----
 

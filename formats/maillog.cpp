@@ -206,114 +206,132 @@ std::string_view Delivery::program() const {
   return last == std::string_view::npos ? name : name.substr(last + 1);
 }
 
-std::optional<Delivery> parse_line(std::string_view line) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-  if (line.size() > kMaxLineBytes) return std::nullopt;
+namespace {
 
-  Delivery d;
-  // The stamp.
-  std::string_view rest = line;
+// The stamp, the host and "name[pid]: " of a syslog line, into d.
+bool read_prefix(std::string_view& rest, Delivery& d) {
   if (rest.size() >= 4 && all_digits(rest.substr(0, 4))) {
     std::string_view stamp = take_until(rest, ' ');
-    if (!iso_time_ms(stamp)) return std::nullopt;
+    if (!iso_time_ms(stamp)) return false;
     d.timestamp = std::string(stamp);
     d.iso_timestamp = true;
   } else {
-    if (rest.size() < 16 || !syslog_stamp(rest.substr(0, 15)) || rest[15] != ' ')
-      return std::nullopt;
+    if (rest.size() < 16 || !syslog_stamp(rest.substr(0, 15)) || rest[15] != ' ') return false;
     d.timestamp = std::string(rest.substr(0, 15));
     rest = rest.substr(16);
   }
-  // The host, then "name[pid]: ".
   std::string_view host = take_until(rest, ' ');
-  if (host.empty()) return std::nullopt;
+  if (host.empty()) return false;
   d.host = std::string(host);
   auto open = rest.find('[');
-  if (open == std::string_view::npos || open == 0 || open > kMaxSyslogNameBytes)
-    return std::nullopt;
+  if (open == std::string_view::npos || open == 0 || open > kMaxSyslogNameBytes) return false;
   std::string_view name = rest.substr(0, open);
-  if (name.find(' ') != std::string_view::npos) return std::nullopt;
+  if (name.find(' ') != std::string_view::npos) return false;
   rest = rest.substr(open + 1);
   auto close = rest.find("]: ");
-  if (close == std::string_view::npos) return std::nullopt;
+  if (close == std::string_view::npos) return false;
   auto pid = number(rest.substr(0, close));
-  if (!pid) return std::nullopt;
+  if (!pid) return false;
   rest = rest.substr(close + 3);
   d.syslog_name = std::string(name);
   d.pid = *pid;
+  return true;
+}
+
+// Which of the once-only fields a line had.
+struct Seen {
+  bool to = false, from = false, relay = false;
+};
+
+// to=, orig_to=, from=: an <address> each, to and from at most once.
+bool read_address_field(std::string_view key, std::string_view& rest, Delivery& d, Seen& seen) {
+  auto v = angle_value(rest);
+  if (!v) return false;
+  if ((key == "to" && seen.to) || (key == "from" && seen.from)) return false;
+  if (key == "to") {
+    d.recipient = std::string(*v);
+    seen.to = true;
+  } else if (key == "orig_to") {
+    d.orig_recipient = std::string(*v);
+  } else {
+    d.sender = std::string(*v);
+    seen.from = true;
+  }
+  return true;
+}
+
+// The "key=value, " fields up to and including "status=", into d.
+bool read_fields(std::string_view& rest, Delivery& d, Seen& seen) {
+  for (;;) {
+    auto eq = rest.find('=');
+    if (eq == std::string_view::npos || eq == 0) return false;
+    std::string_view key = rest.substr(0, eq);
+    for (char c : key)
+      if (!is_alnum(c) && c != '_') return false;
+    rest = rest.substr(eq + 1);
+    if (key == "status") return true;
+    if (key == "to" || key == "orig_to" || key == "from") {
+      if (!read_address_field(key, rest, d, seen)) return false;
+      continue;
+    }
+    auto end = rest.find(", ");
+    if (end == std::string_view::npos) return false;
+    std::string_view value = rest.substr(0, end);
+    rest = rest.substr(end + 2);
+    if (key == "relay") {
+      if (seen.relay) return false;  // Postfix writes each field once
+      seen.relay = true;
+      d.relay = std::string(value);
+      split_relay(value, d);
+    } else if (key == "dsn") {
+      if (!d.dsn.empty() || !valid_dsn(value)) return false;
+      d.dsn = std::string(value);
+    }
+    // delay, delays, conn_use and fields of later Postfix versions: skipped.
+  }
+}
+
+// status=WORD, then " (DETAIL)" (a delivery agent) or ", returned to
+// sender" (qmgr's expiry line).
+bool read_status(std::string_view rest, bool qmgr, const Seen& seen, Delivery& d) {
+  std::size_t word_end = 0;
+  while (word_end < rest.size() && rest[word_end] != ' ' && rest[word_end] != ',') ++word_end;
+  auto status = parse_status(rest.substr(0, word_end));
+  if (!status) return false;
+  d.status = *status;
+  rest = rest.substr(word_end);
+  if (qmgr)  // only "from=<...>, status=expired, returned to sender"
+    return d.status == Status::expired && seen.from && !seen.to &&
+           (rest.empty() || rest.front() == ',');
+  if (!seen.to || d.dsn.empty()) return false;
+  if (rest.size() < 3 || !rest.starts_with(" (") || rest.back() != ')') return false;
+  std::string_view detail = rest.substr(2, rest.size() - 3);
+  d.detail = std::string(detail);
+  std::string_view reply = remote_reply(detail);
+  d.reply = std::string(reply);
+  d.reply_code = smtp_code(reply);
+  return true;
+}
+
+}  // namespace
+
+std::optional<Delivery> parse_line(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.size() > kMaxLineBytes) return std::nullopt;
+  Delivery d;
+  std::string_view rest = line;
+  if (!read_prefix(rest, d)) return std::nullopt;
   const std::string_view program = d.program();
   const bool qmgr = program == "qmgr";
   if (!qmgr && !delivery_agent(program)) return std::nullopt;
-
   // "QID: ".
   auto colon = rest.find(": ");
   if (colon == std::string_view::npos || !valid_queue_id(rest.substr(0, colon)))
     return std::nullopt;
   d.queue_id = std::string(rest.substr(0, colon));
   rest = rest.substr(colon + 2);
-
-  // The fields, up to status=.
-  bool have_to = false, have_from = false, have_relay = false;
-  for (;;) {
-    auto eq = rest.find('=');
-    if (eq == std::string_view::npos || eq == 0) return std::nullopt;
-    std::string_view key = rest.substr(0, eq);
-    for (char c : key)
-      if (!is_alnum(c) && c != '_') return std::nullopt;
-    rest = rest.substr(eq + 1);
-    if (key == "status") break;
-    if (key == "to" || key == "orig_to" || key == "from") {
-      auto v = angle_value(rest);
-      if (!v) return std::nullopt;
-      if ((key == "to" && have_to) || (key == "from" && have_from)) return std::nullopt;
-      if (key == "to") {
-        d.recipient = std::string(*v);
-        have_to = true;
-      } else if (key == "orig_to") {
-        d.orig_recipient = std::string(*v);
-      } else {
-        d.sender = std::string(*v);
-        have_from = true;
-      }
-      continue;
-    }
-    auto end = rest.find(", ");
-    if (end == std::string_view::npos) return std::nullopt;
-    std::string_view value = rest.substr(0, end);
-    rest = rest.substr(end + 2);
-    if (key == "relay") {
-      if (have_relay) return std::nullopt;  // Postfix writes each field once
-      have_relay = true;
-      d.relay = std::string(value);
-      split_relay(value, d);
-    } else if (key == "dsn") {
-      if (!d.dsn.empty() || !valid_dsn(value)) return std::nullopt;
-      d.dsn = std::string(value);
-    }
-    // delay, delays, conn_use and fields of later Postfix versions: skipped.
-  }
-
-  // status=WORD, then " (DETAIL)" or ", returned to sender".
-  std::size_t word_end = 0;
-  while (word_end < rest.size() && rest[word_end] != ' ' && rest[word_end] != ',') ++word_end;
-  auto status = parse_status(rest.substr(0, word_end));
-  if (!status) return std::nullopt;
-  d.status = *status;
-  rest = rest.substr(word_end);
-
-  if (qmgr) {
-    // Only the expiry line: "from=<...>, status=expired, returned to sender".
-    if (d.status != Status::expired || !have_from || have_to) return std::nullopt;
-    if (!rest.empty() && rest.front() != ',') return std::nullopt;
-    return d;
-  }
-  if (!have_to || d.dsn.empty()) return std::nullopt;
-  if (rest.size() < 3 || !rest.starts_with(" (") || rest.back() != ')') return std::nullopt;
-  std::string_view detail = rest.substr(2, rest.size() - 3);
-  d.detail = std::string(detail);
-  std::string_view reply = remote_reply(detail);
-  d.reply = std::string(reply);
-  d.reply_code = smtp_code(reply);
+  Seen seen;
+  if (!read_fields(rest, d, seen) || !read_status(rest, qmgr, seen, d)) return std::nullopt;
   return d;
 }
 

@@ -11,6 +11,15 @@
 #include "common/text.hpp"
 #include "formats/opendkim.hpp"
 
+namespace sg::dkim {
+// ASCII text helpers, for every part of the model.
+using text::iequals;
+using text::is_space;
+using text::lower;
+using text::lower_char;
+using text::trim;
+}  // namespace sg::dkim
+
 namespace sg::dkim::detail {
 
 inline bool starts_with(std::string_view s, std::string_view prefix) {

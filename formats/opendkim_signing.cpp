@@ -7,11 +7,6 @@
 namespace sg::dkim {
 
 using namespace detail;
-using text::iequals;
-using text::is_space;
-using text::lower;
-using text::lower_char;
-using text::trim;
 
 namespace detail {
 

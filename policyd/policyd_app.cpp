@@ -183,56 +183,77 @@ void warn_restart_only(const Config& old_cfg, const Config& new_cfg) {
         "(everything else is in effect now)");
 }
 
-std::vector<std::string> error_lines(const std::vector<ConfigError>& errors) {
-  std::vector<std::string> out;
-  for (const auto& e : errors) out.push_back(e.to_string());
+// The config file with the command line's --dns applied (at start and at
+// every reload).
+RuntimeResult load(const Options& opts) {
+  auto r = load_runtime(opts.config);
+  if (!r.runtime || opts.dns.empty()) return r;
+  auto cfg = std::make_shared<Config>(*r.runtime->config);
+  cfg->dns.servers = opts.dns;
+  return build_runtime(cfg);
+}
+
+// Where to listen, serve status and find Redis: the command line's, else
+// the config's. nullopt after printing a usage error.
+struct Addresses {
+  std::vector<Endpoint> listen, status;
+  RedisUrl redis;
+};
+std::optional<Addresses> addresses(const Options& opts, const Config& cfg) {
+  auto listen = cli::endpoints(opts.listen, "streamguard-policyd", "--listen");
+  auto status = cli::endpoints(opts.status, "streamguard-policyd", "--status");
+  Addresses out{{}, {}, RedisUrl{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password}};
+  bool ok = listen && status;
+  if (!opts.redis.empty()) {
+    std::string err;
+    if (auto u = parse_redis_url(opts.redis, err))
+      out.redis = *u;
+    else {
+      std::cerr << "streamguard-policyd: --redis: " << err << "\n";
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  out.listen = listen->empty() ? cfg.policyd.listen : *listen;
+  out.status = status->empty() ? cfg.policyd.status : *status;
   return out;
+}
+
+// SIGHUP: the new runtime, or the running one kept (false).
+bool reload(const Options& opts, PolicyService& service) {
+  auto next = load(opts);
+  if (!next.runtime) {
+    daemon::reload_failed(opts.config, daemon::error_lines(next.errors));
+    return false;
+  }
+  const auto& new_cfg = *next.runtime->config;
+  warn_restart_only(*service.runtime()->config, new_cfg);
+  set_process_timezone(new_cfg.timezone);
+  if (opts.log_level.empty()) set_log_level(new_cfg.log_level);
+  service.set_runtime(next.runtime);
+  spdlog::info("reload: {} loaded: {} streams", opts.config, new_cfg.streams.size());
+  return true;
 }
 
 }  // namespace
 
 int run_policyd(int argc, char** argv) {
   int exit_code = 2;
-  auto opts = parse_args(argc, argv, exit_code);
+  const auto opts = parse_args(argc, argv, exit_code);
   if (!opts) return exit_code;
-
-  // The config file with the command line's --dns applied (at start and at
-  // every reload).
-  auto load = [&opts] {
-    auto r = load_runtime(opts->config);
-    if (!r.runtime || opts->dns.empty()) return r;
-    auto cfg = std::make_shared<Config>(*r.runtime->config);
-    cfg->dns.servers = opts->dns;
-    return build_runtime(cfg);
-  };
-  auto loaded = load();
+  const auto loaded = load(*opts);
   if (!loaded.runtime)
-    return daemon::config_failed("streamguard-policyd", opts->config, error_lines(loaded.errors));
-  auto runtime = loaded.runtime;
+    return daemon::config_failed("streamguard-policyd", opts->config,
+                                 daemon::error_lines(loaded.errors));
+  const auto& runtime = loaded.runtime;
+  const Config& cfg = *runtime->config;
   if (opts->check_only) {
     print_summary(*runtime);
     return 0;
   }
-
-  auto listen_opt = cli::endpoints(opts->listen, "streamguard-policyd", "--listen");
-  auto status_opt = cli::endpoints(opts->status, "streamguard-policyd", "--status");
-  bool ok = listen_opt && status_opt;
-  RedisUrl redis{runtime->config->redis.endpoint, runtime->config->redis.db,
-                 runtime->config->redis.password};
-  if (!opts->redis.empty()) {
-    std::string err;
-    if (auto u = parse_redis_url(opts->redis, err))
-      redis = *u;
-    else {
-      std::cerr << "streamguard-policyd: --redis: " << err << "\n";
-      ok = false;
-    }
-  }
-  if (!ok) return 2;
-  auto listen = listen_opt->empty() ? runtime->config->policyd.listen : *listen_opt;
-  auto status = status_opt->empty() ? runtime->config->policyd.status : *status_opt;
-  if (!daemon::start_process("streamguard-policyd", opts->log_level, runtime->config->log_level,
-                             runtime->config->timezone))
+  const auto addr = addresses(*opts, cfg);
+  if (!addr ||
+      !daemon::start_process("streamguard-policyd", opts->log_level, cfg.log_level, cfg.timezone))
     return 2;
 
   boost::asio::io_context io(1);
@@ -242,42 +263,28 @@ int run_policyd(int argc, char** argv) {
   std::unique_ptr<PolicyServer> server;
   std::unique_ptr<StatusServer> status_server;
   try {
-    service = std::make_unique<PolicyService>(io, runtime, redis, clock, registry);
+    service = std::make_unique<PolicyService>(io, runtime, addr->redis, clock, registry);
     server = std::make_unique<PolicyServer>(
         io, *service,
-        PolicyServer::Options{listen,
-                              runtime->config->policyd.max_connections,
-                              std::chrono::seconds(runtime->config->policyd.idle_timeout_s),
+        PolicyServer::Options{addr->listen,
+                              cfg.policyd.max_connections,
+                              std::chrono::seconds(cfg.policyd.idle_timeout_s),
                               {}});
     for (const auto& shown : server->bound())
       spdlog::info("listening for Postfix policy requests on {}", shown.to_string());
     status_server = daemon::serve_status(
-        io, status, [&registry] { return registry.render(); },
+        io, addr->status, [&registry] { return registry.render(); },
         [&service] { return service->status_json(); });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
   spdlog::info("config {} loaded: {} streams, redis {}, on_error={}", opts->config,
-               runtime->config->streams.size(), redis.endpoint.to_string(),
-               to_string(runtime->config->redis.on_error));
+               cfg.streams.size(), addr->redis.endpoint.to_string(), to_string(cfg.redis.on_error));
   service->start();
 
   daemon::Hooks hooks;
-  hooks.reload = [&] {
-    auto next = load();
-    if (!next.runtime) {
-      daemon::reload_failed(opts->config, error_lines(next.errors));
-      return false;
-    }
-    const auto& new_cfg = *next.runtime->config;
-    warn_restart_only(*service->runtime()->config, new_cfg);
-    set_process_timezone(new_cfg.timezone);
-    if (opts->log_level.empty()) set_log_level(new_cfg.log_level);
-    service->set_runtime(next.runtime);
-    spdlog::info("reload: {} loaded: {} streams", opts->config, new_cfg.streams.size());
-    return true;
-  };
+  hooks.reload = [&] { return reload(*opts, *service); };
   hooks.stop = [&] {
     server->stop();
     status_server.reset();

@@ -1,5 +1,4 @@
 #include "rampd/http_client.hpp"
-#include "common/text.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -12,6 +11,9 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+
+#include "common/endpoint.hpp"
+#include "common/text.hpp"
 
 namespace sg::http {
 namespace {
@@ -247,42 +249,26 @@ std::optional<HttpUrl> parse_http_url(std::string_view url, std::string& error) 
   }
 
   HttpUrl out;
-  std::string_view host;
-  std::string_view port;
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      error = "unclosed '[' in the host of '" + std::string(url) + "'";
-      return std::nullopt;
-    }
-    host = authority.substr(1, close - 1);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') {
-        error = "unexpected text after ']' in '" + std::string(url) + "'";
-        return std::nullopt;
-      }
-      has_port = true;
-      port = after.substr(1);
-    }
+  HostPortError split_error;
+  const auto hp = split_host_port(authority, false, split_error);
+  if (!hp) {
+    error = (split_error == HostPortError::unclosed_bracket ? "unclosed '[' in the host of '"
+                                                            : "unexpected text after ']' in '") +
+            std::string(url) + "'";
+    return std::nullopt;
+  }
+  const std::string_view host = hp->host, port = hp->port;
+  const bool has_port = hp->has_port;
+  if (hp->bracketed) {
     in6_addr a6{};
     if (::inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1) {
       error = "'" + std::string(host) + "' is not an IPv6 address in '" + std::string(url) + "'";
       return std::nullopt;
     }
   } else {
-    size_t colon = authority.find(':');
-    if (colon != std::string_view::npos) {
-      if (authority.find(':', colon + 1) != std::string_view::npos) {
-        error = "an IPv6 address must be in brackets ([::1]) in '" + std::string(url) + "'";
-        return std::nullopt;
-      }
-      has_port = true;
-      port = authority.substr(colon + 1);
-      host = authority.substr(0, colon);
-    } else {
-      host = authority;
+    if (hp->colons > 1) {
+      error = "an IPv6 address must be in brackets ([::1]) in '" + std::string(url) + "'";
+      return std::nullopt;
     }
     for (char c : host) {
       if (!host_name_char(c)) {

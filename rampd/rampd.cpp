@@ -171,7 +171,8 @@ boost::asio::awaitable<void> Rampd::drain_round(int64_t now_ms) {
   co_await std::move(draining);
 }
 
-std::string Rampd::metrics_text() {
+// The ramp of each stream as the last round published it.
+void Rampd::ramp_metrics() {
   auto& r = registry_;
   auto& day = r.gauge("streamguard_rampd_ramp_day", "The ramp day in force.", {"stream"});
   auto& hourly = r.gauge("streamguard_rampd_hourly_cap",
@@ -189,6 +190,11 @@ std::string Rampd::metrics_text() {
     hourly.labels({name}).set(rep.advanced.caps.hourly ? double(*rep.advanced.caps.hourly) : -1);
     version.labels({name}).set(static_cast<double>(rep.version));
   }
+}
+
+// Breakers and delivery results, as of the last round.
+void Rampd::delivery_metrics() {
+  auto& r = registry_;
   auto& bstate = r.gauge("streamguard_rampd_breaker_state",
                          "Breakers: 1 open, 2 recovering (closed ones are not listed).",
                          {"stream", "operator", "rule"});
@@ -215,6 +221,11 @@ std::string Rampd::metrics_text() {
          double(feed_->counts().lines));
   mirror(r.counter("streamguard_rampd_breaker_trips_total", "Breakers tripped open.").labels({}),
          double(feed_->counts().trips));
+}
+
+// The hold queue as the last drain round saw it.
+void Rampd::held_metrics() {
+  auto& r = registry_;
   auto& held =
       r.gauge("streamguard_rampd_held", "Messages of the stream in the hold queue.", {"stream"});
   auto& held_old = r.gauge("streamguard_rampd_held_over_warn",
@@ -229,6 +240,11 @@ std::string Rampd::metrics_text() {
   r.gauge("streamguard_rampd_held_of_no_stream", "Held messages no stream's transport is on.")
       .labels({})
       .set(double(drainer_.status().held_of_no_stream));
+}
+
+// Listmonk's settings as last kept in step.
+void Rampd::listmonk_metrics() {
+  auto& r = registry_;
   auto& lm_ok =
       r.gauge("streamguard_rampd_listmonk_ok",
               "1 when Listmonk's settings were kept in step in the last round.", {"stream"});
@@ -238,7 +254,14 @@ std::string Rampd::metrics_text() {
     lm_ok.labels({name}).set(st.ok && !st.pending_reload ? 1 : 0);
     lm_rate.labels({name}).set(double(st.rate));
   }
-  return r.render();
+}
+
+std::string Rampd::metrics_text() {
+  ramp_metrics();
+  delivery_metrics();
+  held_metrics();
+  listmonk_metrics();
+  return registry_.render();
 }
 
 std::string Rampd::status_json() const {

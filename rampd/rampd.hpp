@@ -67,6 +67,11 @@ class Rampd {
   boost::asio::awaitable<void> sync_listmonk(const StreamConfig& s, uint64_t hourly_cap,
                                              int64_t now_ms);
   void log_ramp(const RampReport& rep);
+  // The gauges and counters metrics_text() renders, set from the last rounds.
+  void ramp_metrics();
+  void delivery_metrics();
+  void held_metrics();
+  void listmonk_metrics();
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool pool_{2};

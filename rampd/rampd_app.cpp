@@ -126,6 +126,64 @@ boost::asio::awaitable<void> every(boost::asio::io_context& io, const char* what
   }
 }
 
+void print_summary(const Config& cfg) {
+  std::cout << cfg.path << ": configuration is valid\n";
+  for (const auto& s : cfg.streams)
+    std::cout << "  stream " << s.name << ": "
+              << (s.ramp ? "ramp from " + s.ramp->stamp : std::string("no ramp"))
+              << (s.listmonk ? "; Listmonk kept in step" : "") << "\n";
+  std::cout << "  breakers: " << cfg.breakers.size() << " rules; Postfix log: "
+            << (cfg.rampd.maillog.empty() ? "none (breakers idle)" : cfg.rampd.maillog)
+            << "\n  held mail: " << (cfg.rampd.drain ? "drained" : "reported only") << "\n";
+}
+
+// Redis and the status sockets: the command line's, else the config's.
+// nullopt after printing a usage error.
+std::optional<std::pair<RedisUrl, std::vector<Endpoint>>> addresses(const cli::DaemonOptions& opts,
+                                                                    const std::string& redis_url,
+                                                                    const Config& cfg) {
+  RedisUrl redis{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password};
+  if (!redis_url.empty()) {
+    std::string err;
+    auto u = parse_redis_url(redis_url, err);
+    if (!u) {
+      std::cerr << "streamguard-rampd: --redis: " << err << "\n";
+      return std::nullopt;
+    }
+    redis = *u;
+  }
+  const auto status = cli::endpoints(opts.status, "streamguard-rampd", "--status");
+  if (!status) return std::nullopt;
+  return std::make_pair(redis, status->empty() ? cfg.rampd.status : *status);
+}
+
+// The three rounds, each on its own period, on the loop.
+void spawn_rounds(boost::asio::io_context& io, Rampd& app, const Config& cfg) {
+  using std::chrono::seconds;
+  auto spawn = [&io](auto loop) {
+    boost::asio::co_spawn(io, std::move(loop), boost::asio::detached);
+  };
+  spawn(every(io, "ramp", seconds(cfg.rampd.interval_s),
+              [&app] { return app.ramp_round(now_ms()); }));
+  spawn(every(io, "log", seconds(1), [&app] { return app.log_round(now_ms()); }));
+  spawn(every(io, "drain", seconds(cfg.rampd.drain_interval_s),
+              [&app] { return app.drain_round(now_ms()); }));
+}
+
+// SIGHUP: the new configuration, or the running one kept (false).
+bool reload(const cli::DaemonOptions& opts, Rampd& app) {
+  auto again = load_config(opts.config);
+  if (!again.config) {
+    daemon::reload_failed(opts.config, daemon::error_lines(again.errors));
+    return false;
+  }
+  set_process_timezone(again.config->timezone);
+  if (opts.log_level.empty()) set_log_level(again.config->log_level);
+  app.set_config(again.config);
+  spdlog::info("reload: {} loaded: {} streams", opts.config, again.config->streams.size());
+  return true;
+}
+
 }  // namespace
 
 int run_rampd(int argc, char** argv) {
@@ -146,39 +204,20 @@ int run_rampd(int argc, char** argv) {
                  "only its status socket: --status)\n";
     return 2;
   }
-  auto loaded = load_config(opts->config);
-  if (!loaded.config) {
-    std::vector<std::string> lines;
-    for (const auto& e : loaded.errors) lines.push_back(e.to_string());
-    return daemon::config_failed("streamguard-rampd", opts->config, lines);
-  }
-  auto cfg = loaded.config;
+  const auto loaded = load_config(opts->config);
+  if (!loaded.config)
+    return daemon::config_failed("streamguard-rampd", opts->config,
+                                 daemon::error_lines(loaded.errors));
+  const auto& cfg = loaded.config;
   if (opts->check_only) {
-    std::cout << cfg->path << ": configuration is valid\n";
-    for (const auto& s : cfg->streams)
-      std::cout << "  stream " << s.name << ": "
-                << (s.ramp ? "ramp from " + s.ramp->stamp : std::string("no ramp"))
-                << (s.listmonk ? "; Listmonk kept in step" : "") << "\n";
-    std::cout << "  breakers: " << cfg->breakers.size() << " rules; Postfix log: "
-              << (cfg->rampd.maillog.empty() ? "none (breakers idle)" : cfg->rampd.maillog)
-              << "\n  held mail: " << (cfg->rampd.drain ? "drained" : "reported only") << "\n";
+    print_summary(*cfg);
     return 0;
   }
-  RedisUrl redis{cfg->redis.endpoint, cfg->redis.db, cfg->redis.password};
-  if (!redis_url.empty()) {
-    std::string err;
-    auto u = parse_redis_url(redis_url, err);
-    if (!u) {
-      std::cerr << "streamguard-rampd: --redis: " << err << "\n";
-      return 2;
-    }
-    redis = *u;
-  }
-  const auto status_opt = cli::endpoints(opts->status, "streamguard-rampd", "--status");
-  if (!status_opt) return 2;
-  const std::vector<Endpoint> status = status_opt->empty() ? cfg->rampd.status : *status_opt;
-  if (!daemon::start_process("streamguard-rampd", opts->log_level, cfg->log_level, cfg->timezone))
+  const auto addr = addresses(*opts, redis_url, *cfg);
+  if (!addr ||
+      !daemon::start_process("streamguard-rampd", opts->log_level, cfg->log_level, cfg->timezone))
     return 2;
+  const RedisUrl& redis = addr->first;
 
   boost::asio::io_context io(1);
   Rampd* app_ptr = nullptr;
@@ -197,7 +236,8 @@ int run_rampd(int argc, char** argv) {
   std::unique_ptr<StatusServer> status_server;
   try {
     status_server = daemon::serve_status(
-        io, status, [&app] { return app.metrics_text(); }, [&app] { return app.status_json(); });
+        io, addr->second, [&app] { return app.metrics_text(); },
+        [&app] { return app.status_json(); });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 2;
@@ -207,32 +247,10 @@ int run_rampd(int argc, char** argv) {
                cfg->rampd.maillog.empty() ? "none" : cfg->rampd.maillog,
                cfg->rampd.drain ? "drained" : "reported only");
   redis_client.start();
-
-  using std::chrono::seconds;
-  auto spawn = [&io](auto loop) {
-    boost::asio::co_spawn(io, std::move(loop), boost::asio::detached);
-  };
-  spawn(every(io, "ramp", seconds(cfg->rampd.interval_s),
-              [&app] { return app.ramp_round(now_ms()); }));
-  spawn(every(io, "log", seconds(1), [&app] { return app.log_round(now_ms()); }));
-  spawn(every(io, "drain", seconds(cfg->rampd.drain_interval_s),
-              [&app] { return app.drain_round(now_ms()); }));
+  spawn_rounds(io, app, *cfg);
 
   daemon::Hooks hooks;
-  hooks.reload = [&] {
-    auto again = load_config(opts->config);
-    if (!again.config) {
-      std::vector<std::string> lines;
-      for (const auto& e : again.errors) lines.push_back(e.to_string());
-      daemon::reload_failed(opts->config, lines);
-      return false;
-    }
-    set_process_timezone(again.config->timezone);
-    if (opts->log_level.empty()) set_log_level(again.config->log_level);
-    app.set_config(again.config);
-    spdlog::info("reload: {} loaded: {} streams", opts->config, again.config->streams.size());
-    return true;
-  };
+  hooks.reload = [&] { return reload(*opts, app); };
   hooks.stop = [&] { status_server.reset(); };
   return daemon::run(io, hooks, reloads);
 }

@@ -1,10 +1,11 @@
 #include "rules/classifier.hpp"
-#include "common/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include "common/text.hpp"
 
 namespace sg {
 namespace {

@@ -14,6 +14,12 @@ namespace sg::daemon {
 
 namespace net = boost::asio;
 
+std::vector<std::string> error_lines(const std::vector<ConfigError>& errors) {
+  std::vector<std::string> out;
+  for (const auto& e : errors) out.push_back(e.to_string());
+  return out;
+}
+
 int config_failed(std::string_view program, const std::string& file,
                   const std::vector<std::string>& errors, std::string_view what) {
   for (const auto& e : errors) std::cerr << e << "\n";

@@ -25,11 +25,15 @@
 #include <string_view>
 #include <vector>
 
+#include "common/config.hpp"
 #include "common/endpoint.hpp"
 #include "common/metrics.hpp"
 #include "server/status_server.hpp"
 
 namespace sg::daemon {
+
+// Each config error as FILE:LINE:COLUMN: message.
+std::vector<std::string> error_lines(const std::vector<ConfigError>& errors);
 
 // Prints each error line, then "PROGRAM: N error(s) in FILE[ (what)]", on
 // stderr. Returns 1, the exit status of an invalid configuration.

@@ -145,6 +145,19 @@ TEST_P(MilterE2E, ADeadMilterTempfailsMailNeverPassesItUnchecked) {
   EXPECT_TRUE(h.sink().messages_to(to).empty());
 }
 
+// After its signals, the milter still passes a message, then SIGTERM stops
+// it cleanly (exit 0).
+void delivers_then_stops_on_sigterm(Harness& h, const std::string& to) {
+  auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "s1"));
+  ASSERT_FALSE(s.queue_id.empty()) << s.transcript << h.milter_log();
+  ASSERT_TRUE(h.sink().wait_for_rcpt(to, kDelivery)) << h.postfix().log();
+  ASSERT_EQ(::kill(h.milter_pid(), SIGTERM), 0);
+  int status = 0;
+  ASSERT_TRUE(wait_until([&] { return ::waitpid(h.milter_pid(), &status, WNOHANG) > 0; }, 10s));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(contains(h.milter_log(), "SIGTERM: stopping")) << h.milter_log();
+}
+
 // libmilter's own signal thread stops the milter on SIGHUP; streamguard's
 // main thread takes it first and reloads, as with the Asio engine.
 TEST(MilterLibmilterE2E, SighupReloadsAndTheMilterKeepsServing) {
@@ -170,14 +183,7 @@ TEST(MilterLibmilterE2E, SighupReloadsAndTheMilterKeepsServing) {
   ASSERT_EQ(::waitpid(h.milter_pid(), nullptr, WNOHANG), 0) << "SIGHUP stopped the milter";
   auto metrics = http_get_unix(h.root() + "/milter-status.sock", "/metrics");
   EXPECT_TRUE(contains(metrics, "streamguard_config_reloads_total{result=\"ok\"} 3")) << metrics;
-  auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "s1"));
-  ASSERT_FALSE(s.queue_id.empty()) << s.transcript << h.milter_log();
-  ASSERT_TRUE(h.sink().wait_for_rcpt(to, kDelivery)) << h.postfix().log();
-  ASSERT_EQ(::kill(h.milter_pid(), SIGTERM), 0);
-  int status = 0;
-  ASSERT_TRUE(wait_until([&] { return ::waitpid(h.milter_pid(), &status, WNOHANG) > 0; }, 10s));
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_TRUE(contains(h.milter_log(), "SIGTERM: stopping")) << h.milter_log();
+  delivers_then_stops_on_sigterm(h, to);
 }
 
 }  // namespace
@@ -254,14 +260,7 @@ TEST(MilterAsioE2E, SighupReloadsSigtermStops) {
   ASSERT_EQ(::kill(h.milter_pid(), SIGUSR1), 0);
   ASSERT_TRUE(wait_until([&] { return contains(h.milter_log(), "reload (SIGUSR1)"); }, 10s))
       << h.milter_log();
-  auto s = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "s1"));
-  ASSERT_FALSE(s.queue_id.empty()) << s.transcript << h.milter_log();
-  ASSERT_TRUE(h.sink().wait_for_rcpt(to, kDelivery)) << h.postfix().log();
-  ASSERT_EQ(::kill(h.milter_pid(), SIGTERM), 0);
-  int status = 0;
-  ASSERT_TRUE(wait_until([&] { return ::waitpid(h.milter_pid(), &status, WNOHANG) > 0; }, 10s));
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_TRUE(contains(h.milter_log(), "SIGTERM: stopping")) << h.milter_log();
+  delivers_then_stops_on_sigterm(h, to);
 }
 
 }  // namespace
