@@ -80,11 +80,15 @@ SIGNALS
                       timeout_ms, and [dns] enabled, servers, timeout_ms
                       and tries change only on restart. A reload empties
                       the MX cache.
-    SIGTERM, SIGINT   Stop: close the listeners and exit.
+                      Reloads are counted in streamguard_config_reloads_total.
+    SIGTERM, SIGINT   Stop: close the listeners, let the requests being
+                      decided finish (at most 5 s), exit.
 
 EXIT STATUS
     0 on a clean stop or a valid --check-config; 1 on an invalid
-    configuration; 2 on a usage error or a listener that cannot be bound.
+    configuration; 2 on a usage error or a listener that cannot be bound
+    (among them a unix socket another policyd still serves: it is never
+    taken over).
 
 EXAMPLES
     streamguard-policyd --config /etc/streamguard/streamguard.toml --check-config

@@ -82,7 +82,8 @@ SIGNALS
                       their rules changed (open ones stay in Redis until
                       their cool-down ends). [redis], [rampd] status,
                       interval_s and drain_interval_s change only on
-                      restart.
+                      restart. Reloads are counted in
+                      streamguard_config_reloads_total.
     SIGTERM, SIGINT   Stop.
 
 EXIT STATUS
