@@ -95,74 +95,86 @@ std::string parse_disposition(std::string_view value) {
 // Handles display names (quoted ones with ',' '<' '@' inside), comments,
 // groups ("name: a@b, c@d;"), obsolete routes (<@relay:user@domain>) and
 // domain literals.
-std::vector<std::string> mailbox_addresses(std::string_view v, std::size_t& count) {
-  std::vector<std::string> out;
-  count = 0;
+namespace {
+
+// One mailbox of a list being read: the text outside angle brackets (a bare
+// addr-spec) and the first <angle address>.
+struct Mailbox {
   std::string outside, angle;
   bool in_angle = false, has_angle = false;
-  auto target = [&]() -> std::string& { return in_angle ? angle : outside; };
-  auto finish_one = [&]() {
+
+  // Whether quoted strings and domain literals belong to the address.
+  bool taking() const { return !has_angle || in_angle; }
+  std::string& target() { return in_angle ? angle : outside; }
+
+  // One character outside quotes, comments and brackets; false at the end
+  // of this mailbox (',' or ';').
+  bool plain(char c) {
+    if (in_angle) {
+      if (c == '>')
+        in_angle = false;
+      else
+        angle += c;
+      return true;
+    }
+    switch (c) {
+      case '<':  // the first angle address of a mailbox counts; later ones are ignored
+        if (!has_angle) has_angle = in_angle = true;
+        return true;
+      case ',':
+      case ';':
+        return false;
+      case ':':  // a group's display name: what came before is no address
+        if (!has_angle) outside.clear();
+        return true;
+      default:
+        if (!has_angle) outside += c;
+        return true;
+    }
+  }
+
+  // The address read (a source route "@a,@b:" dropped); then starts over.
+  std::string take() {
     std::string addr = has_angle ? angle : outside;
     if (has_angle && !addr.empty() && addr.front() == '@') {
       const auto colon = addr.find(':');
       addr = colon == std::string::npos ? std::string() : addr.substr(colon + 1);
     }
-    if (!addr.empty()) {
-      ++count;
-      if (out.empty()) out.push_back(std::move(addr));
-    }
-    outside.clear();
-    angle.clear();
-    in_angle = has_angle = false;
+    *this = Mailbox{};
+    return addr;
+  }
+};
+
+}  // namespace
+
+std::vector<std::string> mailbox_addresses(std::string_view v, std::size_t& count) {
+  std::vector<std::string> out;
+  count = 0;
+  Mailbox m;
+  auto finish_one = [&] {
+    std::string addr = m.take();
+    if (addr.empty()) return;
+    ++count;
+    if (out.empty()) out.push_back(std::move(addr));
   };
   std::size_t i = 0;
   while (i < v.size()) {
     const char c = v[i];
     if (c == '(') {
       skip_cfws(v, i);
-      continue;
-    }
-    if (c == '"') {
+    } else if (c == '"') {
       // Kept with its quotes: in a bare addr-spec it is the local part.
       const std::size_t start = i;
       (void)read_quoted(v, i);
-      if (!has_angle || in_angle) target() += v.substr(start, i - start);
-      continue;
-    }
-    if (c == '[') {
+      if (m.taking()) m.target() += v.substr(start, i - start);
+    } else if (c == '[') {
       const auto end = v.find(']', i);
       const std::size_t stop = end == std::string_view::npos ? v.size() : end + 1;
-      if (!has_angle || in_angle) target() += v.substr(i, stop - i);
+      if (m.taking()) m.target() += v.substr(i, stop - i);
       i = stop;
-      continue;
-    }
-    ++i;
-    if (is_space(c)) continue;
-    if (in_angle) {
-      if (c == '>') {
-        in_angle = false;
-      } else {
-        angle += c;
-      }
-      continue;
-    }
-    switch (c) {
-      case '<':
-        // The first angle address of a mailbox counts; later ones are ignored.
-        if (!has_angle) {
-          has_angle = in_angle = true;
-        }
-        break;
-      case ',':
-      case ';':
-        finish_one();
-        break;
-      case ':':
-        // A group's display name: what came before is no address.
-        if (!has_angle) outside.clear();
-        break;
-      default:
-        if (!has_angle) outside += c;
+    } else {
+      ++i;
+      if (!is_space(c) && !m.plain(c)) finish_one();
     }
   }
   finish_one();

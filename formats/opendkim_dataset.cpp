@@ -118,6 +118,59 @@ HostMatch match_keys(const Dataset& list, const std::vector<std::string>& keys) 
 }
 
 // Checks one host list entry; returns an error message or "".
+// An address or CIDR entry, as OpenDKIM compares it: as text, masked.
+std::string check_address_entry(const std::string& quoted, std::string_view addr,
+                                std::optional<std::string_view> bits, bool looks_v6) {
+  bool canonical = true;
+  std::string text;
+  std::string net;
+  int n = -1;
+  if (bits) {
+    if (!all_digits(*bits) || bits->size() > 3) return "bad CIDR " + quoted + ": bad prefix length";
+    n = std::stoi(std::string(*bits));
+  }
+  if (const auto v4 = parse_v4(addr, canonical)) {
+    text = v4_text(*v4);
+    if (n > 32) return "bad CIDR " + quoted + ": prefix longer than 32";
+    if (n >= 0) net = v4_text(masked(*v4, n));
+  } else if (const auto v6 = parse_v6(addr)) {
+    text = v6_text(*v6);
+    if (n > 128) return "bad CIDR " + quoted + ": prefix longer than 128";
+    if (n >= 0) net = v6_text(masked(*v6, n));
+  } else {
+    return std::string(bits ? "bad CIDR " : "bad address ") + quoted +
+           (looks_v6 ? ": not an IPv6 address" : ": not an IPv4 address (a.b.c.d)");
+  }
+  if (n >= 0 && net != text) {
+    return "bad CIDR " + quoted + ": host bits are set; OpenDKIM compares the masked client " +
+           "address as text, so it never matches; write " + net + "/" + std::to_string(n);
+  }
+  if (std::string_view(text) != addr) {
+    return quoted + " is not in canonical form; OpenDKIM compares addresses as text, so it " +
+           "never matches; write " + text + (n >= 0 ? "/" + std::to_string(n) : "");
+  }
+  return {};
+}
+
+// A hostname or ".domain" entry.
+std::string check_name_entry(const std::string& quoted, std::string_view addr) {
+  for (char c : addr) {
+    if (c == '*') {
+      return quoted + ": '*' is only a wildcard in refile: data sets; " +
+             "for a domain and its hosts write \".example.com\"";
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_';
+    if (!ok) return quoted + " is not a hostname, .domain, address or CIDR";
+  }
+  const std::string_view name = addr.front() == '.' ? addr.substr(1) : addr;
+  if (name.empty() || name.front() == '.' || name.back() == '.' ||
+      name.find("..") != std::string_view::npos) {
+    return quoted + " is not a hostname or .domain (an empty label)";
+  }
+  return {};
+}
+
 std::string check_host_entry(std::string_view key) {
   if (!key.empty() && key.front() == '!') key.remove_prefix(1);
   if (key.empty()) return "empty host list entry";
@@ -139,56 +192,12 @@ std::string check_host_entry(std::string_view key) {
     bits = key.substr(slash + 1);
   }
   const std::string quoted = "\"" + std::string(key) + "\"";
-  bool canonical = true;
   const bool looks_v4 =
       !addr.empty() && addr.find_first_not_of("0123456789.") == std::string_view::npos;
   const bool looks_v6 = addr.find(':') != std::string_view::npos;
-  if (bits || bracketed || looks_v4 || looks_v6) {
-    std::string text;
-    std::string net;
-    int n = -1;
-    if (bits) {
-      if (!all_digits(*bits) || bits->size() > 3)
-        return "bad CIDR " + quoted + ": bad prefix length";
-      n = std::stoi(std::string(*bits));
-    }
-    if (const auto v4 = parse_v4(addr, canonical)) {
-      text = v4_text(*v4);
-      if (n > 32) return "bad CIDR " + quoted + ": prefix longer than 32";
-      if (n >= 0) net = v4_text(masked(*v4, n));
-    } else if (const auto v6 = parse_v6(addr)) {
-      text = v6_text(*v6);
-      if (n > 128) return "bad CIDR " + quoted + ": prefix longer than 128";
-      if (n >= 0) net = v6_text(masked(*v6, n));
-    } else {
-      return std::string(bits ? "bad CIDR " : "bad address ") + quoted +
-             (looks_v6 ? ": not an IPv6 address" : ": not an IPv4 address (a.b.c.d)");
-    }
-    if (n >= 0 && net != text) {
-      return "bad CIDR " + quoted + ": host bits are set; OpenDKIM compares the masked client " +
-             "address as text, so it never matches; write " + net + "/" + std::to_string(n);
-    }
-    if (std::string_view(text) != addr) {
-      return quoted + " is not in canonical form; OpenDKIM compares addresses as text, so it " +
-             "never matches; write " + text + (n >= 0 ? "/" + std::to_string(n) : "");
-    }
-    return {};
-  }
-  for (char c : addr) {
-    if (c == '*') {
-      return quoted + ": '*' is only a wildcard in refile: data sets; " +
-             "for a domain and its hosts write \".example.com\"";
-    }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == '_';
-    if (!ok) return quoted + " is not a hostname, .domain, address or CIDR";
-  }
-  const std::string_view name = addr.front() == '.' ? addr.substr(1) : addr;
-  if (name.empty() || name.front() == '.' || name.back() == '.' ||
-      name.find("..") != std::string_view::npos) {
-    return quoted + " is not a hostname or .domain (an empty label)";
-  }
-  return {};
+  if (bits || bracketed || looks_v4 || looks_v6)
+    return check_address_entry(quoted, addr, bits, looks_v6);
+  return check_name_entry(quoted, addr);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "common/civil_time.hpp"
+#include "common/json.hpp"
 #include "common/text.hpp"
 #include "store/redis_await.hpp"
 
@@ -36,16 +37,6 @@ using text::parse_port;
 std::string raw_domain(std::string_view rcpt) {
   auto at = rcpt.rfind('@');
   return text::lower(at == std::string_view::npos ? std::string_view{} : rcpt.substr(at + 1));
-}
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    if (static_cast<unsigned char>(ch) < 0x20) continue;
-    out += ch;
-  }
-  return out;
 }
 
 }  // namespace
@@ -320,16 +311,16 @@ std::string PolicyService::finish(const Context& ctx, const Verdict& v) {
 
 std::string PolicyService::status_json() const {
   const auto& cfg = *runtime_->config;
-  std::string out = "{\"daemon\":\"streamguard-policyd\",\"config\":\"" + json_escape(cfg.path) +
-                    "\",\"redis_ready\":" + (store_->ready() ? "true" : "false") +
+  std::string out = "{\"daemon\":\"streamguard-policyd\",\"config\":" + json::quote(cfg.path) +
+                    ",\"redis_ready\":" + (store_->ready() ? "true" : "false") +
                     ",\"answered\":" + std::to_string(answered_) +
                     ",\"dns\":" + (mx_ ? "true" : "false") +
                     ",\"mx_cached\":" + std::to_string(mx_cached()) + ",\"streams\":[";
   for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
     const auto& s = cfg.streams[i];
     if (i) out += ",";
-    out += "{\"name\":\"" + s.name + "\",\"mode\":\"" + to_string(s.mode) + "\",\"over_cap\":\"" +
-           to_string(s.over_cap) + "\",\"ports\":[";
+    out += "{\"name\":" + json::quote(s.name) + ",\"mode\":\"" + to_string(s.mode) +
+           "\",\"over_cap\":\"" + to_string(s.over_cap) + "\",\"ports\":[";
     for (std::size_t p = 0; p < s.ports.size(); ++p) {
       if (p) out += ',';
       out += std::to_string(s.ports[p]);
