@@ -171,6 +171,40 @@ std::optional<std::pair<Endpoint, std::vector<Endpoint>>> addresses(const Milter
   return std::make_pair(listen, status->empty() ? cfg.milter.status : *status);
 }
 
+// The config and OpenDKIM's files, their errors printed; --check-config's
+// summary. nullptr: exit with exit_code.
+std::shared_ptr<const MilterRuntime> load(const MilterOptions& o, std::vector<std::string>& files,
+                                          int& exit_code) {
+  std::vector<std::string> errors;
+  auto rt = load_milter_runtime(o, errors, files);
+  if (!rt || !rt->opendkim) {
+    exit_code = daemon::config_failed("streamguard-milter", o.config, errors,
+                                      rt ? "OpenDKIM's configuration" : "");
+    if (!rt || o.check_only || !rt->opendkim_error.empty()) return nullptr;
+  } else {
+    for (const auto& e : errors) std::cerr << e << "\n";
+  }
+  if (o.check_only) {
+    print_summary(*rt, files.size(), o.config);
+    exit_code = 0;
+    return nullptr;
+  }
+  return rt;
+}
+
+// Signals. With libmilter every one is blocked here, before any thread
+// starts, and the main thread takes them (serve_libmilter). With the Asio
+// engine the loop takes SIGHUP, SIGTERM and SIGINT (server/daemon.hpp) and
+// a thread of ours SIGUSR1 (Reloaders).
+void block_signals(bool libmilter) {
+  sigset_t blocked = libmilter_signals();
+  if (!libmilter) {
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGUSR1);
+  }
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+}
+
 // The reloads that do not come through the engine's loop: SIGUSR1 taken by
 // a thread of ours (Asio engine; with libmilter the main thread takes it),
 // and OpenDKIM's files re-read when they change. Started by the
@@ -232,19 +266,9 @@ int run_milter(int argc, char** argv) {
 
   MilterDaemon app;
   app.opts = *opts;
-  std::vector<std::string> errors, files;
-  auto rt = load_milter_runtime(app.opts, errors, files);
-  if (!rt || !rt->opendkim) {
-    const int rc = daemon::config_failed("streamguard-milter", app.opts.config, errors,
-                                         rt ? "OpenDKIM's configuration" : "");
-    if (!rt || app.opts.check_only || !rt->opendkim_error.empty()) return rc;
-  } else {
-    for (const auto& e : errors) std::cerr << e << "\n";
-  }
-  if (app.opts.check_only) {
-    print_summary(*rt, files.size(), app.opts.config);
-    return 0;
-  }
+  std::vector<std::string> files;
+  auto rt = load(app.opts, files, exit_code);
+  if (!rt) return exit_code;
   app.runtime.store(rt);
   app.watched = file_stamps(files);
   app.stats.opendkim_ok.set(1);
@@ -253,17 +277,8 @@ int run_milter(int argc, char** argv) {
   if (!addr) return 2;
   const Endpoint& listen = addr->first;
 
-  // Signals. With libmilter every one is blocked here, before any thread
-  // starts, and the main thread takes them (serve_libmilter). With the Asio
-  // engine the loop takes SIGHUP, SIGTERM and SIGINT (server/daemon.hpp) and
-  // a thread of ours SIGUSR1.
   const bool libmilter = cfg.milter.engine != MilterEngine::asio;
-  sigset_t blocked = libmilter_signals();
-  if (!libmilter) {
-    sigemptyset(&blocked);
-    sigaddset(&blocked, SIGUSR1);
-  }
-  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+  block_signals(libmilter);
   if (!daemon::start_process("streamguard-milter", app.opts.log_level, cfg.log_level, cfg.timezone))
     return 2;
 

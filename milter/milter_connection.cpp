@@ -53,6 +53,20 @@ void MilterConnection::end_of_message(std::string& out) {
   macros_.forget_message();
 }
 
+bool MilterConnection::negotiate(const mp::OptNeg& c, std::string& out) {
+  if (c.version < 2) {
+    spdlog::warn("milter protocol violation: MTA protocol version {}; closing", c.version);
+    return false;
+  }
+  const auto n = negotiate_milter(c.actions, c.protocol);
+  no_reply_ = n.no_reply;
+  const uint32_t version = std::min(c.version, mp::kVersion);
+  std::vector<std::pair<uint32_t, std::string>> lists;
+  if (version >= 6) lists = {{mp::kStageConnect, kConnectMacros}, {mp::kStageMail, kMailMacros}};
+  mp::append_optneg_reply(out, {version, n.actions, n.protocol}, lists);
+  return true;
+}
+
 bool MilterConnection::handle(const mp::Packet& p, std::string& out) {
   std::string error;
   auto cmd = mp::decode(p, error);
@@ -65,18 +79,7 @@ bool MilterConnection::handle(const mp::Packet& p, std::string& out) {
       [&](const auto& c) {
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, mp::OptNeg>) {
-          if (c.version < 2) {
-            spdlog::warn("milter protocol violation: MTA protocol version {}; closing", c.version);
-            go_on = false;
-            return;
-          }
-          const auto n = negotiate_milter(c.actions, c.protocol);
-          no_reply_ = n.no_reply;
-          const uint32_t version = std::min(c.version, mp::kVersion);
-          std::vector<std::pair<uint32_t, std::string>> lists;
-          if (version >= 6)
-            lists = {{mp::kStageConnect, kConnectMacros}, {mp::kStageMail, kMailMacros}};
-          mp::append_optneg_reply(out, {version, n.actions, n.protocol}, lists);
+          go_on = negotiate(c, out);
         } else if constexpr (std::is_same_v<T, mp::Macros>) {
           macros_.define(c);
         } else if constexpr (std::is_same_v<T, mp::Connect>) {

@@ -26,6 +26,8 @@ class MilterConnection {
   bool handle(const milter_proto::Packet& p, std::string& out);
 
  private:
+  // Option negotiation: our reply; false for an MTA too old to serve.
+  bool negotiate(const milter_proto::OptNeg& c, std::string& out);
   void reply_unless(uint32_t no_reply_bit, std::string& out) const;
   void end_of_message(std::string& out);
   MacroLookup lookup() const;

@@ -158,6 +158,13 @@ std::optional<std::pair<RedisUrl, std::vector<Endpoint>>> addresses(const cli::D
   return std::make_pair(redis, status->empty() ? cfg.rampd.status : *status);
 }
 
+void log_started(const std::string& file, const Config& cfg, const RedisUrl& redis) {
+  spdlog::info("config {} loaded: {} streams, redis {}, Postfix log {}, held mail {}", file,
+               cfg.streams.size(), redis.endpoint.to_string(),
+               cfg.rampd.maillog.empty() ? "none" : cfg.rampd.maillog,
+               cfg.rampd.drain ? "drained" : "reported only");
+}
+
 // The three rounds, each on its own period, on the loop.
 void spawn_rounds(boost::asio::io_context& io, Rampd& app, const Config& cfg) {
   using std::chrono::seconds;
@@ -185,11 +192,10 @@ bool reload(const cli::DaemonOptions& opts, Rampd& app) {
   return true;
 }
 
-}  // namespace
-
-int run_rampd(int argc, char** argv) {
-  int exit_code = 2;
-  std::string redis_url;
+// The command line (--redis is rampd's own option); nullopt after --help,
+// --version or a usage error (printed), with the exit status.
+std::optional<cli::DaemonOptions> parse_args(int argc, char** argv, std::string& redis_url,
+                                             int& exit_code) {
   auto extra = [&redis_url](std::string_view a, const std::function<const char*()>& value) {
     if (a != "--redis") return cli::Extra::unknown;
     const char* v = value();
@@ -199,12 +205,22 @@ int run_rampd(int argc, char** argv) {
   };
   auto opts =
       cli::parse(argc, argv, "streamguard-rampd", kHelp, STREAMGUARD_VERSION, extra, exit_code);
-  if (!opts) return exit_code;
-  if (!opts->listen.empty()) {
+  if (opts && !opts->listen.empty()) {
     std::cerr << "streamguard-rampd: --listen is not an option of streamguard-rampd (it serves "
                  "only its status socket: --status)\n";
-    return 2;
+    exit_code = 2;
+    return std::nullopt;
   }
+  return opts;
+}
+
+}  // namespace
+
+int run_rampd(int argc, char** argv) {
+  int exit_code = 2;
+  std::string redis_url;
+  const auto opts = parse_args(argc, argv, redis_url, exit_code);
+  if (!opts) return exit_code;
   const auto loaded = load_config(opts->config);
   if (!loaded.config)
     return daemon::config_failed("streamguard-rampd", opts->config,
@@ -222,6 +238,8 @@ int run_rampd(int argc, char** argv) {
 
   boost::asio::io_context io(1);
   Rampd* app_ptr = nullptr;
+  // rampd's calls are few and not on a hot path: a longer deadline than
+  // policyd's, at least 2 s.
   RedisClient redis_client(
       io,
       RedisClientOptions{
@@ -243,10 +261,7 @@ int run_rampd(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  spdlog::info("config {} loaded: {} streams, redis {}, Postfix log {}, held mail {}", opts->config,
-               cfg->streams.size(), redis.endpoint.to_string(),
-               cfg->rampd.maillog.empty() ? "none" : cfg->rampd.maillog,
-               cfg->rampd.drain ? "drained" : "reported only");
+  log_started(opts->config, *cfg, redis);
   redis_client.start();
   spawn_rounds(io, app, *cfg);
 
