@@ -148,6 +148,7 @@ void AsioMilterServer::stop() {
 int run_asio_milter(MilterDaemon& d, const Endpoint& listen,
                     const std::function<void()>& announce) {
   asio::io_context io(1);
+  daemon::Signals signals(io);
   std::unique_ptr<AsioMilterServer> server;
   try {
     server = std::make_unique<AsioMilterServer>(io, d, listen);
@@ -159,7 +160,7 @@ int run_asio_milter(MilterDaemon& d, const Endpoint& listen,
   hooks.reload = [&d] { return reload_milter(d, "SIGHUP"); };
   hooks.stop = [&server] { server->stop(); };
   announce();
-  const int rc = daemon::run(io, hooks, d.stats.reloads);
+  const int rc = signals.run(hooks, d.stats.reloads);
   spdlog::info("stopped");
   return rc;
 }

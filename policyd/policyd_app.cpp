@@ -261,6 +261,7 @@ int run_policyd(int argc, char** argv) {
     return 2;
 
   boost::asio::io_context io(1);
+  daemon::Signals signals(io);
   SystemClock clock;
   metrics::Registry registry;
   std::unique_ptr<PolicyService> service;
@@ -294,7 +295,7 @@ int run_policyd(int argc, char** argv) {
     status_server.reset();
   };
   hooks.drained = [&] { return server->in_flight() == 0; };
-  return daemon::run(io, hooks, service->stats().reloads);
+  return signals.run(hooks, service->stats().reloads);
 }
 
 }  // namespace sg

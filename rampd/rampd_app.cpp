@@ -237,6 +237,7 @@ int run_rampd(int argc, char** argv) {
   const RedisUrl& redis = addr->first;
 
   boost::asio::io_context io(1);
+  daemon::Signals signals(io);
   Rampd* app_ptr = nullptr;
   // rampd's calls are few and not on a hot path: a longer deadline than
   // policyd's, at least 2 s.
@@ -268,7 +269,7 @@ int run_rampd(int argc, char** argv) {
   daemon::Hooks hooks;
   hooks.reload = [&] { return reload(*opts, app); };
   hooks.stop = [&] { status_server.reset(); };
-  return daemon::run(io, hooks, reloads);
+  return signals.run(hooks, reloads);
 }
 
 }  // namespace sg::rampd

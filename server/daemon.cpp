@@ -82,9 +82,15 @@ void stop_when_drained(net::io_context& io, const std::function<bool()>& drained
 
 }  // namespace
 
-int run(net::io_context& io, const Hooks& hooks, metrics::Family<metrics::Counter>& reloads,
-        std::chrono::milliseconds drain_limit) {
-  net::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+Signals::Signals(net::io_context& io)
+    : io_(io), set_(std::make_unique<net::signal_set>(io, SIGHUP, SIGTERM, SIGINT)) {}
+
+Signals::~Signals() = default;
+
+int Signals::run(const Hooks& hooks, metrics::Family<metrics::Counter>& reloads,
+                 std::chrono::milliseconds drain_limit) {
+  net::io_context& io = io_;
+  net::signal_set& signals = *set_;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;

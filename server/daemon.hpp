@@ -8,7 +8,7 @@
 //                      closes must cost one failed write, never the daemon);
 //   - serve_status()   the status socket (/metrics, /status), its addresses
 //                      logged;
-//   - run()            the loop's signals: SIGHUP reloads (an invalid new
+//   - Signals          the loop's signals, caught from the start: SIGHUP reloads (an invalid new
 //                      config keeps the running one) and is counted in
 //                      streamguard_config_reloads_total{result}; SIGTERM and
 //                      SIGINT stop accepting, let the requests in flight
@@ -18,6 +18,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -68,8 +69,23 @@ struct Hooks {
 // The counter every daemon reports reloads in (ok, error).
 metrics::Family<metrics::Counter>& reload_counter(metrics::Registry& registry);
 
-// Runs `io` until SIGTERM or SIGINT (then drains, see Hooks). Returns 0.
-int run(boost::asio::io_context& io, const Hooks& hooks, metrics::Family<metrics::Counter>& reloads,
-        std::chrono::milliseconds drain_limit = std::chrono::seconds(5));
+// The daemon's signals (SIGHUP, SIGTERM, SIGINT), caught from construction
+// on: make it before the daemon binds or says it is serving, so a signal
+// sent the moment it is up waits for run() instead of killing it.
+class Signals {
+ public:
+  explicit Signals(boost::asio::io_context& io);
+  ~Signals();
+  Signals(const Signals&) = delete;
+  Signals& operator=(const Signals&) = delete;
+
+  // Runs the loop until SIGTERM or SIGINT (then drains, see Hooks). Returns 0.
+  int run(const Hooks& hooks, metrics::Family<metrics::Counter>& reloads,
+          std::chrono::milliseconds drain_limit = std::chrono::seconds(5));
+
+ private:
+  boost::asio::io_context& io_;
+  std::unique_ptr<boost::asio::signal_set> set_;
+};
 
 }  // namespace sg::daemon
