@@ -3,12 +3,8 @@
 // status socket.
 #include "milter/milter_app.hpp"
 
-#include <arpa/inet.h>
-#include <libmilter/mfapi.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -16,23 +12,16 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
-#include <filesystem>
 #include <functional>
 #include <iostream>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "common/cli.hpp"
-#include "common/logging.hpp"
-#include "common/metrics.hpp"
-#include "formats/milter_protocol.hpp"
 #include "milter/asio_milter_server.hpp"
 #include "milter/libmilter_engine.hpp"
 #include "milter/milter_daemon.hpp"
-#include "milter/milter_session.hpp"
 #include "server/daemon.hpp"
 
 namespace sg {

@@ -1,13 +1,14 @@
 // Redis calls from C++20 coroutines on the Asio loop.
 //
-// One rule for every coroutine in rampd/: never co_await an expression that
-// makes temporaries; name the awaitable first, then co_await std::move(it).
-// GCC 12 destroys the temporaries of a co_await full-expression twice (a
-// double free, seen with lambdas, strings and vectors passed by value).
-// rampd's work is a few
-// sequential steps a minute (read history, compute, publish), which reads
-// best as straight-line code; RedisClient and LuaScript stay callback-based
-// for policyd's hot path, and this wraps them.
+// One rule for every coroutine in streamguard: never co_await an expression
+// that makes temporaries; name the awaitable first, then co_await
+// std::move(it). GCC 12 destroys the temporaries of a co_await
+// full-expression twice (a double free, seen with lambdas, strings and
+// vectors passed by value).
+//
+// RedisClient and LuaScript are callback-based; await_callback() turns one
+// callback call into an awaitable. CapLimiter (policyd's charges, rampd's
+// releases) builds on it, and rampd's rounds read Redis through call()/cmd().
 #pragma once
 
 #include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
