@@ -92,61 +92,71 @@ const char* name(Pipeline s) {
   return "?";
 }
 
-BenchRun measure(Pipeline setup) {
+// A harness for `setup`: caps far above the run (the benchmark measures
+// cost, not the caps); the baselines take streamguard out of main.cf.
+HarnessOptions harness_options(Pipeline setup) {
   HarnessOptions o;
   o.milter = true;
-  // Caps far above the run: the benchmark measures cost, not the caps.
   const std::string caps = "hourly_cap = 100000000\nburst = 1000000\ndaily_cap = 100000000\n";
   o.trucking = caps;
   o.healthcare = caps;
   if (setup == Pipeline::opendkim_streamguard_asio) o.milter_settings = "engine = \"asio\"\n";
-  Harness h(o);
-  auto& pf = h.postfix();
-  if (setup == Pipeline::opendkim || setup == Pipeline::opendkim_policyd) {
-    // OpenDKIM alone in smtpd_milters; without policyd for the baseline.
-    std::vector<std::string> args = {"-e", "smtpd_milters = unix:opendkim/opendkim.sock"};
-    if (setup == Pipeline::opendkim) {
-      args.push_back("smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination");
-      args.push_back("smtpd_end_of_data_restrictions =");
-    }
-    auto r = pf.command("postconf", args);
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    auto reload = pf.command("postfix", {"reload"});
-    EXPECT_EQ(reload.exit_code, 0) << reload.output;
-    std::this_thread::sleep_for(1500ms);  // smtpd processes pick up the new main.cf
+  return o;
+}
+
+void use_baseline_config(Harness& h, Pipeline setup) {
+  if (setup != Pipeline::opendkim && setup != Pipeline::opendkim_policyd) return;
+  // OpenDKIM alone in smtpd_milters; without policyd for the baseline.
+  std::vector<std::string> args = {"-e", "smtpd_milters = unix:opendkim/opendkim.sock"};
+  if (setup == Pipeline::opendkim) {
+    args.push_back("smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination");
+    args.push_back("smtpd_end_of_data_restrictions =");
   }
-  const std::string smtp_source = find_tool("smtp-source");
+  auto& pf = h.postfix();
+  auto r = pf.command("postconf", args);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto reload = pf.command("postfix", {"reload"});
+  EXPECT_EQ(reload.exit_code, 0) << reload.output;
+  std::this_thread::sleep_for(1500ms);  // smtpd processes pick up the new main.cf
+}
+
+// smtp-source sending n messages to the healthcare stream's port.
+CommandResult send_messages(Harness& h, int n) {
   const std::string target = "127.0.0.1:" + std::to_string(h.port("healthcare"));
-  auto source = [&](int n) {
-    std::vector<std::string> argv = {smtp_source,
-                                     "-s",
-                                     std::to_string(g_sessions),
-                                     "-m",
-                                     std::to_string(n),
-                                     "-l",
-                                     "4096",
-                                     "-f",
-                                     "news@send.example.com",
-                                     "-t",
-                                     "dr.smith@riverside-clinic.example",
-                                     "-M",
-                                     "listmonk.bench.example",
-                                     target};
-    if (g_persistent) argv.insert(argv.begin() + 1, "-d");
-    return run_command(argv, 600s);
-  };
+  std::vector<std::string> argv = {find_tool("smtp-source"),
+                                   "-s",
+                                   std::to_string(g_sessions),
+                                   "-m",
+                                   std::to_string(n),
+                                   "-l",
+                                   "4096",
+                                   "-f",
+                                   "news@send.example.com",
+                                   "-t",
+                                   "dr.smith@riverside-clinic.example",
+                                   "-M",
+                                   "listmonk.bench.example",
+                                   target};
+  if (g_persistent) argv.insert(argv.begin() + 1, "-d");
+  return run_command(argv, 600s);
+}
+
+// CPU seconds so far: the machine, policyd, the milter, OpenDKIM, Redis.
+std::vector<double> cpu_now() {
+  return {machine_cpu(), process_cpu("streamguard-policyd"), process_cpu("streamguard-milter"),
+          process_cpu("opendkim -f"), process_cpu("sg-redis-")};
+}
+
+BenchRun measure(Pipeline setup) {
+  Harness h(harness_options(setup));
+  use_baseline_config(h, setup);
   // Warm up: Postfix spawns its processes, OpenDKIM loads its key.
-  auto w = source(50);
+  auto w = send_messages(h, 50);
   EXPECT_EQ(w.exit_code, 0) << w.output;
   EXPECT_TRUE(wait_until([&] { return h.sink().messages().size() >= 50; }, 60s));
-  auto cpu = [] {
-    return std::vector<double>{machine_cpu(), process_cpu("streamguard-policyd"),
-                               process_cpu("streamguard-milter"), process_cpu("opendkim -f"),
-                               process_cpu("sg-redis-")};
-  };
-  const auto cpu0 = cpu();
+  const auto cpu0 = cpu_now();
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = source(g_messages);
+  auto r = send_messages(h, g_messages);
   const auto t1 = std::chrono::steady_clock::now();
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const std::size_t want = 50 + static_cast<std::size_t>(g_messages);
@@ -154,7 +164,7 @@ BenchRun measure(Pipeline setup) {
       << h.sink().messages().size() << " of " << want << " delivered\n"
       << h.milter_log().substr(0, 2000);
   const auto t2 = std::chrono::steady_clock::now();
-  const auto cpu1 = cpu();
+  const auto cpu1 = cpu_now();
   // Every message left signed.
   auto msgs = h.sink().messages();
   std::size_t signed_count = std::count_if(msgs.begin(), msgs.end(), [](const SinkMessage& m) {

@@ -106,6 +106,37 @@ const char* default_action_meaning(const std::string& action) {
   return "DUNNO accepts the recipient with NO cap applied while policyd is down.";
 }
 
+// With commit = "end_of_message", policyd is asked again at END-OF-MESSAGE.
+void end_of_data_block(std::ostringstream& o, const Config& cfg) {
+  if (cfg.policyd.commit != Commit::end_of_message) return;
+  o << "\n"
+    << "# [policyd] commit = \"end_of_message\": at RCPT policyd only reserves each\n"
+    << "# recipient's share of the caps. Asked again here, once the message is\n"
+    << "# complete, it commits the reservations of this transaction; reservations\n"
+    << "# of a transaction that never gets here return to the budget after\n"
+    << "# [policyd] reserve_ttl_s (" << cfg.policyd.reserve_ttl_s << " s).\n"
+    << "smtpd_end_of_data_restrictions =\n"
+    << "    " << policy_service(cfg) << "\n";
+}
+
+void milter_block(std::ostringstream& o, const Config& cfg) {
+  const auto& pf = cfg.postfix;
+  if (!cfg.milter.configured) return;
+  std::string milters;
+  for (const auto& m : pf.milters_before) milters += m + ", ";
+  milters += pf.milter;
+  o << "\n"
+    << "# streamguard-milter runs after the milters listed before it (OpenDKIM):\n"
+    << "# Postfix shows a milter the headers the milters before it added, so it\n"
+    << "# can check that OpenDKIM's DKIM-Signature is really there. A milter that\n"
+    << "# cannot be reached tempfails the message (milter_default_action), never\n"
+    << "# lets it pass unchecked. {daemon_port} tells it the stream.\n"
+    << "smtpd_milters = " << milters << "\n"
+    << "milter_default_action = tempfail\n"
+    << "milter_protocol = 6\n"
+    << "milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _\n";
+}
+
 std::string render_main_cf(const Config& cfg, const std::vector<std::string>& backstop) {
   const auto& pf = cfg.postfix;
   std::string lists;
@@ -141,31 +172,8 @@ std::string render_main_cf(const Config& cfg, const std::vector<std::string>& ba
     << "    " << policy_service(cfg) << "\n"
     << "    permit_mynetworks\n"
     << "    reject_unauth_destination\n";
-  if (cfg.policyd.commit == Commit::end_of_message) {
-    o << "\n"
-      << "# [policyd] commit = \"end_of_message\": at RCPT policyd only reserves each\n"
-      << "# recipient's share of the caps. Asked again here, once the message is\n"
-      << "# complete, it commits the reservations of this transaction; reservations\n"
-      << "# of a transaction that never gets here return to the budget after\n"
-      << "# [policyd] reserve_ttl_s (" << cfg.policyd.reserve_ttl_s << " s).\n"
-      << "smtpd_end_of_data_restrictions =\n"
-      << "    " << policy_service(cfg) << "\n";
-  }
-  if (cfg.milter.configured) {
-    std::string milters;
-    for (const auto& m : pf.milters_before) milters += m + ", ";
-    milters += pf.milter;
-    o << "\n"
-      << "# streamguard-milter runs after the milters listed before it (OpenDKIM):\n"
-      << "# Postfix shows a milter the headers the milters before it added, so it\n"
-      << "# can check that OpenDKIM's DKIM-Signature is really there. A milter that\n"
-      << "# cannot be reached tempfails the message (milter_default_action), never\n"
-      << "# lets it pass unchecked. {daemon_port} tells it the stream.\n"
-      << "smtpd_milters = " << milters << "\n"
-      << "milter_default_action = tempfail\n"
-      << "milter_protocol = 6\n"
-      << "milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _\n";
-  }
+  end_of_data_block(o, cfg);
+  milter_block(o, cfg);
   o << "\n"
     << "# The policy client keeps its connection open across many requests; these\n"
     << "# defaults are fine for policyd (it closes connections idle for "

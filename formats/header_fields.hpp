@@ -15,7 +15,6 @@ namespace sg::hygiene {
 using text::iequals;
 using text::is_space;
 using text::lower;
-using text::lower_char;
 using text::trim;
 }  // namespace sg::hygiene
 

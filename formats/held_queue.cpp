@@ -305,6 +305,97 @@ Listing parse_postqueue(std::string_view output) {
   return out;
 }
 
+namespace {
+
+// Reads postcat -e output a line at a time: the section lines move it from
+// one section to the next; records count in the envelope and the records
+// extracted from the headers only.
+class PostcatReader {
+ public:
+  enum class Section { before, envelope, content, extracted, end };
+
+  // False (and `error` set) when the line makes the output unusable.
+  bool line(std::string_view line, std::string& error) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() >= 8 && line.starts_with("*** ") && line.ends_with(" ***")) {
+      const auto took = section_line(line.substr(4, line.size() - 8), error);
+      if (took != Took::no) return took == Took::yes;
+    }
+    if (section_ != Section::envelope && section_ != Section::extracted) return true;
+    return record(line, error);
+  }
+
+  Section section() const { return section_; }
+  Envelope& envelope() { return env_; }
+
+ private:
+  enum class Took { no, yes, error };
+
+  Took section_line(std::string_view title, std::string& error) {
+    constexpr std::string_view kEnvelope = "ENVELOPE RECORDS ";
+    if (title.starts_with(kEnvelope)) {
+      if (section_ != Section::before) {
+        error = "more than one queue file";
+        return Took::error;
+      }
+      section_ = Section::envelope;
+      path_ = title.substr(kEnvelope.size());
+      name_queue_file(path_, env_);
+      return Took::yes;
+    }
+    // The other section lines name the same file: anything else is a line
+    // of message content (-h, -b) that looks like one.
+    const auto sp = title.rfind(' ');
+    if (section_ == Section::before || sp == std::string_view::npos ||
+        title.substr(sp + 1) != path_)
+      return Took::no;
+    const std::string_view what = title.substr(0, sp);
+    if (what == "MESSAGE CONTENTS")
+      section_ = Section::content;
+    else if (what == "HEADER EXTRACTED")
+      section_ = Section::extracted;
+    else if (what == "MESSAGE FILE END")
+      section_ = Section::end;
+    else
+      return Took::no;
+    return Took::yes;
+  }
+
+  bool record(std::string_view line, std::string& error) {
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return true;
+    const std::string_view name = line.substr(0, colon);
+    if (!record_name(name)) return true;
+    std::string_view value = line.substr(colon + 1);
+    if (value.starts_with(' ')) value.remove_prefix(1);
+
+    if (name == "content_filter") {
+      env_.content_filter = value;  // the last one wins, as in Postfix's queue manager
+    } else if (name == "sender") {
+      if (!have_sender_) env_.sender = value;  // the first one, as in the queue manager
+      have_sender_ = true;
+    } else if (name == "recipient") {
+      if (env_.recipients.size() >= kMaxRecipients) {
+        error = "more than " + std::to_string(kMaxRecipients) + " recipients";
+        return false;
+      }
+      env_.recipients.emplace_back(value);
+    } else if (name == "message_arrival_time") {
+      if (!env_.arrival_time) env_.arrival_time = parse_asctime(value);
+    }
+    // done_recipient (delivered), canceled_recipient (a duplicate) and the
+    // rest are not mail to count.
+    return true;
+  }
+
+  Section section_ = Section::before;
+  Envelope env_;
+  std::string_view path_;  // of the queue file, from the ENVELOPE RECORDS line
+  bool have_sender_ = false;
+};
+
+}  // namespace
+
 std::optional<Envelope> parse_postcat_envelope(std::string_view output, std::string& error) {
   error.clear();
   if (output.size() > kMaxEnvelopeBytes) {
@@ -312,85 +403,22 @@ std::optional<Envelope> parse_postcat_envelope(std::string_view output, std::str
             std::to_string(kMaxEnvelopeBytes);
     return std::nullopt;
   }
-  enum class Section { before, envelope, content, extracted, end };
-  Section section = Section::before;
-  Envelope env;
-  std::string_view path;  // of the queue file, from the ENVELOPE RECORDS line
-  bool have_sender = false;
+  PostcatReader reader;
   while (!output.empty()) {
     const auto nl = output.find('\n');
-    std::string_view line = output.substr(0, nl);
+    const std::string_view line = output.substr(0, nl);
     output = nl == std::string_view::npos ? std::string_view{} : output.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-
-    if (line.size() >= 8 && line.starts_with("*** ") && line.ends_with(" ***")) {
-      const std::string_view title = line.substr(4, line.size() - 8);
-      constexpr std::string_view kEnvelope = "ENVELOPE RECORDS ";
-      if (title.starts_with(kEnvelope)) {
-        if (section != Section::before) {
-          error = "more than one queue file";
-          return std::nullopt;
-        }
-        section = Section::envelope;
-        path = title.substr(kEnvelope.size());
-        name_queue_file(path, env);
-        continue;
-      }
-      // The other section lines name the same file: anything else is a
-      // line of message content (-h, -b) that looks like one.
-      const auto sp = title.rfind(' ');
-      if (section != Section::before && sp != std::string_view::npos &&
-          title.substr(sp + 1) == path) {
-        const std::string_view what = title.substr(0, sp);
-        if (what == "MESSAGE CONTENTS") {
-          section = Section::content;
-          continue;
-        }
-        if (what == "HEADER EXTRACTED") {
-          section = Section::extracted;
-          continue;
-        }
-        if (what == "MESSAGE FILE END") {
-          section = Section::end;
-          continue;
-        }
-      }
-    }
-    if (section != Section::envelope && section != Section::extracted) continue;
-
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    const std::string_view name = line.substr(0, colon);
-    if (!record_name(name)) continue;
-    std::string_view value = line.substr(colon + 1);
-    if (value.starts_with(' ')) value.remove_prefix(1);
-
-    if (name == "content_filter") {
-      env.content_filter = value;  // the last one wins, as in Postfix's queue manager
-    } else if (name == "sender") {
-      if (!have_sender) env.sender = value;  // the first one, as in the queue manager
-      have_sender = true;
-    } else if (name == "recipient") {
-      if (env.recipients.size() >= kMaxRecipients) {
-        error = "more than " + std::to_string(kMaxRecipients) + " recipients";
-        return std::nullopt;
-      }
-      env.recipients.emplace_back(value);
-    } else if (name == "message_arrival_time") {
-      if (!env.arrival_time) env.arrival_time = parse_asctime(value);
-    }
-    // done_recipient (delivered), canceled_recipient (a duplicate) and the
-    // rest are not mail to count.
+    if (!reader.line(line, error)) return std::nullopt;
   }
-  if (section == Section::before) {
+  if (reader.section() == PostcatReader::Section::before) {
     error = "no \"*** ENVELOPE RECORDS\" line: not postcat -e output";
     return std::nullopt;
   }
-  if (section != Section::end) {
+  if (reader.section() != PostcatReader::Section::end) {
     error = "no \"*** MESSAGE FILE END\" line: the output is cut short";
     return std::nullopt;
   }
-  return env;
+  return std::move(reader.envelope());
 }
 
 std::string_view filter_transport(std::string_view content_filter) {

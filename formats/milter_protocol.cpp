@@ -70,6 +70,59 @@ SplitStatus Splitter::next(Packet& out) {
 
 // ---------------------------------------------------------------- decode
 
+namespace {
+
+// SMFIC_MACRO: the command byte the macros are for, then name/value pairs.
+std::optional<Macros> decode_macros(std::string_view d, const char*& why) {
+  if (d.empty()) {
+    why = "no command byte";
+    return std::nullopt;
+  }
+  Macros m;
+  m.command = d[0];
+  auto s = strings(d.substr(1));
+  if (!s || s->size() % 2 != 0) {
+    why = !s ? "a string without its NUL" : "a macro name without a value";
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < s->size(); i += 2) m.pairs.emplace_back((*s)[i], (*s)[i + 1]);
+  return m;
+}
+
+// SMFIC_CONNECT: hostname, family, and for a known family the port (network
+// order) and the address.
+std::optional<Connect> decode_connect(std::string_view d, const char*& why) {
+  const auto nul = d.find('\0');
+  if (nul == std::string_view::npos || nul + 1 >= d.size()) {
+    why = "no hostname or no family";
+    return std::nullopt;
+  }
+  Connect c;
+  c.hostname = d.substr(0, nul);
+  c.family = d[nul + 1];
+  const std::string_view rest = d.substr(nul + 2);
+  if (c.family == kFamilyUnknown) return c;
+  if (c.family != kFamilyUnix && c.family != kFamilyInet && c.family != kFamilyInet6) {
+    why = "unknown address family";
+    return std::nullopt;
+  }
+  if (rest.size() < 2) {
+    why = "no port";
+    return std::nullopt;
+  }
+  c.port = static_cast<uint16_t>((static_cast<unsigned char>(rest[0]) << 8) |
+                                 static_cast<unsigned char>(rest[1]));
+  auto s = strings(rest.substr(2));
+  if (!s || s->size() != 1) {
+    why = "the address is not one NUL-terminated string";
+    return std::nullopt;
+  }
+  c.address = (*s)[0];
+  return c;
+}
+
+}  // namespace
+
 std::optional<Command> decode(const Packet& p, std::string& error) {
   const std::string_view d = p.data;
   auto bad = [&](const char* what) -> std::optional<Command> {
@@ -81,33 +134,16 @@ std::optional<Command> decode(const Packet& p, std::string& error) {
       if (d.size() < 12) return bad("shorter than version, actions and protocol");
       return OptNeg{get32(d, 0), get32(d, 4), get32(d, 8)};
     case kMacro: {
-      if (d.empty()) return bad("no command byte");
-      Macros m;
-      m.command = d[0];
-      auto s = strings(d.substr(1));
-      if (!s) return bad("a string without its NUL");
-      if (s->size() % 2 != 0) return bad("a macro name without a value");
-      for (std::size_t i = 0; i < s->size(); i += 2) m.pairs.emplace_back((*s)[i], (*s)[i + 1]);
-      return m;
+      const char* why = nullptr;
+      auto m = decode_macros(d, why);
+      if (!m) return bad(why);
+      return *m;
     }
     case kConnect: {
-      auto nul = d.find('\0');
-      if (nul == std::string_view::npos || nul + 1 >= d.size())
-        return bad("no hostname or no family");
-      Connect c;
-      c.hostname = d.substr(0, nul);
-      c.family = d[nul + 1];
-      std::string_view rest = d.substr(nul + 2);
-      if (c.family == kFamilyUnknown) return c;
-      if (c.family != kFamilyUnix && c.family != kFamilyInet && c.family != kFamilyInet6)
-        return bad("unknown address family");
-      if (rest.size() < 2) return bad("no port");
-      c.port = static_cast<uint16_t>((static_cast<unsigned char>(rest[0]) << 8) |
-                                     static_cast<unsigned char>(rest[1]));
-      auto s = strings(rest.substr(2));
-      if (!s || s->size() != 1) return bad("the address is not one NUL-terminated string");
-      c.address = (*s)[0];
-      return c;
+      const char* why = nullptr;
+      auto c = decode_connect(d, why);
+      if (!c) return bad(why);
+      return *c;
     }
     case kHelo:
     case kUnknown: {

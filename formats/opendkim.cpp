@@ -116,20 +116,46 @@ class Loader {
   std::optional<Dataset> dataset(std::string_view name, bool host_list) {
     const auto* s = get(name);
     if (!s) return std::nullopt;
-    const std::string& v = s->value;
+    DatasetKind kind = DatasetKind::kCsl;
+    std::string_view rest;
+    if (!dataset_type(name, *s, kind, rest)) return std::nullopt;
+    std::optional<Dataset> ds;
+    if (kind == DatasetKind::kCsl) {
+      ds = host_list ? parse_host_list(rest, kind, s->file, result_.errors, s->line)
+                     : parse_dataset(rest, kind, s->file, result_.errors, s->line);
+    } else {
+      ds = dataset_file(name, *s, rest, kind, host_list);
+      if (!ds) return std::nullopt;
+    }
+    ds->spec = s->value;
+    return ds;
+  }
+
+  void set_base_dir(std::string dir) {
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    base_dir_ = std::move(dir);
+  }
+
+ private:
+  // The data set type of a setting's value (opendkim(8) "DATA SETS") and what
+  // follows it; false, with an error recorded, for a type streamguard
+  // cannot read.
+  bool dataset_type(std::string_view name, const ConfSetting& s, DatasetKind& kind,
+                    std::string_view& rest) {
+    const std::string setting(name);
+    const std::string& v = s.value;
     static constexpr std::string_view kUnsupported[] = {
         "db:", "dsn:", "ldap:", "ldaps:", "ldapi:", "lua:", "memcache:", "erlang:", "mdb:"};
     for (auto prefix : kUnsupported) {
       if (starts_with(v, prefix)) {
         result_.errors.push_back(
-            {s->file, s->line,
-             std::string(name) + ": data set type \"" + std::string(prefix) +
+            {s.file, s.line,
+             setting + ": data set type \"" + std::string(prefix) +
                  "\" is not supported by streamguard: only file, refile and csl"});
-        return std::nullopt;
+        return false;
       }
     }
-    DatasetKind kind = DatasetKind::kCsl;
-    std::string_view rest = v;
+    rest = v;
     if (starts_with(v, "file:")) {
       kind = DatasetKind::kFile;
       rest.remove_prefix(5);
@@ -140,47 +166,40 @@ class Loader {
       rest.remove_prefix(4);
     } else if (ends_with(v, ".db")) {
       // opendkim(8): a name ending in ".db" is a Sleepycat DB, even a path.
-      result_.errors.push_back({s->file, s->line,
-                                std::string(name) + ": data set type \"*.db\" (Sleepycat DB, " + v +
-                                    ") is not supported by streamguard: only file, refile " +
-                                    "and csl"});
-      return std::nullopt;
+      result_.errors.push_back(
+          {s.file, s.line,
+           setting + ": data set type \"*.db\" (Sleepycat DB, " + v +
+               ") is not supported by streamguard: only file, refile and csl"});
+      return false;
     } else if (starts_with(v, "/")) {
       kind = DatasetKind::kFile;
     }
-    Dataset ds;
-    if (kind == DatasetKind::kCsl) {
-      ds = host_list ? parse_host_list(rest, kind, s->file, result_.errors, s->line)
-                     : parse_dataset(rest, kind, s->file, result_.errors, s->line);
-    } else {
-      std::string path(trim(rest));
-      if (path.empty()) {
-        result_.errors.push_back({s->file, s->line, std::string(name) + ": no file named"});
-        return std::nullopt;
-      }
-      if (path.front() != '/' && !base_dir_.empty()) path = base_dir_ + "/" + path;
-      result_.files.push_back(path);
-      std::string err;
-      const auto text = read_(path, err);
-      if (!text) {
-        result_.errors.push_back(
-            {s->file, s->line, std::string(name) + ": cannot read " + path + ": " + err});
-        return std::nullopt;
-      }
-      ds = host_list ? parse_host_list(*text, kind, path, result_.errors)
-                     : parse_dataset(*text, kind, path, result_.errors);
-      ds.path = path;
+    return true;
+  }
+
+  // A file or refile data set: read relative to BaseDirectory and parsed.
+  std::optional<Dataset> dataset_file(std::string_view name, const ConfSetting& s,
+                                      std::string_view rest, DatasetKind kind, bool host_list) {
+    const std::string setting(name);
+    std::string path(trim(rest));
+    if (path.empty()) {
+      result_.errors.push_back({s.file, s.line, setting + ": no file named"});
+      return std::nullopt;
     }
-    ds.spec = v;
+    if (path.front() != '/' && !base_dir_.empty()) path = base_dir_ + "/" + path;
+    result_.files.push_back(path);
+    std::string err;
+    const auto text = read_(path, err);
+    if (!text) {
+      result_.errors.push_back({s.file, s.line, setting + ": cannot read " + path + ": " + err});
+      return std::nullopt;
+    }
+    Dataset ds = host_list ? parse_host_list(*text, kind, path, result_.errors)
+                           : parse_dataset(*text, kind, path, result_.errors);
+    ds.path = path;
     return ds;
   }
 
-  void set_base_dir(std::string dir) {
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    base_dir_ = std::move(dir);
-  }
-
- private:
   const FileReader& read_;
   LoadResult& result_;
   std::vector<ConfSetting> settings_;
@@ -217,6 +236,72 @@ LoadResult load_opendkim(const std::string& conf_path) {
   return load_opendkim(conf_path, read_file);
 }
 
+namespace {
+
+// Mode: any of "s" (sign) and "v" (verify); opendkim signs and verifies
+// when it is not set.
+void read_mode(Loader& loader, OpenDkimConfig& cfg, std::vector<Error>& errors) {
+  const auto* mode = loader.get("Mode");
+  if (!mode) return;
+  cfg.mode = mode->value;
+  cfg.sign = cfg.verify = false;
+  for (char c : mode->value) {
+    if (c == 's' || c == 'S') {
+      cfg.sign = true;
+    } else if (c == 'v' || c == 'V') {
+      cfg.verify = true;
+    } else {
+      errors.push_back(
+          {mode->file, mode->line, "Mode \"" + mode->value + "\": only \"s\" and \"v\" are modes"});
+      return;
+    }
+  }
+}
+
+void read_datasets(Loader& loader, OpenDkimConfig& cfg) {
+  cfg.domain = loader.dataset("Domain", false);
+  cfg.key_table = loader.dataset("KeyTable", false);
+  cfg.signing_table = loader.dataset("SigningTable", false);
+  if (auto internal = loader.dataset("InternalHosts", true)) {
+    cfg.internal_hosts = std::move(*internal);
+    cfg.internal_hosts_default = false;
+  } else {
+    std::vector<Error> none;
+    cfg.internal_hosts = parse_dataset("127.0.0.1,::1", DatasetKind::kCsl, "default", none);
+    cfg.internal_hosts.spec = std::string(kDefaultInternalSpec);
+  }
+  cfg.external_ignore_list = loader.dataset("ExternalIgnoreList", true);
+  cfg.peer_list = loader.dataset("PeerList", true);
+  cfg.mta = loader.dataset("MTA", false);
+  cfg.macro_list = loader.dataset("MacroList", false);
+}
+
+// KeyTable values, and every key name the SigningTable refers to.
+void check_tables(const OpenDkimConfig& cfg, std::vector<Error>& errors) {
+  if (cfg.key_table) {
+    for (const auto& e : cfg.key_table->entries) {
+      if (!split_key_value(e.value)) {
+        errors.push_back({e.file, e.line,
+                          "KeyTable entry " + e.key + ": expected domain:selector:keyfile, got \"" +
+                              e.value + "\""});
+      }
+    }
+  }
+  if (!cfg.signing_table) return;
+  for (const auto& e : cfg.signing_table->entries) {
+    const std::string_view name = key_name_of(e.value);
+    if (name.empty()) {
+      errors.push_back({e.file, e.line, "SigningTable entry " + e.key + " names no KeyTable key"});
+    } else if (cfg.key_table && name != "%" && !cfg.key_table->find(name)) {
+      errors.push_back({e.file, e.line,
+                        "SigningTable entry " + e.key + " names key " + std::string(name) +
+                            ", which is not in the KeyTable (" + cfg.key_table->spec + ")"});
+    }
+  }
+}
+
+}  // namespace
+
 LoadResult load_opendkim(const std::string& conf_path, const FileReader& read) {
   LoadResult result;
   Loader loader(read, result);
@@ -225,69 +310,13 @@ LoadResult load_opendkim(const std::string& conf_path, const FileReader& read) {
 
   auto cfg = std::make_shared<OpenDkimConfig>();
   cfg->conf_path = conf_path;
-
   if (const auto* base = loader.get("BaseDirectory")) loader.set_base_dir(base->value);
-
-  if (const auto* mode = loader.get("Mode")) {
-    cfg->mode = mode->value;
-    cfg->sign = cfg->verify = false;
-    for (char c : mode->value) {
-      if (c == 's' || c == 'S') {
-        cfg->sign = true;
-      } else if (c == 'v' || c == 'V') {
-        cfg->verify = true;
-      } else {
-        result.errors.push_back({mode->file, mode->line,
-                                 "Mode \"" + mode->value + "\": only \"s\" and \"v\" are modes"});
-        break;
-      }
-    }
-  }
+  read_mode(loader, *cfg, result.errors);
   cfg->subdomains = loader.boolean("SubDomains").value_or(false);
   if (const auto* s = loader.get("Selector")) cfg->selector = s->value;
   if (const auto* s = loader.get("KeyFile")) cfg->key_file = s->value;
-
-  cfg->domain = loader.dataset("Domain", false);
-  cfg->key_table = loader.dataset("KeyTable", false);
-  cfg->signing_table = loader.dataset("SigningTable", false);
-  if (auto internal = loader.dataset("InternalHosts", true)) {
-    cfg->internal_hosts = std::move(*internal);
-    cfg->internal_hosts_default = false;
-  } else {
-    std::vector<Error> none;
-    cfg->internal_hosts = parse_dataset("127.0.0.1,::1", DatasetKind::kCsl, "default", none);
-    cfg->internal_hosts.spec = std::string(kDefaultInternalSpec);
-  }
-  cfg->external_ignore_list = loader.dataset("ExternalIgnoreList", true);
-  cfg->peer_list = loader.dataset("PeerList", true);
-  cfg->mta = loader.dataset("MTA", false);
-  cfg->macro_list = loader.dataset("MacroList", false);
-
-  // KeyTable values, and every key name the SigningTable refers to.
-  if (cfg->key_table) {
-    for (const auto& e : cfg->key_table->entries) {
-      if (!split_key_value(e.value)) {
-        result.errors.push_back({e.file, e.line,
-                                 "KeyTable entry " + e.key +
-                                     ": expected domain:selector:keyfile, got \"" + e.value +
-                                     "\""});
-      }
-    }
-  }
-  if (cfg->signing_table) {
-    for (const auto& e : cfg->signing_table->entries) {
-      const std::string_view name = key_name_of(e.value);
-      if (name.empty()) {
-        result.errors.push_back(
-            {e.file, e.line, "SigningTable entry " + e.key + " names no KeyTable key"});
-      } else if (cfg->key_table && name != "%" && !cfg->key_table->find(name)) {
-        result.errors.push_back({e.file, e.line,
-                                 "SigningTable entry " + e.key + " names key " + std::string(name) +
-                                     ", which is not in the KeyTable (" + cfg->key_table->spec +
-                                     ")"});
-      }
-    }
-  }
+  read_datasets(loader, *cfg);
+  check_tables(*cfg, result.errors);
 
   // Files read for data sets were appended by the loader.
   cfg->files = result.files;

@@ -175,8 +175,25 @@ struct ClientInfo {
   std::map<std::string, std::string> macros;  // for MacroList ("{name}" or "name")
 };
 
+// The first condition not met when OpenDKIM would not sign: a code for
+// metrics and scripts, where `reason` is for a person.
+enum class Unsigned {
+  none,              // it will sign
+  peer_list,         // the client is in PeerList: OpenDKIM skips its mail
+  verify_only,       // Mode has no "s"
+  not_internal,      // not authenticated, not in InternalHosts, MTA or MacroList
+  no_from_domain,    // the From address has no domain
+  no_signing_entry,  // no SigningTable (or no entry in it) for the From domain
+  not_in_domain,     // Domain mode: the From domain is not in Domain
+  no_key,            // no key to sign with (not in KeyTable, no KeyFile/Selector...)
+};
+
+// "not_internal", "no_signing_entry", ...: the enumerator's name.
+const char* unsigned_code(Unsigned u);
+
 struct Prediction {
   bool will_sign = false;
+  Unsigned first_lack = Unsigned::none;
   std::string signing_domain;  // d= when will_sign
   std::string selector;        // s= when will_sign
   std::string key_name;        // KeyTable key (empty in Domain/KeyFile mode)

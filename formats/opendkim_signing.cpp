@@ -114,43 +114,93 @@ std::string from_domain(std::string_view from_address) {
   return split_address(from_address).second;
 }
 
-Prediction predict_signing(const OpenDkimConfig& config, const ClientInfo& client,
-                           std::string_view from_address) {
-  Prediction p;
-  std::vector<std::string> lacks;
-  std::string who = "client " + client.ip;
-  if (const auto h = trim(client.hostname); !h.empty() && h != "unknown") {
-    who += " (" + std::string(h) + ")";
+const char* unsigned_code(Unsigned u) {
+  // In the order of the enumerators.
+  static constexpr const char* kCodes[] = {"none",          "peer_list",      "verify_only",
+                                           "not_internal",  "no_from_domain", "no_signing_entry",
+                                           "not_in_domain", "no_key"};
+  static_assert(std::size(kCodes) == static_cast<std::size_t>(Unsigned::no_key) + 1);
+  return kCodes[static_cast<std::size_t>(u)];
+}
+
+namespace {
+
+// Walks OpenDKIM's conditions for signing in the order it checks them,
+// noting each one not met (the first gives the code), the origin that
+// makes the client's mail signable and how the key is found.
+class Predictor {
+ public:
+  Predictor(const OpenDkimConfig& config, const ClientInfo& client)
+      : config_(config), client_(client), who_("client " + client.ip) {
+    if (const auto h = trim(client.hostname); !h.empty() && h != "unknown")
+      who_ += " (" + std::string(h) + ")";
   }
 
-  if (config.peer_list) {
-    const auto m = match_host(*config.peer_list, client.ip, client.hostname);
-    if (m.matched) {
-      lacks.push_back(who + " is in OpenDKIM's PeerList (" + config.peer_list->spec + ", " +
-                      m.entry->key + " at " + where(*m.entry) +
-                      "): OpenDKIM does not process its mail at all");
+  Prediction run(std::string_view from_address) {
+    peer_and_mode();
+    const std::string origin = find_origin();
+    const std::string key_how = find_key(from_address);
+    if (!lacks_.empty()) {
+      p_.will_sign = false;  // first_lack is set
+      p_.signing_domain.clear();
+      p_.selector.clear();
+      p_.key_name.clear();
+      p_.reason = join(lacks_, "; ");
+      return p_;
     }
-  }
-  if (!config.sign) {
-    lacks.push_back("OpenDKIM Mode is \"" + config.mode + "\": it only verifies");
+    p_.will_sign = true;
+    p_.reason = "OpenDKIM will sign with d=" + p_.signing_domain + " s=" + p_.selector + ": " +
+                origin + "; " + key_how;
+    return p_;
   }
 
-  // The origin: authenticated, internal, MTA or MacroList.
-  std::string origin;
-  const auto internal = match_host(config.internal_hosts, client.ip, client.hostname);
-  if (client.authenticated) {
-    origin = "the client authenticated";
-  } else if (internal.matched) {
-    origin = who + " is in InternalHosts (" + internal.entry->key + " at " +
+ private:
+  void lack(Unsigned code, std::string why) {
+    if (lacks_.empty()) p_.first_lack = code;
+    lacks_.push_back(std::move(why));
+  }
+
+  void peer_and_mode() {
+    if (config_.peer_list) {
+      const auto m = match_host(*config_.peer_list, client_.ip, client_.hostname);
+      if (m.matched)
+        lack(Unsigned::peer_list, who_ + " is in OpenDKIM's PeerList (" + config_.peer_list->spec +
+                                      ", " + m.entry->key + " at " + where(*m.entry) +
+                                      "): OpenDKIM does not process its mail at all");
+    }
+    if (!config_.sign)
+      lack(Unsigned::verify_only, "OpenDKIM Mode is \"" + config_.mode + "\": it only verifies");
+  }
+
+  // The origin: authenticated, internal, MTA or MacroList; "" (and a lack)
+  // when there is none.
+  std::string find_origin() {
+    const auto internal = match_host(config_.internal_hosts, client_.ip, client_.hostname);
+    if (client_.authenticated) return "the client authenticated";
+    if (internal.matched)
+      return who_ + " is in InternalHosts (" + internal.entry->key + " at " +
              where(*internal.entry) + ")";
-  } else if (config.mta && !client.daemon_name.empty() && config.mta->find(client.daemon_name)) {
-    origin = "daemon " + client.daemon_name + " is in MTA (" + config.mta->spec + ")";
-  } else if (config.macro_list) {
-    for (const auto& e : config.macro_list->entries) {
+    if (config_.mta && !client_.daemon_name.empty() && config_.mta->find(client_.daemon_name))
+      return "daemon " + client_.daemon_name + " is in MTA (" + config_.mta->spec + ")";
+    if (std::string m = macro_origin(); !m.empty()) return m;
+    std::string why = who_ + " is not in OpenDKIM's InternalHosts (" + config_.internal_hosts.spec;
+    if (internal.entry)
+      why += "; excluded by " + internal.entry->key + " at " + where(*internal.entry);
+    why += ") and did not authenticate";
+    if (config_.mta) why += ", nor came in on a daemon named in MTA (" + config_.mta->spec + ")";
+    if (config_.macro_list)
+      why += ", nor set a macro MacroList (" + config_.macro_list->spec + ") asks for";
+    lack(Unsigned::not_internal, why);
+    return "";
+  }
+
+  std::string macro_origin() const {
+    if (!config_.macro_list) return "";
+    for (const auto& e : config_.macro_list->entries) {
       const std::string name = strip_braces(e.key);
-      auto it = client.macros.find(name);
-      if (it == client.macros.end()) it = client.macros.find("{" + name + "}");
-      if (it == client.macros.end() || it->second.empty()) continue;
+      auto it = client_.macros.find(name);
+      if (it == client_.macros.end()) it = client_.macros.find("{" + name + "}");
+      if (it == client_.macros.end() || it->second.empty()) continue;
       bool ok = e.value.empty();
       std::string_view values = e.value;
       while (!ok && !values.empty()) {
@@ -158,96 +208,101 @@ Prediction predict_signing(const OpenDkimConfig& config, const ClientInfo& clien
         ok = trim(values.substr(0, bar)) == it->second;
         values = bar == std::string_view::npos ? std::string_view{} : values.substr(bar + 1);
       }
-      if (ok) {
-        origin = "macro " + name + "=" + it->second + " matches MacroList (" + where(e) + ")";
-        break;
-      }
+      if (ok) return "macro " + name + "=" + it->second + " matches MacroList (" + where(e) + ")";
     }
-  }
-  if (origin.empty()) {
-    std::string why = who + " is not in OpenDKIM's InternalHosts (" + config.internal_hosts.spec;
-    if (internal.entry)
-      why += "; excluded by " + internal.entry->key + " at " + where(*internal.entry);
-    why += ") and did not authenticate";
-    if (config.mta) why += ", nor came in on a daemon named in MTA (" + config.mta->spec + ")";
-    if (config.macro_list)
-      why += ", nor set a macro MacroList (" + config.macro_list->spec + ") asks for";
-    lacks.push_back(why);
+    return "";
   }
 
-  // The key.
-  const auto [local, domain] = split_address(from_address);
-  std::string key_how;
-  if (domain.empty()) {
-    lacks.push_back("From address \"" + std::string(from_address) + "\" has no domain");
-  } else if (config.key_table) {
-    if (!config.signing_table) {
-      lacks.push_back("OpenDKIM has a KeyTable (" + config.key_table->spec +
-                      ") but no SigningTable: it selects no key");
-    } else if (const auto* se = signing_lookup(*config.signing_table, local, domain); !se) {
-      lacks.push_back("From domain " + domain + " has no SigningTable entry (" +
-                      config.signing_table->spec + ")");
+  // How the key is found; "" (and a lack) when there is none.
+  std::string find_key(std::string_view from_address) {
+    const auto [local, domain] = split_address(from_address);
+    if (domain.empty()) {
+      lack(Unsigned::no_from_domain,
+           "From address \"" + std::string(from_address) + "\" has no domain");
+    } else if (config_.key_table) {
+      return key_from_tables(local, domain);
+    } else if (config_.domain) {
+      return key_from_domain(domain);
+    } else if (config_.signing_table) {
+      lack(Unsigned::no_key, "OpenDKIM has a SigningTable (" + config_.signing_table->spec +
+                                 ") but no KeyTable: it has no keys");
     } else {
-      std::string name(key_name_of(se->value));
-      if (name == "%") name = domain;
-      const auto* ke = config.key_table->find(name);
-      const auto kv = ke ? split_key_value(ke->value) : std::nullopt;
-      if (!kv) {
-        lacks.push_back("SigningTable entry " + se->key + " (" + where(*se) + ") names key " +
-                        name + ", which is not in the KeyTable (" + config.key_table->spec + ")");
-      } else {
-        p.key_name = name;
-        p.signing_domain = kv->domain == "%" ? domain : lower(kv->domain);
-        p.selector = kv->selector;
-        key_how = "From " + (local.empty() ? domain : local + "@" + domain) +
-                  " matches SigningTable entry " + se->key + " (" + where(*se) + ") -> key " +
-                  name + " (" + where(*ke) + ")";
-      }
+      lack(Unsigned::no_key,
+           "OpenDKIM has no signing key: neither KeyTable and SigningTable nor Domain, KeyFile "
+           "and Selector are set");
     }
-  } else if (config.domain) {
-    const DatasetEntry* hit = config.domain->find(domain);
+    return "";
+  }
+
+  std::string key_from_tables(const std::string& local, const std::string& domain) {
+    if (!config_.signing_table) {
+      lack(Unsigned::no_signing_entry, "OpenDKIM has a KeyTable (" + config_.key_table->spec +
+                                           ") but no SigningTable: it selects no key");
+      return "";
+    }
+    const auto* se = signing_lookup(*config_.signing_table, local, domain);
+    if (!se) {
+      lack(Unsigned::no_signing_entry, "From domain " + domain + " has no SigningTable entry (" +
+                                           config_.signing_table->spec + ")");
+      return "";
+    }
+    std::string name(key_name_of(se->value));
+    if (name == "%") name = domain;
+    const auto* ke = config_.key_table->find(name);
+    const auto kv = ke ? split_key_value(ke->value) : std::nullopt;
+    if (!kv) {
+      lack(Unsigned::no_key, "SigningTable entry " + se->key + " (" + where(*se) + ") names key " +
+                                 name + ", which is not in the KeyTable (" +
+                                 config_.key_table->spec + ")");
+      return "";
+    }
+    p_.key_name = name;
+    p_.signing_domain = kv->domain == "%" ? domain : lower(kv->domain);
+    p_.selector = kv->selector;
+    return "From " + (local.empty() ? domain : local + "@" + domain) +
+           " matches SigningTable entry " + se->key + " (" + where(*se) + ") -> key " + name +
+           " (" + where(*ke) + ")";
+  }
+
+  std::string key_from_domain(const std::string& domain) {
+    const DatasetEntry* hit = config_.domain->find(domain);
     const DatasetEntry* parent_hit = nullptr;
     for (auto dot = domain.find('.'); !hit && !parent_hit && dot != std::string::npos;
          dot = domain.find('.', dot + 1)) {
-      parent_hit = config.domain->find(domain.substr(dot + 1));
+      parent_hit = config_.domain->find(domain.substr(dot + 1));
     }
-    if (parent_hit && config.subdomains) std::swap(hit, parent_hit);
+    if (parent_hit && config_.subdomains) std::swap(hit, parent_hit);
     if (!hit) {
       std::string why =
-          "From domain " + domain + " is not in OpenDKIM's Domain (" + config.domain->spec + ")";
+          "From domain " + domain + " is not in OpenDKIM's Domain (" + config_.domain->spec + ")";
       if (parent_hit) why += "; " + parent_hit->key + " is, but SubDomains is off";
-      lacks.push_back(why);
-    } else if (config.key_file.empty() || config.selector.empty()) {
-      lacks.push_back("OpenDKIM's Domain is set but " +
-                      std::string(config.key_file.empty() ? "KeyFile" : "Selector") +
-                      " is not: it has no key to sign with");
-    } else {
-      p.signing_domain = domain;
-      p.selector = config.selector;
-      key_how = "From domain " + domain + " is in Domain (" + hit->key + " at " + where(*hit) +
-                "), key " + config.key_file;
+      lack(Unsigned::not_in_domain, why);
+      return "";
     }
-  } else if (config.signing_table) {
-    lacks.push_back("OpenDKIM has a SigningTable (" + config.signing_table->spec +
-                    ") but no KeyTable: it has no keys");
-  } else {
-    lacks.push_back(
-        "OpenDKIM has no signing key: neither KeyTable and SigningTable nor Domain, KeyFile and "
-        "Selector are set");
+    if (config_.key_file.empty() || config_.selector.empty()) {
+      lack(Unsigned::no_key, "OpenDKIM's Domain is set but " +
+                                 std::string(config_.key_file.empty() ? "KeyFile" : "Selector") +
+                                 " is not: it has no key to sign with");
+      return "";
+    }
+    p_.signing_domain = domain;
+    p_.selector = config_.selector;
+    return "From domain " + domain + " is in Domain (" + hit->key + " at " + where(*hit) +
+           "), key " + config_.key_file;
   }
 
-  if (!lacks.empty()) {
-    p.will_sign = false;
-    p.signing_domain.clear();
-    p.selector.clear();
-    p.key_name.clear();
-    p.reason = join(lacks, "; ");
-    return p;
-  }
-  p.will_sign = true;
-  p.reason = "OpenDKIM will sign with d=" + p.signing_domain + " s=" + p.selector + ": " + origin +
-             "; " + key_how;
-  return p;
+  const OpenDkimConfig& config_;
+  const ClientInfo& client_;
+  std::string who_;
+  Prediction p_;
+  std::vector<std::string> lacks_;
+};
+
+}  // namespace
+
+Prediction predict_signing(const OpenDkimConfig& config, const ClientInfo& client,
+                           std::string_view from_address) {
+  return Predictor(config, client).run(from_address);
 }
 
 std::optional<DkimSignature> parse_dkim_signature(std::string_view header_value) {

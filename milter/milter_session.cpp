@@ -123,20 +123,8 @@ std::vector<CheckFinding> MilterSession::dkim_findings(const hygiene::Findings& 
   client.daemon_name = daemon_name_;
   auto p = dkim::predict_signing(*runtime_->opendkim, client, f.from_address);
   if (!p.will_sign) {
-    // A short label for the metric, from what the reason names first.
-    std::string kind = "other";
-    std::size_t first = std::string::npos;
-    for (auto [needle, label] :
-         {std::pair<std::string_view, const char*>{"InternalHosts", "not_internal"},
-          {"SigningTable", "no_signing_entry"},
-          {"Mode", "verify_only"},
-          {"KeyTable", "no_key"}}) {
-      if (auto at = p.reason.find(needle); at < first) {
-        first = at;
-        kind = label;
-      }
-    }
-    out.push_back({"dkim", action, "the message would leave unsigned: " + p.reason, kind});
+    out.push_back({"dkim", action, "the message would leave unsigned: " + p.reason,
+                   dkim::unsigned_code(p.first_lack)});
     return out;
   }
   // After: OpenDKIM runs before us in smtpd_milters, so its signature is

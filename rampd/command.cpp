@@ -135,40 +135,37 @@ std::string first_line(std::string_view text) {
   return {};
 }
 
-}  // namespace
-
-Result run(const std::vector<std::string>& argv, uint32_t timeout_ms, std::size_t max_output) {
-  Result r;
-  if (argv.empty() || argv[0].empty()) {
-    r.error = "no program to run";
-    return r;
-  }
+// argv as execve wants it, pointing into `argv`; empty (and `error` set)
+// when there is nothing to run or an argument cannot be passed.
+std::vector<char*> exec_args(const std::vector<std::string>& argv, std::string& error) {
   std::vector<char*> args;
+  if (argv.empty() || argv[0].empty()) {
+    error = "no program to run";
+    return args;
+  }
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) {
     if (a.find('\0') != std::string::npos) {
-      r.error = "an argument contains a NUL byte";
-      return r;
+      error = "an argument contains a NUL byte";
+      return {};
     }
     args.push_back(const_cast<char*>(a.c_str()));
   }
   args.push_back(nullptr);
+  return args;
+}
 
-  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-  if (!make_pipe(out_pipe, r.error)) return r;
-  if (!make_pipe(err_pipe, r.error)) {
-    close_fd(out_pipe[0]);
-    close_fd(out_pipe[1]);
-    return r;
-  }
-
+// Starts the child with stdin from /dev/null, stdout and stderr on the
+// pipes' write ends, default signals and its own process group. Returns
+// posix_spawn's error number, 0 when started.
+int spawn(std::vector<char*>& args, int out_fd, int err_fd, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
   // Whatever another part of the process opened without O_CLOEXEC stays out.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
@@ -181,29 +178,32 @@ Result run(const std::vector<std::string>& argv, uint32_t timeout_ms, std::size_
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
-  pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  close_fd(out_pipe[1]);
-  close_fd(err_pipe[1]);
-  if (rc != 0) {
-    close_fd(out_pipe[0]);
-    close_fd(err_pipe[0]);
-    r.error = errno_text("posix_spawn", rc);
-    return r;
-  }
-  r.started = true;
+  return rc;
+}
 
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  Sink sinks[2] = {{out_pipe[0], &r.out, "stdout"}, {err_pipe[0], &r.err, "stderr"}};
+// A started child, watched until it is reaped or the deadline passes.
+struct Child {
+  pid_t pid;
+  Clock::time_point deadline;
+  Result& r;
   bool reaped = false;
-  auto kill_group = [&](bool timeout) {
+
+  void kill_group(bool timeout) {
     ::kill(-pid, SIGKILL);  // the child leads its own group; not reaped yet, so still ours
     if (timeout) r.timed_out = true;
-  };
-  auto try_reap = [&] {
+  }
+
+  // True (and the group killed) once the deadline has passed.
+  bool past_deadline(Clock::time_point now) {
+    if (now < deadline) return false;
+    kill_group(true);
+    return true;
+  }
+
+  void try_reap() {
     int status = 0;
     pid_t w;
     do {
@@ -216,49 +216,78 @@ Result run(const std::vector<std::string>& argv, uint32_t timeout_ms, std::size_
       add_error(r, errno_text("waitpid", errno));
       reaped = true;
     }
-  };
+  }
 
-  // Read until both pipes close or the child is gone. The poll is sliced so
+  // Reads until both pipes close or the child is gone. The poll is sliced so
   // that a child which exits while a descendant still holds the pipes open
   // is noticed; what it wrote before exiting is in the pipe and drained.
-  constexpr int kSliceMs = 50;
-  while (!reaped && !r.timed_out && (sinks[0].fd >= 0 || sinks[1].fd >= 0)) {
-    const auto now = Clock::now();
-    if (now >= deadline) {
-      kill_group(true);
-      break;
+  void read_output(Sink (&sinks)[2], std::size_t max_output) {
+    constexpr int kSliceMs = 50;
+    while (!reaped && !r.timed_out && (sinks[0].fd >= 0 || sinks[1].fd >= 0)) {
+      const auto now = Clock::now();
+      if (past_deadline(now)) return;
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+      pollfd fds[2];
+      nfds_t n = 0;
+      for (const auto& s : sinks)
+        if (s.fd >= 0) fds[n++] = {s.fd, POLLIN, 0};
+      const int ready = ::poll(fds, n, static_cast<int>(std::min<int64_t>(left.count(), kSliceMs)));
+      if (ready < 0 && errno != EINTR) {
+        add_error(r, errno_text("poll", errno));
+        kill_group(false);
+        return;
+      }
+      for (auto& s : sinks) drain(s, max_output);
+      try_reap();
     }
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-    pollfd fds[2];
-    nfds_t n = 0;
-    for (const auto& s : sinks)
-      if (s.fd >= 0) fds[n++] = {s.fd, POLLIN, 0};
-    const int ready = ::poll(fds, n, static_cast<int>(std::min<int64_t>(left, kSliceMs)));
-    if (ready < 0 && errno != EINTR) {
-      add_error(r, errno_text("poll", errno));
-      kill_group(false);
-      break;
-    }
-    for (auto& s : sinks) drain(s, max_output);
-    try_reap();
   }
 
-  // The pipes are closed (or a descendant holds them): wait for the exit,
-  // backing off from 0.1 ms to 10 ms, until the deadline.
-  auto nap = std::chrono::microseconds(100);
-  while (!reaped && !r.timed_out && r.error.empty()) {
-    try_reap();
-    if (reaped) break;
-    const auto now = Clock::now();
-    if (now >= deadline) {
-      kill_group(true);
-      break;
+  // The pipes are closed (or a descendant holds them): waits for the exit,
+  // backing off from 0.1 ms to 10 ms, until the deadline; then reaps.
+  void wait_exit() {
+    auto nap = std::chrono::microseconds(100);
+    while (!reaped && !r.timed_out && r.error.empty()) {
+      try_reap();
+      const auto now = Clock::now();
+      if (reaped || past_deadline(now)) break;
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(nap, std::chrono::ceil<Clock::duration>(deadline - now)));
+      nap = std::min<std::chrono::microseconds>(nap * 2, std::chrono::milliseconds(10));
     }
-    std::this_thread::sleep_for(
-        std::min<Clock::duration>(nap, std::chrono::ceil<Clock::duration>(deadline - now)));
-    nap = std::min<std::chrono::microseconds>(nap * 2, std::chrono::milliseconds(10));
+    if (!reaped) reap_blocking(pid, r);
   }
-  if (!reaped) reap_blocking(pid, r);
+};
+
+}  // namespace
+
+Result run(const std::vector<std::string>& argv, uint32_t timeout_ms, std::size_t max_output) {
+  Result r;
+  std::vector<char*> args = exec_args(argv, r.error);
+  if (args.empty()) return r;
+
+  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  if (!make_pipe(out_pipe, r.error)) return r;
+  if (!make_pipe(err_pipe, r.error)) {
+    close_fd(out_pipe[0]);
+    close_fd(out_pipe[1]);
+    return r;
+  }
+  pid_t pid = -1;
+  const int rc = spawn(args, out_pipe[1], err_pipe[1], pid);
+  close_fd(out_pipe[1]);
+  close_fd(err_pipe[1]);
+  if (rc != 0) {
+    close_fd(out_pipe[0]);
+    close_fd(err_pipe[0]);
+    r.error = errno_text("posix_spawn", rc);
+    return r;
+  }
+  r.started = true;
+
+  Sink sinks[2] = {{out_pipe[0], &r.out, "stdout"}, {err_pipe[0], &r.err, "stderr"}};
+  Child child{pid, Clock::now() + std::chrono::milliseconds(timeout_ms), r};
+  child.read_output(sinks, max_output);
+  child.wait_exit();
 
   for (auto& s : sinks) {
     drain(s, max_output);  // what is left in the pipe; never blocks

@@ -25,13 +25,20 @@ std::string instance_of(const std::string& queue_id) {
 Drainer::Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, CapStore& store)
     : io_(io), pool_(pool), store_(store) {}
 
-std::vector<std::string> Drainer::postfix_command(const Config& cfg, const char* program) const {
+std::vector<std::string> Drainer::postfix_command(const Config& cfg, const char* program,
+                                                  std::initializer_list<std::string> args) const {
   std::vector<std::string> argv{cfg.rampd.postfix_command_dir + "/" + program};
   if (!cfg.rampd.postfix_config_dir.empty()) {
     argv.push_back("-c");
     argv.push_back(cfg.rampd.postfix_config_dir);
   }
+  argv.insert(argv.end(), args);
   return argv;
+}
+
+boost::asio::awaitable<command::Result> Drainer::run_off_loop(std::vector<std::string> argv) {
+  return offload<command::Result>(
+      pool_, io_, [argv = std::move(argv)] { return command::run(argv, kCommandTimeoutMs); });
 }
 
 boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
@@ -80,11 +87,8 @@ boost::asio::awaitable<void> Drainer::give_back(const std::string& stream, const
 
 boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamConfig& s,
                                               const std::string& id, Known& k, int64_t now_ms) {
-  auto argv = postfix_command(cfg, "postsuper");
-  argv.push_back("-H");
-  argv.push_back(id);
-  auto postsuper = offload<command::Result>(
-      pool_, io_, [argv] { return command::run(argv, kCommandTimeoutMs); });
+  const auto argv = postfix_command(cfg, "postsuper", {"-H", id});
+  auto postsuper = run_off_loop(argv);
   auto res = co_await std::move(postsuper);
   // postsuper reports "Released from hold: 1 message" on stderr.
   const bool released =
@@ -105,11 +109,8 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
         "held {}: released, but committing its charges failed ({}): they return to the "
         "budget when the reservation expires",
         id, c.error);
-  auto flush = postfix_command(cfg, "postqueue");
-  flush.push_back("-i");
-  flush.push_back(id);
-  auto flushing = offload<command::Result>(
-      pool_, io_, [flush] { return command::run(flush, kCommandTimeoutMs); });
+  const auto flush = postfix_command(cfg, "postqueue", {"-i", id});
+  auto flushing = run_off_loop(flush);
   auto f = co_await std::move(flushing);
   if (!f.ok())
     spdlog::warn(
@@ -133,14 +134,27 @@ boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg
     operators_ = Classifier({}, cfg.operator_domains());
     operators_for_ = cfg_ptr;
   }
-  auto list_argv = postfix_command(cfg, "postqueue");
-  list_argv.push_back("-j");
-  auto reading_queue = offload<command::Result>(
-      pool_, io_, [list_argv] { return command::run(list_argv, kCommandTimeoutMs); });
+  auto reading = read_hold_queue(cfg);
+  if (!co_await std::move(reading)) co_return;
+  for (auto it = released_.begin(); it != released_.end();)
+    it = now_ms - it->second > kRememberReleasedMs ? released_.erase(it) : std::next(it);
+  Queues queues = tally(cfg, now_ms);
+  if (!cfg.rampd.drain) co_return;
+  for (auto& [name, q] : queues) {
+    const StreamConfig* s = cfg.stream_named(name);
+    if (!s) continue;
+    auto draining = drain_stream(cfg, *s, q, now_ms);
+    if (!co_await std::move(draining)) co_return;
+  }
+}
+
+boost::asio::awaitable<bool> Drainer::read_hold_queue(const Config& cfg) {
+  const auto list_argv = postfix_command(cfg, "postqueue", {"-j"});
+  auto reading_queue = run_off_loop(list_argv);
   auto listing_cmd = co_await std::move(reading_queue);
   if (!listing_cmd.ok()) {
     status_.problem = "reading the queue: " + command::describe(listing_cmd, list_argv);
-    co_return;
+    co_return false;
   }
   status_.problem.clear();
   auto listing = held::parse_postqueue(listing_cmd.out);
@@ -148,26 +162,14 @@ boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg
 
   std::map<std::string, std::string> stream_of_transport;
   for (const auto& s : cfg.streams) stream_of_transport[s.postfix.transport] = s.name;
-
   std::set<std::string> listed;
   for (const auto& m : listing.messages) {
     if (m.queue_name != "hold") continue;
     listed.insert(m.queue_id);
     if (known_.count(m.queue_id)) continue;
-    auto argv = postfix_command(cfg, "postcat");
-    argv.push_back("-e");
-    argv.push_back("-q");
-    argv.push_back(m.queue_id);
-    auto reading_envelope = offload<command::Result>(
-        pool_, io_, [argv] { return command::run(argv, kCommandTimeoutMs); });
-    auto out = co_await std::move(reading_envelope);
-    if (!out.ok()) continue;  // gone meanwhile, or unreadable: looked at again next round
-    std::string err;
-    auto env = held::parse_postcat_envelope(out.out, err);
-    if (!env) {
-      spdlog::warn("held {}: cannot read its envelope: {}", m.queue_id, err);
-      continue;
-    }
+    auto reading_envelope = read_envelope(cfg, m.queue_id);
+    auto env = co_await std::move(reading_envelope);
+    if (!env) continue;  // gone meanwhile, or unreadable: looked at again next round
     Known k;
     auto it = stream_of_transport.find(std::string(held::filter_transport(env->content_filter)));
     if (it != stream_of_transport.end()) k.stream = it->second;
@@ -177,11 +179,22 @@ boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg
   }
   for (auto it = known_.begin(); it != known_.end();)
     it = listed.count(it->first) ? std::next(it) : known_.erase(it);
-  for (auto it = released_.begin(); it != released_.end();)
-    it = now_ms - it->second > kRememberReleasedMs ? released_.erase(it) : std::next(it);
+  co_return true;
+}
 
-  // Oldest first within each stream.
-  std::map<std::string, std::vector<std::pair<int64_t, std::string>>> queues;
+boost::asio::awaitable<std::optional<held::Envelope>> Drainer::read_envelope(
+    const Config& cfg, const std::string& queue_id) {
+  auto reading = run_off_loop(postfix_command(cfg, "postcat", {"-e", "-q", queue_id}));
+  auto out = co_await std::move(reading);
+  if (!out.ok()) co_return std::nullopt;
+  std::string err;
+  auto env = held::parse_postcat_envelope(out.out, err);
+  if (!env) spdlog::warn("held {}: cannot read its envelope: {}", queue_id, err);
+  co_return env;
+}
+
+Drainer::Queues Drainer::tally(const Config& cfg, int64_t now_ms) {
+  Queues queues;
   status_.held_of_no_stream = 0;
   for (auto& [name, st] : status_.streams) st.held = st.held_over_warn = st.oldest_age_s = 0;
   for (auto& [id, k] : known_) {
@@ -204,33 +217,35 @@ boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg
     }
     queues[k.stream].emplace_back(k.arrival_s, id);
   }
-  if (!cfg.rampd.drain) co_return;
+  // Oldest first within each stream.
+  for (auto& [name, q] : queues) std::sort(q.begin(), q.end());
+  return queues;
+}
 
-  for (auto& [name, q] : queues) {
-    const StreamConfig* s = cfg.stream_named(name);
-    if (!s) continue;
-    std::sort(q.begin(), q.end());
-    for (const auto& [arrival, id] : q) {
-      if (released_.count(id)) continue;
-      Known& k = known_.at(id);
-      if (k.charged > 0 && now_ms - k.last_charge_ms > kReserveMs / 2) {
-        // Its reservation is near expiry: start over.
-        auto giving_back = give_back(name, id, k, now_ms);
-        co_await std::move(giving_back);
-      }
-      auto charging = charge(*s, id, k, now_ms);
-      const Charge c = co_await std::move(charging);
-      if (c == Charge::error) co_return;
-      if (c == Charge::stream_blocked) break;
-      if (c == Charge::skip) {
-        auto giving_back = give_back(name, id, k, now_ms);
-        co_await std::move(giving_back);
-        continue;
-      }
-      auto releasing = release(cfg, *s, id, k, now_ms);
-      co_await std::move(releasing);
+boost::asio::awaitable<bool> Drainer::drain_stream(
+    const Config& cfg, const StreamConfig& s,
+    const std::vector<std::pair<int64_t, std::string>>& queue, int64_t now_ms) {
+  for (const auto& [arrival, id] : queue) {
+    if (released_.count(id)) continue;
+    Known& k = known_.at(id);
+    if (k.charged > 0 && now_ms - k.last_charge_ms > kReserveMs / 2) {
+      // Its reservation is near expiry: start over.
+      auto giving_back = give_back(s.name, id, k, now_ms);
+      co_await std::move(giving_back);
     }
+    auto charging = charge(s, id, k, now_ms);
+    const Charge c = co_await std::move(charging);
+    if (c == Charge::error) co_return false;
+    if (c == Charge::stream_blocked) break;
+    if (c == Charge::skip) {
+      auto giving_back = give_back(s.name, id, k, now_ms);
+      co_await std::move(giving_back);
+      continue;
+    }
+    auto releasing = release(cfg, s, id, k, now_ms);
+    co_await std::move(releasing);
   }
+  co_return true;
 }
 
 }  // namespace sg::rampd

@@ -30,13 +30,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/config.hpp"
+#include "formats/held_queue.hpp"
+#include "rampd/command.hpp"
 #include "rules/classifier.hpp"
 #include "store/cap_store.hpp"
 
@@ -80,8 +84,27 @@ class Drainer {
     bool warned = false;
   };
   enum class Charge { all, stream_blocked, skip, error };
+  // Per stream: (arrival, queue id), oldest first.
+  using Queues = std::map<std::string, std::vector<std::pair<int64_t, std::string>>>;
 
-  std::vector<std::string> postfix_command(const Config& cfg, const char* program) const;
+  // Lists the hold queue and reads the envelope of each message not seen
+  // before; forgets what left it. False when the queue cannot be read.
+  boost::asio::awaitable<bool> read_hold_queue(const Config& cfg);
+  boost::asio::awaitable<std::optional<held::Envelope>> read_envelope(const Config& cfg,
+                                                                      const std::string& queue_id);
+  // Counts held mail per stream into the status (and warns of the old).
+  Queues tally(const Config& cfg, int64_t now_ms);
+  // Charges and releases one stream's held mail, oldest first, until its
+  // cap refuses. False when the store failed: the round ends.
+  boost::asio::awaitable<bool> drain_stream(
+      const Config& cfg, const StreamConfig& s,
+      const std::vector<std::pair<int64_t, std::string>>& queue, int64_t now_ms);
+
+  // PROGRAM [-c postfix_config_dir] ARGS..., from postfix_command_dir.
+  std::vector<std::string> postfix_command(const Config& cfg, const char* program,
+                                           std::initializer_list<std::string> args) const;
+  // Runs it on the pool, so the loop keeps serving while it waits.
+  boost::asio::awaitable<command::Result> run_off_loop(std::vector<std::string> argv);
   boost::asio::awaitable<Charge> charge(const StreamConfig& s, const std::string& id, Known& k,
                                         int64_t now_ms);
   boost::asio::awaitable<bool> release(const Config& cfg, const StreamConfig& s,

@@ -1,8 +1,6 @@
 #include "rampd/http_client.hpp"
 
-#include <arpa/inet.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "common/endpoint.hpp"
 #include "common/text.hpp"
 
 namespace sg::http {
@@ -34,11 +31,6 @@ std::string errno_text(int e) {
 bool is_ctl_or_space(char c) {
   auto u = static_cast<unsigned char>(c);
   return u <= 0x20 || u == 0x7f;
-}
-
-bool host_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_';
 }
 
 // Milliseconds left before the deadline, for poll(); 0 once it has passed.
@@ -204,137 +196,23 @@ bool valid_header_value(std::string_view v) {
 
 }  // namespace
 
-std::string HttpUrl::host_header() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (port != 80) h += ":" + std::to_string(port);
-  return h;
-}
+namespace {
 
-std::string HttpUrl::authority() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return h + ":" + std::to_string(port);
-}
-
-std::optional<HttpUrl> parse_http_url(std::string_view url, std::string& error) {
-  error.clear();
-  for (char c : url) {
-    if (is_ctl_or_space(c)) {
-      error = "URL contains a space or a control character: '" + std::string(url) + "'";
-      return std::nullopt;
-    }
-  }
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) {
-    error = "not an http:// URL: '" + std::string(url) + "'";
-    return std::nullopt;
-  }
-  std::string_view scheme = url.substr(0, sep);
-  if (iequals(scheme, "https")) {
-    error = "https is not supported (only http://): '" + std::string(url) + "'";
-    return std::nullopt;
-  }
-  if (!iequals(scheme, "http")) {
-    error = "not an http:// URL: '" + std::string(url) + "'";
-    return std::nullopt;
-  }
-  std::string_view rest = url.substr(sep + 3);
-  size_t auth_end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, auth_end);
-  std::string_view tail = auth_end == std::string_view::npos ? "" : rest.substr(auth_end);
-
-  if (authority.find('@') != std::string_view::npos) {
-    // Not echoed: the part before '@' may be a password.
-    error = "user:password@ in an http:// URL is not supported (use api_user and api_token_file)";
-    return std::nullopt;
-  }
-
-  HttpUrl out;
-  HostPortError split_error;
-  const auto hp = split_host_port(authority, false, split_error);
-  if (!hp) {
-    error = (split_error == HostPortError::unclosed_bracket ? "unclosed '[' in the host of '"
-                                                            : "unexpected text after ']' in '") +
-            std::string(url) + "'";
-    return std::nullopt;
-  }
-  const std::string_view host = hp->host, port = hp->port;
-  const bool has_port = hp->has_port;
-  if (hp->bracketed) {
-    in6_addr a6{};
-    if (::inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1) {
-      error = "'" + std::string(host) + "' is not an IPv6 address in '" + std::string(url) + "'";
-      return std::nullopt;
-    }
-  } else {
-    if (hp->colons > 1) {
-      error = "an IPv6 address must be in brackets ([::1]) in '" + std::string(url) + "'";
-      return std::nullopt;
-    }
-    for (char c : host) {
-      if (!host_name_char(c)) {
-        error =
-            "bad character '" + std::string(1, c) + "' in the host of '" + std::string(url) + "'";
-        return std::nullopt;
-      }
-    }
-  }
-  if (host.empty()) {
-    error = "no host in '" + std::string(url) + "'";
-    return std::nullopt;
-  }
-  out.host = std::string(host);
-  if (has_port) {
-    unsigned value = 0;
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || port.size() > 5 || ec != std::errc() || p != port.data() + port.size() ||
-        value < 1 || value > 65535) {
-      error = "bad port '" + std::string(port) + "' in '" + std::string(url) + "' (1-65535)";
-      return std::nullopt;
-    }
-    out.port = static_cast<uint16_t>(value);
-  }
-  size_t hash = tail.find('#');
-  if (hash != std::string_view::npos) tail = tail.substr(0, hash);
-  if (tail.empty())
-    out.target = "/";
-  else if (tail.front() == '?')
-    out.target = "/" + std::string(tail);
-  else
-    out.target = std::string(tail);
-  return out;
-}
-
-Response post(const std::string& url, const Headers& headers, const std::string& body,
-              uint32_t timeout_ms) {
-  Response r;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::string err;
-  auto u = parse_http_url(url, err);
-  if (!u) {
-    r.error = err;
-    return r;
-  }
-  for (const auto& [name, value] : headers) {
-    if (!valid_header_name(name) || !valid_header_value(value)) {
-      r.error = "bad HTTP header '" + name + "' (empty name, or a line break in it or its value)";
-      return r;
-    }
-  }
-
-  // Resolve.
+// Resolves the URL's host and connects to each address in turn, all before
+// the one deadline. A socket < 0 with `error` set when none answered.
+Socket connect_to(const HttpUrl& u, Clock::time_point deadline, uint32_t timeout_ms,
+                  std::string& error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* res = nullptr;
-  std::string port = std::to_string(u->port);
-  int gai = ::getaddrinfo(u->host.c_str(), port.c_str(), &hints, &res);
+  const std::string port = std::to_string(u.port);
+  const int gai = ::getaddrinfo(u.host.c_str(), port.c_str(), &hints, &res);
   if (gai != 0) {
-    r.error = "cannot resolve " + u->host + ": " + ::gai_strerror(gai);
-    return r;
+    error = "cannot resolve " + u.host + ": " + ::gai_strerror(gai);
+    return Socket();
   }
-
-  // Connect: each address in turn, all before the one deadline.
   Socket sock;
   std::string connect_error = "no address";
   bool timed_out = false;
@@ -343,113 +221,148 @@ Response post(const std::string& url, const Headers& headers, const std::string&
     if (sock.get() >= 0) break;
   }
   ::freeaddrinfo(res);
-  if (sock.get() < 0) {
-    r.error = timed_out ? "timed out after " + std::to_string(timeout_ms) + " ms connecting to " +
-                              u->authority()
-                        : "cannot connect to " + u->authority() + ": " + connect_error;
-    return r;
-  }
+  if (sock.get() < 0)
+    error = timed_out ? "timed out after " + std::to_string(timeout_ms) + " ms connecting to " +
+                            u.authority()
+                      : "cannot connect to " + u.authority() + ": " + connect_error;
+  return sock;
+}
 
-  // Send.
-  std::string req = "POST " + u->target + " HTTP/1.1\r\nHost: " + u->host_header() + "\r\n";
-  for (const auto& [name, value] : headers) req += name + ": " + value + "\r\n";
-  req += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
-  req += body;
+std::string send_all(int fd, const std::string& req, const HttpUrl& u, Clock::time_point deadline,
+                     uint32_t timeout_ms) {
   size_t sent = 0;
   while (sent < req.size()) {
-    ssize_t n = ::send(sock.get(), req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      if (!wait_for(sock.get(), POLLOUT, deadline)) {
-        r.error =
-            "timed out after " + std::to_string(timeout_ms) + " ms sending to " + u->authority();
-        return r;
-      }
+      if (!wait_for(fd, POLLOUT, deadline))
+        return "timed out after " + std::to_string(timeout_ms) + " ms sending to " + u.authority();
       continue;
     }
-    r.error = "cannot send to " + u->authority() + ": " + errno_text(errno);
-    return r;
+    return "cannot send to " + u.authority() + ": " + errno_text(errno);
+  }
+  return "";
+}
+
+// The response as it arrives: the head once it is complete, then the body
+// until the server closes or the announced length (or last chunk) is in.
+class ResponseReader {
+ public:
+  explicit ResponseReader(const HttpUrl& u) : u_(u) {}
+
+  // True when the body is complete (in r.body); false with r.error set on
+  // a bad body, false with r.error empty when more is needed.
+  bool complete(Response& r) const {
+    if (!head_) return false;
+    if (head_->chunked) {
+      std::string decoded;
+      const auto d = dechunk(std::string_view(in_).substr(body_start_), decoded);
+      if (d == Dechunk::bad) r.error = "bad chunked body from " + u_.authority();
+      if (d != Dechunk::complete) return false;
+      r.body = std::move(decoded);
+      return true;
+    }
+    if (!head_->content_length || in_.size() - body_start_ < *head_->content_length) return false;
+    r.body = in_.substr(body_start_, *head_->content_length);
+    return true;
   }
 
-  // Receive until close, or until the announced body is complete.
-  std::string in;
-  std::optional<Head> head;
-  size_t body_start = 0;
+  // Bytes read; false with r.error set when the response cannot be used.
+  bool add(std::string_view bytes, Response& r) {
+    in_.append(bytes);
+    if (in_.size() > kMaxResponseBytes) {
+      r.error = "response from " + u_.authority() + " is larger than " +
+                std::to_string(kMaxResponseBytes) + " bytes";
+      return false;
+    }
+    if (head_) return true;
+    const size_t end = in_.find("\r\n\r\n");
+    if (end == std::string::npos) return true;
+    Head h;
+    std::string err;
+    if (!parse_head(std::string_view(in_).substr(0, end), h, err)) {
+      r.error = err + " from " + u_.authority();
+      return false;
+    }
+    head_ = h;
+    r.status = h.status;
+    body_start_ = end + 4;
+    return true;
+  }
+
+  // The server closed: the body is what came, unless it announced more.
+  bool closed(Response& r) const {
+    const std::string by = "connection closed by " + u_.authority();
+    if (!head_)
+      r.error = by + " before a complete response";
+    else if (head_->chunked)
+      r.error = by + " inside a chunked body";
+    else if (head_->content_length)
+      r.error = by + " after " + std::to_string(in_.size() - body_start_) + " of " +
+                std::to_string(*head_->content_length) + " body bytes";
+    else
+      r.body = in_.substr(body_start_);
+    return r.error.empty();
+  }
+
+ private:
+  const HttpUrl& u_;
+  std::string in_;
+  std::optional<Head> head_;
+  size_t body_start_ = 0;
+};
+
+// Reads until close, or until the announced body is complete.
+bool receive(int fd, const HttpUrl& u, Clock::time_point deadline, uint32_t timeout_ms,
+             Response& r) {
+  ResponseReader reader(u);
   char buf[4096];
   for (;;) {
-    if (head) {
-      if (head->chunked) {
-        std::string decoded;
-        auto d = dechunk(std::string_view(in).substr(body_start), decoded);
-        if (d == Dechunk::bad) {
-          r.error = "bad chunked body from " + u->authority();
-          return r;
-        }
-        if (d == Dechunk::complete) {
-          r.body = std::move(decoded);
-          break;
-        }
-      } else if (head->content_length && in.size() - body_start >= *head->content_length) {
-        r.body = in.substr(body_start, *head->content_length);
-        break;
-      }
-    }
-    ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
+    if (reader.complete(r)) return true;
+    if (!r.error.empty()) return false;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n > 0) {
-      in.append(buf, static_cast<size_t>(n));
-      if (in.size() > kMaxResponseBytes) {
-        r.error = "response from " + u->authority() + " is larger than " +
-                  std::to_string(kMaxResponseBytes) + " bytes";
-        return r;
-      }
-      if (!head) {
-        size_t end = in.find("\r\n\r\n");
-        if (end != std::string::npos) {
-          Head h;
-          if (!parse_head(std::string_view(in).substr(0, end), h, err)) {
-            r.error = err + " from " + u->authority();
-            return r;
-          }
-          head = h;
-          r.status = h.status;
-          body_start = end + 4;
-        }
-      }
+      if (!reader.add(std::string_view(buf, static_cast<size_t>(n)), r)) return false;
       continue;
     }
-    if (n == 0) {  // closed by the server
-      if (!head) {
-        r.error = "connection closed by " + u->authority() + " before a complete response";
-        return r;
-      }
-      if (head->chunked) {
-        r.error = "connection closed by " + u->authority() + " inside a chunked body";
-        return r;
-      }
-      if (head->content_length) {
-        r.error = "connection closed by " + u->authority() + " after " +
-                  std::to_string(in.size() - body_start) + " of " +
-                  std::to_string(*head->content_length) + " body bytes";
-        return r;
-      }
-      r.body = in.substr(body_start);
-      break;
-    }
+    if (n == 0) return reader.closed(r);
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      if (!wait_for(sock.get(), POLLIN, deadline)) {
-        r.error = "timed out after " + std::to_string(timeout_ms) + " ms waiting for " +
-                  u->authority() + " to answer";
-        return r;
-      }
-      continue;
+      if (wait_for(fd, POLLIN, deadline)) continue;
+      r.error = "timed out after " + std::to_string(timeout_ms) + " ms waiting for " +
+                u.authority() + " to answer";
+      return false;
     }
-    r.error = "cannot read from " + u->authority() + ": " + errno_text(errno);
-    return r;
+    r.error = "cannot read from " + u.authority() + ": " + errno_text(errno);
+    return false;
   }
-  r.ok = true;
+}
+
+}  // namespace
+
+Response post(const std::string& url, const Headers& headers, const std::string& body,
+              uint32_t timeout_ms) {
+  Response r;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto u = parse_http_url(url, r.error);
+  if (!u) return r;
+  for (const auto& [name, value] : headers) {
+    if (!valid_header_name(name) || !valid_header_value(value)) {
+      r.error = "bad HTTP header '" + name + "' (empty name, or a line break in it or its value)";
+      return r;
+    }
+  }
+  Socket sock = connect_to(*u, deadline, timeout_ms, r.error);
+  if (sock.get() < 0) return r;
+  std::string req = "POST " + u->target + " HTTP/1.1\r\nHost: " + u->host_header() + "\r\n";
+  for (const auto& [name, value] : headers) req += name + ": " + value + "\r\n";
+  req += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  req += body;
+  r.error = send_all(sock.get(), req, *u, deadline, timeout_ms);
+  if (!r.error.empty()) return r;
+  r.ok = receive(sock.get(), *u, deadline, timeout_ms, r);
   return r;
 }
 

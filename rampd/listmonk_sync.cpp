@@ -317,6 +317,57 @@ std::string redact_dsn(const std::string& dsn) {
   return out;
 }
 
+namespace {
+
+using Settings = std::map<std::string, std::string>;
+
+// Opens the transaction and reads the three settings FOR UPDATE. Returns
+// what went wrong, "" when all three were read into `found`.
+std::string lock_settings(Conn& conn, uint32_t timeout_ms, Settings& found) {
+  if (!conn.exec("BEGIN", {}, "BEGIN")) return conn.error();
+  // The server gives up a statement (one waiting on a row lock, say) after the
+  // same time; SET LOCAL, so it ends with the transaction.
+  if (!conn.exec("SELECT set_config('statement_timeout', $1, true)", {std::to_string(timeout_ms)},
+                 "setting statement_timeout"))
+    return conn.error();
+  auto rows = conn.exec(
+      "SELECT key, value::text FROM settings WHERE key IN ($1, $2, $3) ORDER BY key FOR UPDATE",
+      {kEnabledKey, kDurationKey, kRateKey}, "reading Listmonk's settings");
+  if (!rows) {
+    std::string e = conn.error();
+    if (conn.sqlstate() == "42P01") e += " (is this Listmonk's database?)";
+    return e;
+  }
+  for (int i = 0; i < PQntuples(rows.get()); ++i)
+    found[PQgetvalue(rows.get(), i, 0)] = PQgetvalue(rows.get(), i, 1);
+  std::string missing;
+  for (const char* k : {kEnabledKey, kDurationKey, kRateKey}) {
+    if (!found.count(k)) missing += std::string(missing.empty() ? "" : ", ") + k;
+  }
+  if (missing.empty()) return "";
+  return "not a Listmonk database: its settings table has no " + missing + " (nothing was written)";
+}
+
+// Writes each setting that differs from what is wanted; `changed` says
+// whether any did. False on a failed UPDATE.
+bool write_settings(Conn& conn, Settings& found, const Desired& d, bool& changed) {
+  const std::array<std::pair<const char*, nlohmann::json>, 3> want = {{
+      {kEnabledKey, nlohmann::json(true)},
+      {kDurationKey, nlohmann::json(d.window)},
+      {kRateKey, nlohmann::json(d.rate)},
+  }};
+  for (const auto& [key, value] : want) {
+    if (same_json(found[key], value)) continue;
+    auto up = conn.exec("UPDATE settings SET value = $2::jsonb, updated_at = NOW() WHERE key = $1",
+                        {key, value.dump()}, "updating Listmonk's settings");
+    if (!up) return false;
+    changed = true;
+  }
+  return true;
+}
+
+}  // namespace
+
 SyncResult sync_settings(const ListmonkConfig& cfg, const Desired& d) {
   SyncResult r;
   const std::string where = redact_dsn(cfg.dsn);
@@ -329,12 +380,9 @@ SyncResult sync_settings(const ListmonkConfig& cfg, const Desired& d) {
     r.error = where + ": no sliding-window duration to write";
     return r;
   }
-  std::string password;
-  {
-    auto v = conninfo_values(cfg.dsn, nullptr);
-    if (auto it = v.find("password"); it != v.end()) password = it->second;
-  }
-  Conn conn(cfg.timeout_ms, password);
+  const auto values = conninfo_values(cfg.dsn, nullptr);
+  const auto pw = values.find("password");
+  Conn conn(cfg.timeout_ms, pw == values.end() ? std::string() : pw->second);
   if (!conn.connect(cfg.dsn)) {
     r.error = where + ": cannot connect to Listmonk's database: " + conn.error();
     return r;
@@ -346,50 +394,13 @@ SyncResult sync_settings(const ListmonkConfig& cfg, const Desired& d) {
     r.changed = false;
     return r;
   };
-
-  if (!conn.exec("BEGIN", {}, "BEGIN")) return failed(conn.error());
-  // The server gives up a statement (one waiting on a row lock, say) after the
-  // same time; SET LOCAL, so it ends with the transaction.
-  if (!conn.exec("SELECT set_config('statement_timeout', $1, true)",
-                 {std::to_string(cfg.timeout_ms)}, "setting statement_timeout"))
-    return failed(conn.error());
-
-  auto rows = conn.exec(
-      "SELECT key, value::text FROM settings WHERE key IN ($1, $2, $3) ORDER BY key FOR UPDATE",
-      {kEnabledKey, kDurationKey, kRateKey}, "reading Listmonk's settings");
-  if (!rows) {
-    std::string e = conn.error();
-    if (conn.sqlstate() == "42P01") e += " (is this Listmonk's database?)";
+  Settings found;
+  if (const std::string e = lock_settings(conn, cfg.timeout_ms, found); !e.empty())
     return failed(e);
-  }
-  std::map<std::string, std::string> found;
-  for (int i = 0; i < PQntuples(rows.get()); ++i)
-    found[PQgetvalue(rows.get(), i, 0)] = PQgetvalue(rows.get(), i, 1);
-
-  std::string missing;
-  for (const char* k : {kEnabledKey, kDurationKey, kRateKey}) {
-    if (!found.count(k)) missing += std::string(missing.empty() ? "" : ", ") + k;
-  }
-  if (!missing.empty())
-    return failed("not a Listmonk database: its settings table has no " + missing +
-                  " (nothing was written)");
-
   r.old_enabled = found[kEnabledKey];
   r.old_window = found[kDurationKey];
   r.old_rate = found[kRateKey];
-
-  const std::array<std::pair<const char*, nlohmann::json>, 3> want = {{
-      {kEnabledKey, nlohmann::json(true)},
-      {kDurationKey, nlohmann::json(d.window)},
-      {kRateKey, nlohmann::json(d.rate)},
-  }};
-  for (const auto& [key, value] : want) {
-    if (same_json(found[key], value)) continue;
-    auto up = conn.exec("UPDATE settings SET value = $2::jsonb, updated_at = NOW() WHERE key = $1",
-                        {key, value.dump()}, "updating Listmonk's settings");
-    if (!up) return failed(conn.error());
-    r.changed = true;
-  }
+  if (!write_settings(conn, found, d, r.changed)) return failed(conn.error());
   // Nothing differs: end the transaction without a write.
   if (!conn.exec(r.changed ? "COMMIT" : "ROLLBACK", {}, r.changed ? "COMMIT" : "ROLLBACK")) {
     // A COMMIT whose answer never came may have been applied.

@@ -116,6 +116,37 @@ boost::asio::awaitable<std::string> RampPublisher::copy_counts(const StreamConfi
   co_return std::string();
 }
 
+boost::asio::awaitable<std::string> RampPublisher::count_days(const StreamConfig& s,
+                                                              int64_t stamp_day, int64_t today,
+                                                              ramp::Count& count) {
+  const RampConfig& ramp = *s.ramp;
+  if (ramp.count != RampCount::send_days) {
+    count = ramp::calendar_days(stamp_day, today);
+    co_return std::string();
+  }
+  auto reading_history = cmd(redis_, "HGETALL", keys::sent_days(prefix_, s.name));
+  Reply h = co_await std::move(reading_history);
+  if (!h.ok()) co_return "reading the send history: " + h.error();
+  std::vector<ramp::SentDay> history;
+  for (auto& [day, sent] : pairs(h))
+    if (auto n = to_int(sent); n && *n >= 0) history.push_back({day, static_cast<uint64_t>(*n)});
+  std::string err;
+  auto c = ramp::send_days(history, stamp_day, today, ramp.send_day_minimum, err);
+  if (!c) co_return "send history: " + err;
+  count = *c;
+  co_return std::string();
+}
+
+// The caps and the ramp state in one script call (store/lua/caps.lua).
+boost::asio::awaitable<Reply> RampPublisher::publish_caps(const StreamConfig& s,
+                                                          const ramp::Advanced& advanced,
+                                                          int64_t now_ms) {
+  std::vector<std::string> script_keys{keys::caps(prefix_, s.name),
+                                       keys::ramp_state(prefix_, s.name)};
+  auto publishing = call(caps_, std::move(script_keys), ramp_args(*s.ramp, advanced, now_ms));
+  co_return co_await std::move(publishing);
+}
+
 boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s, int64_t now_ms,
                                                           bool frozen, std::string frozen_why) {
   RampReport rep;
@@ -141,24 +172,11 @@ boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s,
     co_return rep;
   }
 
-  if (ramp.count == RampCount::send_days) {
-    auto reading_history = cmd(redis_, "HGETALL", keys::sent_days(prefix_, s.name));
-    Reply h = co_await std::move(reading_history);
-    if (!h.ok()) {
-      rep.error = "reading the send history: " + h.error();
-      co_return rep;
-    }
-    std::vector<ramp::SentDay> history;
-    for (auto& [day, sent] : pairs(h))
-      if (auto n = to_int(sent); n && *n >= 0) history.push_back({day, static_cast<uint64_t>(*n)});
-    auto c = ramp::send_days(history, stamp_day, today, ramp.send_day_minimum, err);
-    if (!c) {
-      rep.error = "send history: " + err;
-      co_return rep;
-    }
-    rep.count = *c;
-  } else {
-    rep.count = ramp::calendar_days(stamp_day, today);
+  auto counting = count_days(s, stamp_day, today, rep.count);
+  err = co_await std::move(counting);
+  if (!err.empty()) {
+    rep.error = err;
+    co_return rep;
   }
 
   auto reading_state = cmd(redis_, "HGETALL", keys::ramp_state(prefix_, s.name));
@@ -177,10 +195,7 @@ boost::asio::awaitable<RampReport> RampPublisher::publish(const StreamConfig& s,
     rep.advanced = ramp::advance(ramp, previous, rep.count, today);
   }
 
-  std::vector<std::string> script_keys(2);
-  script_keys[0] = keys::caps(prefix_, s.name);
-  script_keys[1] = keys::ramp_state(prefix_, s.name);
-  auto publishing = call(caps_, std::move(script_keys), ramp_args(ramp, rep.advanced, now_ms));
+  auto publishing = publish_caps(s, rep.advanced, now_ms);
   Reply r = co_await std::move(publishing);
   if (!r.ok() || r.type != Reply::Type::array || r.elements.size() != 2) {
     rep.error = "publishing the caps: " + (r.ok() ? std::string("unexpected reply") : r.error());

@@ -20,6 +20,7 @@
 #include "common/config.hpp"
 #include "rules/ramp.hpp"
 #include "store/lua_script.hpp"
+#include "store/redis_await.hpp"
 #include "store/redis_client.hpp"
 
 namespace sg::rampd {
@@ -52,6 +53,12 @@ class RampPublisher {
  private:
   boost::asio::awaitable<std::string> copy_counts(const StreamConfig& stream, int64_t today,
                                                   uint64_t& sent_today);
+  // The ramp's day count (calendar days, or send days from the history);
+  // what went wrong, "" when `count` is set.
+  boost::asio::awaitable<std::string> count_days(const StreamConfig& stream, int64_t stamp_day,
+                                                 int64_t today, ramp::Count& count);
+  boost::asio::awaitable<Reply> publish_caps(const StreamConfig& stream,
+                                             const ramp::Advanced& advanced, int64_t now_ms);
 
   RedisClient& redis_;
   std::string prefix_;

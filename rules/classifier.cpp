@@ -109,6 +109,47 @@ std::optional<std::string> recipient_domain(std::string_view recipient) {
   return normalise_domain(domain);
 }
 
+std::string DomainList::add_entry(std::string_view line) {
+  const char first = line.front();
+  if (first == '!' || first == '=') {
+    const std::string_view rest = line.substr(1);
+    auto d = normalise_domain(rest);
+    if (!d)
+      return std::string(first == '!' ? "invalid exception domain " : "invalid exact domain ") +
+             quoted(rest);
+    (first == '!' ? except_ : exact_).insert(std::move(*d));
+    return "";
+  }
+  if (first == '*') return add_word(line);
+  if (line.ends_with(".*")) {
+    const std::string_view name = line.substr(0, line.size() - 2);
+    if (name.empty() || name.find('.') != std::string_view::npos)
+      return "invalid pattern " + quoted(line) + ": expected one label before .*";
+    auto n = normalise_label(name);
+    if (!n) return "invalid pattern " + quoted(line) + ": the label has a character not allowed";
+    country_.insert(std::move(*n));
+    return "";
+  }
+  if (!is_label_byte(first) || first == '-') return "unknown leading character in " + quoted(line);
+  auto d = normalise_domain(line);
+  if (!d) return "invalid domain " + quoted(line);
+  suffix_.insert(std::move(*d));
+  return "";
+}
+
+std::string DomainList::add_word(std::string_view line) {
+  if (line.size() < 2 || line.back() != '*')
+    return "invalid pattern " + quoted(line) + ": expected *word*";
+  const std::string_view word = line.substr(1, line.size() - 2);
+  if (word.empty() || word.find('.') != std::string_view::npos)
+    return "invalid pattern " + quoted(line) + ": the word must be non-empty, without dots";
+  auto w = normalise_label(word);
+  if (!w) return "invalid pattern " + quoted(line) + ": the word has a character not allowed";
+  if (std::find(label_contains_.begin(), label_contains_.end(), *w) == label_contains_.end())
+    label_contains_.push_back(std::move(*w));
+  return "";
+}
+
 DomainList DomainList::parse(std::string_view text, const std::string& file,
                              std::vector<ListError>& errors) {
   DomainList list;
@@ -126,61 +167,8 @@ DomainList DomainList::parse(std::string_view text, const std::string& file,
     line = text::trim(line);
     if (line.empty()) continue;
 
-    auto error = [&](std::string message) {
-      errors.push_back(ListError{file, line_no, std::move(message)});
-    };
-    const char first = line.front();
-
-    if (first == '!' || first == '=') {
-      const std::string_view rest = line.substr(1);
-      auto d = normalise_domain(rest);
-      if (!d) {
-        error(std::string(first == '!' ? "invalid exception domain " : "invalid exact domain ") +
-              quoted(rest));
-        continue;
-      }
-      (first == '!' ? list.except_ : list.exact_).insert(std::move(*d));
-    } else if (first == '*') {
-      if (line.size() < 2 || line.back() != '*') {
-        error("invalid pattern " + quoted(line) + ": expected *word*");
-        continue;
-      }
-      const std::string_view word = line.substr(1, line.size() - 2);
-      if (word.empty() || word.find('.') != std::string_view::npos) {
-        error("invalid pattern " + quoted(line) + ": the word must be non-empty, without dots");
-        continue;
-      }
-      auto w = normalise_label(word);
-      if (!w) {
-        error("invalid pattern " + quoted(line) + ": the word has a character not allowed");
-        continue;
-      }
-      if (std::find(list.label_contains_.begin(), list.label_contains_.end(), *w) ==
-          list.label_contains_.end()) {
-        list.label_contains_.push_back(std::move(*w));
-      }
-    } else if (line.ends_with(".*")) {
-      const std::string_view name = line.substr(0, line.size() - 2);
-      if (name.empty() || name.find('.') != std::string_view::npos) {
-        error("invalid pattern " + quoted(line) + ": expected one label before .*");
-        continue;
-      }
-      auto n = normalise_label(name);
-      if (!n) {
-        error("invalid pattern " + quoted(line) + ": the label has a character not allowed");
-        continue;
-      }
-      list.country_.insert(std::move(*n));
-    } else if (is_label_byte(first) && first != '-') {
-      auto d = normalise_domain(line);
-      if (!d) {
-        error("invalid domain " + quoted(line));
-        continue;
-      }
-      list.suffix_.insert(std::move(*d));
-    } else {
-      error("unknown leading character in " + quoted(line));
-    }
+    if (std::string e = list.add_entry(line); !e.empty())
+      errors.push_back(ListError{file, line_no, std::move(e)});
   }
   return list;
 }

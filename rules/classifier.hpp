@@ -77,6 +77,10 @@ class DomainList {
  private:
   bool excepted(std::string_view domain) const;
   bool country_match(std::string_view domain) const;
+  // One entry of a list file (trimmed, not empty); what is wrong with it, ""
+  // when it was added. add_word: a "*word*" entry.
+  std::string add_entry(std::string_view line);
+  std::string add_word(std::string_view line);
 
   detail::StringSet suffix_;  // domain and subdomains
   detail::StringSet exact_;

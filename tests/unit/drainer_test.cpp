@@ -1,0 +1,243 @@
+// The drainer on the fake caps store (tests/fakes/fake_cap_store.hpp) and
+// stand-ins for postqueue, postcat and postsuper: small scripts over a
+// directory that plays the hold queue. What is charged, released,
+// committed, given back and counted, without Redis or Postfix. (The drainer
+// against a real Postfix and Redis is the e2e tests'.)
+#include "rampd/drainer.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/fakes/fake_cap_store.hpp"
+#include "tests/unit/config_text.hpp"
+
+namespace sg::rampd {
+namespace {
+
+namespace net = boost::asio;
+namespace fs = std::filesystem;
+
+constexpr int64_t kNowMs = 1'795'400'000'000;  // 2026-11-23, after the arrivals below
+
+// postqueue -j lists every file under hold/ (its arrival time from
+// arrival/ID); postcat -e -q ID prints hold/ID; postsuper -H ID moves it to
+// released/ unless the file "refuse" exists. Every postsuper and postqueue
+// -i call is appended to "log".
+const char* kPostqueue = R"SH(#!/bin/sh
+d=$(dirname "$0")
+case "$1" in
+-j) for f in "$d"/hold/*; do
+      [ -e "$f" ] || continue
+      id=$(basename "$f")
+      printf '{"queue_name": "hold", "queue_id": "%s", "arrival_time": %s, "recipients": []}\n' "$id" "$(cat "$d/arrival/$id")"
+    done ;;
+-i) echo "postqueue -i $2" >> "$d/log" ;;
+*) exit 64 ;;
+esac
+)SH";
+const char* kPostcat = R"SH(#!/bin/sh
+d=$(dirname "$0")
+[ "$1 $2" = "-e -q" ] || exit 64
+cat "$d/hold/$3" 2>/dev/null || { echo "postcat: fatal: open queue file $3: No such file" >&2; exit 1; }
+)SH";
+const char* kPostsuper = R"SH(#!/bin/sh
+d=$(dirname "$0")
+echo "postsuper $1 $2" >> "$d/log"
+if [ -e "$d/refuse" ]; then echo "postsuper: fatal: refused" >&2; exit 1; fi
+mv "$d/hold/$2" "$d/released/$2" && echo "postsuper: Released from hold: 1 message" >&2
+)SH";
+
+struct DrainerTest : ::testing::Test {
+  fs::path dir;
+  net::io_context io;
+  net::thread_pool pool{1};
+  testing::FakeCapStore store;
+  Drainer drainer{io, pool, store};
+  std::shared_ptr<const Config> cfg;
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/sg-drainer-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    for (const char* sub : {"hold", "arrival", "released"}) fs::create_directory(dir / sub);
+    script("postqueue", kPostqueue);
+    script("postcat", kPostcat);
+    script("postsuper", kPostsuper);
+  }
+  void TearDown() override {
+    pool.join();
+    fs::remove_all(dir);
+  }
+
+  void script(const std::string& name, const char* text) {
+    std::ofstream(dir / name) << text;
+    ::chmod((dir / name).c_str(), 0755);
+  }
+
+  void configure(const std::string& extra_rampd = "", const std::string& trucking = "") {
+    auto parsed = testing::parse_text(R"(
+[rampd]
+postfix_command_dir = ")" + dir.string() +
+                                      "\"\n" + extra_rampd + R"(
+[operators.google]
+domains = ["gmail.com"]
+[[stream]]
+name = "trucking"
+ports = [25]
+over_cap = "hold"
+hourly_cap = 1000
+daily_cap = 3
+)" + trucking + R"(
+[[stream]]
+name = "healthcare"
+ports = [2526]
+over_cap = "hold"
+hourly_cap = 1000
+daily_cap = 100
+)");
+    ASSERT_TRUE(parsed.config) << testing::all_errors(parsed);
+    cfg = parsed.config;
+  }
+
+  // A held message: its queue file as postcat -e shows it.
+  void hold(const std::string& id, const std::string& transport,
+            const std::vector<std::string>& recipients, int64_t arrival_s) {
+    std::ostringstream env;
+    env << "*** ENVELOPE RECORDS hold/" << id << " ***\n"
+        << "message_arrival_time: Sun Nov 22 22:21:57 2026\n"
+        << "content_filter: " << transport << ":\n"
+        << "sender: news@send.example.com\n";
+    for (const auto& r : recipients)
+      env << "original_recipient: " << r << "\nrecipient: " << r << "\n";
+    env << "*** MESSAGE CONTENTS hold/" << id << " ***\n"
+        << "Subject: load\n\nbody\n"
+        << "*** HEADER EXTRACTED hold/" << id << " ***\n"
+        << "*** MESSAGE FILE END hold/" << id << " ***\n";
+    std::ofstream(dir / "hold" / id) << env.str();
+    std::ofstream(dir / "arrival" / id) << arrival_s;
+  }
+
+  void run_once() {
+    auto guard = net::make_work_guard(io);
+    bool done = false;
+    net::co_spawn(io, drainer.run_once(cfg, kNowMs), [&](std::exception_ptr e) {
+      EXPECT_FALSE(e);
+      done = true;
+      guard.reset();
+    });
+    io.restart();
+    io.run();
+    EXPECT_TRUE(done);
+  }
+
+  std::vector<std::string> log() const {
+    std::vector<std::string> out;
+    std::ifstream in(dir / "log");
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+  bool released(const std::string& id) const { return fs::exists(dir / "released" / id); }
+};
+
+TEST_F(DrainerTest, HeldMailWithinItsCapsIsChargedReleasedCommittedAndFlushed) {
+  configure();
+  hold("39812A80135", "sg-healthcare", {"a@clinic.example", "b@clinic.example"}, 1795386117);
+  run_once();
+  EXPECT_TRUE(released("39812A80135"));
+  EXPECT_EQ(log(),
+            (std::vector<std::string>{"postsuper -H 39812A80135", "postqueue -i 39812A80135"}));
+  EXPECT_EQ(store.calls, (std::vector<std::string>{"charge healthcare", "charge healthcare",
+                                                   "commit healthcare rampd-39812A80135"}));
+  EXPECT_EQ(store.committed["healthcare/rampd-39812A80135"], 2);
+  const auto& st = drainer.status().streams.at("healthcare");
+  EXPECT_EQ(st.released_total, 1u);
+  EXPECT_EQ(st.recipients_released_total, 2u);
+  EXPECT_TRUE(drainer.status().problem.empty()) << drainer.status().problem;
+}
+
+TEST_F(DrainerTest, OverTheStreamCapNothingIsReleasedAndTheOldestKeepsItsCharges) {
+  configure();  // trucking: daily_cap = 3
+  hold("39812A80135", "sg-trucking", {"a@fleet.example", "b@fleet.example"}, 1795386100);
+  hold("39812A80136", "sg-trucking", {"c@fleet.example", "d@fleet.example"}, 1795386200);
+  run_once();
+  EXPECT_TRUE(released("39812A80135"));
+  EXPECT_FALSE(released("39812A80136")) << "released past the stream's daily cap";
+  // The second message got one of its two charges; it keeps it (the stream
+  // is blocked, not the message) and waits for the next round.
+  EXPECT_EQ(store.reserved["trucking/rampd-39812A80136"], 1);
+  EXPECT_EQ(store.used["trucking/daily/"], 3);
+  EXPECT_EQ(drainer.status().streams.at("trucking").held, 2u);  // counted before the release
+}
+
+TEST_F(DrainerTest, AnOperatorCapSkipsThatMessageAndGivesItsChargesBackNotTheStream) {
+  configure("", "operator_daily = { google = 0 }\n");
+  hold("39812A80135", "sg-trucking", {"a@fleet.example", "b@gmail.com"}, 1795386100);
+  hold("39812A80136", "sg-trucking", {"c@fleet.example"}, 1795386200);
+  run_once();
+  EXPECT_FALSE(released("39812A80135")) << "released past google's cap of 0";
+  EXPECT_TRUE(released("39812A80136")) << "one operator's cap held up the whole stream";
+  EXPECT_EQ(std::count(store.calls.begin(), store.calls.end(), "cancel trucking rampd-39812A80135"),
+            1);
+  EXPECT_EQ(store.reserved.count("trucking/rampd-39812A80135"), 0u);
+}
+
+TEST_F(DrainerTest, APostsuperThatFailsGivesTheChargesBackAndIsCounted) {
+  configure();
+  hold("39812A80135", "sg-healthcare", {"a@clinic.example"}, 1795386117);
+  std::ofstream(dir / "refuse") << "";
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_EQ(store.calls.back(), "cancel healthcare rampd-39812A80135");
+  EXPECT_TRUE(store.committed.empty());
+  EXPECT_EQ(drainer.status().release_failures_total, 1u);
+  EXPECT_EQ(log(), std::vector<std::string>{"postsuper -H 39812A80135"})
+      << "flushed unreleased mail";
+}
+
+TEST_F(DrainerTest, MailOfNoStreamIsCountedAndNeverReleased) {
+  configure();
+  hold("39812A80135", "smtp", {"a@clinic.example"}, 1795386117);
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_TRUE(store.calls.empty());
+  EXPECT_EQ(drainer.status().held_of_no_stream, 1u);
+}
+
+TEST_F(DrainerTest, WithDrainOffHeldMailIsCountedButNeitherChargedNorReleased) {
+  configure("drain = false\n");
+  hold("39812A80135", "sg-healthcare", {"a@clinic.example"}, 1795386117);
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_TRUE(store.calls.empty());
+  EXPECT_EQ(drainer.status().streams.at("healthcare").held, 1u);
+}
+
+TEST_F(DrainerTest, AStoreThatFailsEndsTheRoundWithNothingReleased) {
+  configure();
+  hold("39812A80135", "sg-healthcare", {"a@clinic.example"}, 1795386117);
+  store.fail_with = "connection refused";
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_NE(drainer.status().problem.find("connection refused"), std::string::npos)
+      << drainer.status().problem;
+}
+
+TEST_F(DrainerTest, AQueueThatCannotBeReadIsAProblemNotACrash) {
+  configure();
+  fs::remove(dir / "postqueue");
+  run_once();
+  EXPECT_NE(drainer.status().problem.find("reading the queue"), std::string::npos)
+      << drainer.status().problem;
+  EXPECT_TRUE(store.calls.empty());
+}
+
+}  // namespace
+}  // namespace sg::rampd
