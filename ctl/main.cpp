@@ -1,4 +1,5 @@
-// streamguardctl: thin command line over the library (common/postfix_conf).
+// streamguardctl: thin command line over streamguard_ctl_core (the Postfix
+// renderer, ctl/postfix_conf.hpp).
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "ctl/current_postfix.hpp"
 #include "ctl/postfix_conf.hpp"
 #include "rules/classifier.hpp"
 
@@ -20,36 +22,49 @@ constexpr const char* kHelp = R"(NAME
 
 SYNOPSIS
     streamguardctl postfix-conf --config FILE [--out DIR]
+                   [--postfix-config DIR | --without-postfix]
     streamguardctl --help | --version
 
 DESCRIPTION
     postfix-conf renders the Postfix side of streamguard from the same
     configuration streamguard-policyd reads, so the submission ports, the
-    stream transports and the excluded lists cannot drift apart:
+    stream transports and the excluded lists cannot drift apart. Everything
+    it adds applies to the stream services only: inbound mail on port 25,
+    staff submission on 587/465, pickup (cron mail) and local delivery keep
+    main.cf's own settings.
 
     main.cf.fragment
-        smtpd_recipient_restrictions: first check_recipient_access with the
+        streamguard's own parameters, none of Postfix's:
+        streamguard_recipient_restrictions (check_recipient_access with the
         backstop map, then check_policy_service for streamguard-policyd
-        ([postfix] policy_service, policy_timeout, default_action), then
-        permit_mynetworks and reject_unauth_destination. With [policyd]
-        commit = "end_of_message", also smtpd_end_of_data_restrictions.
+        with [postfix] policy_service, policy_timeout, default_action, then
+        the smtpd_recipient_restrictions main.cf has now, so
+        permit_sasl_authenticated and the operator's own checks still
+        apply); streamguard_shadow_recipient_restrictions when a stream is
+        in shadow mode (the backstop only logs, policyd's default_action is
+        DUNNO); streamguard_end_of_data_restrictions with [policyd] commit
+        = "end_of_message"; streamguard_milters with a [milter] table.
 
     master.cf.fragment
-        One smtpd service per port of every [[stream]] (service "smtp" for
-        port 25, else the port number; "ADDR:PORT" with [postfix]
-        listen_address), each with the stream's syslog_name and
-        content_filter=TRANSPORT:, and one smtp transport per stream with its
-        smtp_bind_address and smtp_helo_name (a stream's postfix = { ... }).
+        One smtpd service per port of every [[stream]] ("ADDR:PORT" with
+        [postfix] listen_address; "smtp" for port 25), each with the
+        stream's syslog_name, content_filter=TRANSPORT: and -o lines naming
+        the streamguard_* parameters (milter_default_action=tempfail, or
+        accept for a stream in shadow), and one smtp transport per stream
+        with its smtp_bind_address and smtp_helo_name.
 
     streamguard-backstop.regexp
         A Postfix regexp: table refusing at RCPT (REJECT 5.7.1, in the words
         policyd uses) every recipient on a list that EVERY stream excludes,
         e.g. yahoo_family. smtpd reads it itself, so it holds while
         streamguard-policyd is down. It belongs in [postfix] backstop_dir,
-        where main.cf.fragment points. A transport_maps backstop would not
-        work: a per-service content_filter overrides transport_maps.
+        where main.cf.fragment points.
 
-    Nothing is applied to Postfix: merge the fragments into main.cf and
+    A stream on port 25 needs [postfix] listen_address: port 25 on every
+    address is where inbound mail arrives, and it would be charged to the
+    stream and sent out through its transport. postfix-conf refuses it.
+
+    Nothing is applied to Postfix: add the fragments to main.cf and
     master.cf, install the map, and run `postfix reload` (see
     postfix-conf/README.md).
 
@@ -62,6 +77,17 @@ OPTIONS
                     missing; files are replaced) and name what was written.
                     Without --out, the three are printed to standard output,
                     each after a "#### streamguardctl: FILE ####" line.
+    --postfix-config DIR
+                    Read the current smtpd_recipient_restrictions,
+                    smtpd_relay_restrictions and inet_interfaces from the
+                    Postfix configured in DIR (postconf -c DIR). Default:
+                    [rampd] postfix_config_dir, else Postfix's own default
+                    (/etc/postfix). postconf is run from [rampd]
+                    postfix_command_dir (/usr/sbin).
+    --without-postfix
+                    Do not ask postconf: render as for a stock Postfix 3.6
+                    (no smtpd_recipient_restrictions of its own). For a
+                    machine without Postfix, e.g. to read the output first.
     --help          This text.
     --version       The version.
 
@@ -76,8 +102,9 @@ FILES
 
 EXIT STATUS
     0 when rendered; 1 when the configuration or a list is invalid (each
-    problem printed as FILE:LINE:COLUMN: message) or an output file cannot be
-    written; 2 on a usage error.
+    problem printed as FILE:LINE:COLUMN: message), postconf cannot be run,
+    the rendering would break Postfix (a stream on port 25 of every
+    address), or an output file cannot be written; 2 on a usage error.
 
 EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less
@@ -88,6 +115,7 @@ EXAMPLES
 int usage(const std::string& msg) {
   std::cerr << "streamguardctl: " << msg << "\n"
             << "usage: streamguardctl postfix-conf --config FILE [--out DIR]\n"
+            << "                      [--postfix-config DIR | --without-postfix]\n"
             << "       streamguardctl --help\n";
   return 2;
 }
@@ -113,7 +141,28 @@ bool write_file(const std::filesystem::path& path, const std::string& text) {
   return true;
 }
 
-int postfix_conf(const std::string& config_path, const std::optional<std::string>& out_dir) {
+struct Options {
+  std::optional<std::string> config, out, postfix_config;
+  bool without_postfix = false;
+};
+
+// What main.cf has now: postconf's answer, or Postfix's defaults.
+std::optional<sg::CurrentPostfix> current_postfix(const sg::Config& cfg, const Options& o) {
+  if (o.without_postfix) return sg::CurrentPostfix{};
+  const std::string postconf = cfg.rampd.postfix_command_dir + "/postconf";
+  std::string error;
+  auto now = sg::read_current_postfix(
+      postconf, o.postfix_config.value_or(cfg.rampd.postfix_config_dir), error);
+  if (!now)
+    std::cerr << "streamguardctl: cannot read the current Postfix settings: " << error
+              << "\n(--postfix-config DIR names the Postfix configuration; --without-postfix "
+                 "renders for a stock Postfix)\n";
+  return now;
+}
+
+int postfix_conf(const Options& o) {
+  const std::string& config_path = *o.config;
+  const std::optional<std::string>& out_dir = o.out;
   auto loaded = sg::load_config(config_path);
   if (!loaded.config) {
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
@@ -132,8 +181,12 @@ int postfix_conf(const std::string& config_path, const std::optional<std::string
     return 1;
   }
 
-  const auto conf = sg::render_postfix_conf(cfg, lists);
+  const auto now = current_postfix(cfg, o);
+  if (!now) return 1;
+  const auto conf = sg::render_postfix_conf(cfg, lists, *now);
   for (const auto& w : conf.warnings) std::cerr << "streamguardctl: warning: " << w << "\n";
+  for (const auto& e : conf.errors) std::cerr << "streamguardctl: " << e << "\n";
+  if (!conf.errors.empty()) return 1;
 
   std::vector<std::pair<std::string, const std::string*>> files = {
       {"main.cf.fragment", &conf.main_cf}, {"master.cf.fragment", &conf.master_cf}};
@@ -155,8 +208,8 @@ int postfix_conf(const std::string& config_path, const std::optional<std::string
     if (!write_file(path, *text)) return 1;
     std::cout << "wrote " << path.string() << "\n";
   }
-  std::cout << "next: merge main.cf.fragment into main.cf and master.cf.fragment into "
-               "master.cf, install "
+  std::cout << "next: add main.cf.fragment to main.cf and the services of master.cf.fragment "
+               "to master.cf, install "
             << sg::kBackstopMapFile << " as " << cfg.postfix.backstop_dir << "/"
             << sg::kBackstopMapFile << ", then `postfix reload`\n";
   return 0;
@@ -178,7 +231,7 @@ int main(int argc, char** argv) {
     }
   }
   if (args[0] != "postfix-conf") return usage("unknown command '" + args[0] + "'");
-  std::optional<std::string> config, out;
+  Options o;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](std::optional<std::string>& slot) {
@@ -187,13 +240,20 @@ int main(int argc, char** argv) {
       return true;
     };
     if (a == "--config") {
-      if (config || !value(config)) return usage("--config needs one FILE");
+      if (o.config || !value(o.config)) return usage("--config needs one FILE");
     } else if (a == "--out") {
-      if (out || !value(out)) return usage("--out needs one DIR");
+      if (o.out || !value(o.out)) return usage("--out needs one DIR");
+    } else if (a == "--postfix-config") {
+      if (o.postfix_config || !value(o.postfix_config))
+        return usage("--postfix-config needs one DIR");
+    } else if (a == "--without-postfix") {
+      o.without_postfix = true;
     } else {
       return usage("unknown option '" + a + "'");
     }
   }
-  if (!config) return usage("postfix-conf needs --config FILE");
-  return postfix_conf(*config, out);
+  if (!o.config) return usage("postfix-conf needs --config FILE");
+  if (o.postfix_config && o.without_postfix)
+    return usage("give --postfix-config or --without-postfix, not both");
+  return postfix_conf(o);
 }

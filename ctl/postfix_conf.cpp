@@ -1,83 +1,15 @@
+// The main.cf and master.cf fragments (ctl/postfix_conf.hpp). Everything
+// streamguard adds is scoped to the stream services: main.cf gets only
+// parameters of its own (streamguard_*), which nothing reads until a stream
+// service names them with -o in master.cf.
 #include "ctl/postfix_conf.hpp"
 
 #include <algorithm>
-#include <filesystem>
-#include <set>
 #include <sstream>
-
-#include "rules/decision.hpp"
 
 namespace sg {
 
 namespace {
-
-// Escapes the bytes POSIX extended regular expressions give a meaning to
-// (and '/', the table's pattern delimiter). List entries are normalised
-// domain names, so in practice only '.' needs it.
-std::string regex_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (std::string_view("\\^$.|?*+()[]{}/").find(c) != std::string_view::npos) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-// The text of a regexp: table result: "$" is Postfix's substitution mark.
-std::string result_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) out += c == '$' ? std::string("$$") : std::string(1, c);
-  return out;
-}
-
-// Each pattern is matched against the whole recipient address. "@" then the
-// domain up to the end (one optional trailing dot, as DomainList ignores
-// one); [^@] keeps a match inside the domain after the last '@'. Group 1 is
-// the domain, for the refusal text.
-std::string domain_and_subdomains(std::string_view d) {
-  return "@(([^@]*\\.)?" + regex_escape(d) + ")\\.?$";
-}
-std::string exact_domain(std::string_view d) {
-  return "@(" + regex_escape(d) + ")\\.?$";
-}
-// "name.*": the label, then one or two labels of 1-3 ASCII letters that end
-// the domain (DomainList's country/generic suffix rule).
-std::string country_domain(std::string_view label) {
-  return "@(([^@]*\\.)?" + regex_escape(label) + "(\\.[a-z]{1,3}){1,2})\\.?$";
-}
-// "*word*": the word anywhere in the domain (a word has no dot, so it lies
-// inside one label). Group 1 stops before a trailing dot.
-std::string label_contains(std::string_view word) {
-  return "@([^@]*" + regex_escape(word) + "([^@]*[^@.])?)\\.?$";
-}
-
-// How policyd words a refusal for this list, with "$1" (the domain the
-// pattern matched) for the domain: the backstop answers as policyd would. A
-// wording that names the stream gets a generic one: the backstop serves all.
-std::string refusal_text(const std::string& list) {
-  auto text_for = [&](const std::string& stream_name) {
-    StreamConfig s;
-    s.name = stream_name;
-    s.exclude = {list};
-    Classification c;
-    c.domain = "\x01";
-    c.lists = {list};
-    auto v = decide_exclusion(s, c);
-    return v ? v->reply : std::string();
-  };
-  std::string reply = text_for("a");
-  const std::string prefix = "REJECT 5.7.1 \x01 ";
-  if (reply != text_for("b") || !reply.starts_with(prefix))
-    return "REJECT 5.7.1 $1 is on the " + result_escape(list) +
-           " list, which every stream excludes";
-  return "REJECT 5.7.1 $1 " + result_escape(reply.substr(prefix.size()));
-}
-
-std::string file_name(const std::map<std::string, std::string>& files, const std::string& list) {
-  auto it = files.find(list);
-  if (it == files.end()) return "";
-  return std::filesystem::path(it->second).filename().string();
-}
 
 // A master.cf service line in the stock column layout.
 std::string service_line(const std::string& name, const std::string& type, const char* priv,
@@ -91,10 +23,10 @@ std::string service_line(const std::string& name, const std::string& type, const
          pad("-", 8) + pad("-", 8) + command + "\n";
 }
 
-std::string policy_service(const Config& cfg) {
+std::string policy_service(const Config& cfg, const std::string& default_action) {
   return "check_policy_service { " + cfg.postfix.policy_service +
-         ", timeout=" + cfg.postfix.policy_timeout +
-         ", default_action=" + cfg.postfix.default_action + ", policy_context=streamguard }";
+         ", timeout=" + cfg.postfix.policy_timeout + ", default_action=" + default_action +
+         ", policy_context=streamguard }";
 }
 
 const char* default_action_meaning(const std::string& action) {
@@ -106,8 +38,69 @@ const char* default_action_meaning(const std::string& action) {
   return "DUNNO accepts the recipient with NO cap applied while policyd is down.";
 }
 
+bool any_shadow(const Config& cfg) {
+  return std::any_of(cfg.streams.begin(), cfg.streams.end(),
+                     [](const StreamConfig& s) { return s.mode == StreamMode::shadow; });
+}
+
+// What follows streamguard's own entries in a stream service's recipient
+// restrictions: the operator's smtpd_recipient_restrictions, so their own
+// checks (permit_sasl_authenticated, RBLs, ...) still apply. With no relay
+// restrictions either (a main.cf from before Postfix 2.10), relaying is
+// refused as Postfix's stock settings do, never left open.
+std::vector<std::string> operator_restrictions(const CurrentPostfix& now) {
+  std::vector<std::string> out;
+  if (!now.recipient_restrictions.empty()) out.push_back(now.recipient_restrictions);
+  if (now.recipient_restrictions.empty() && now.relay_restrictions.empty())
+    out = {"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_destination"};
+  return out;
+}
+
+void restriction_list(std::ostringstream& o, const std::string& name, const Config& cfg,
+                      const CurrentPostfix& now, bool shadow) {
+  o << name << " =\n"
+    << "    " << (shadow ? "warn_if_reject " : "")
+    << "check_recipient_access regexp:" << cfg.postfix.backstop_dir << "/" << kBackstopMapFile
+    << "\n"
+    << "    " << policy_service(cfg, shadow ? "DUNNO" : cfg.postfix.default_action) << "\n";
+  for (const auto& r : operator_restrictions(now)) o << "    " << r << "\n";
+}
+
+void recipient_block(std::ostringstream& o, const Config& cfg,
+                     const std::vector<std::string>& backstop, const CurrentPostfix& now) {
+  std::string lists;
+  for (const auto& l : backstop) lists += (lists.empty() ? "" : ", ") + l;
+  if (lists.empty()) lists = "none (no list is excluded by every stream)";
+  const std::string theirs = now.recipient_restrictions.empty()
+                                 ? "none (relay control is smtpd_relay_restrictions' job)"
+                                 : now.recipient_restrictions;
+  o << "\n# A stream service's recipient restrictions, in this order:\n"
+    << "# 1. The backstop: a recipient on a list every stream excludes is refused\n"
+    << "#    by a regexp table smtpd reads itself, so it is refused even when\n"
+    << "#    streamguard-policyd is down. Lists: " << lists << ".\n"
+    << "# 2. Ask streamguard-policyd at the RCPT stage, for every recipient. It\n"
+    << "#    answers within its Redis deadline ([redis] timeout_ms = " << cfg.redis.timeout_ms
+    << ")\n"
+    << "#    even when Redis is down. default_action is what smtpd does when\n"
+    << "#    policyd cannot be reached:\n"
+    << "#    " << default_action_meaning(cfg.postfix.default_action) << "\n"
+    << "# 3. main.cf's own smtpd_recipient_restrictions, as " << now.source << "\n"
+    << "#    showed them: " << theirs << "\n"
+    << "#    Render again after changing them: this is a copy.\n";
+  if (now.recipient_restrictions.empty() && now.relay_restrictions.empty())
+    o << "#    main.cf has no smtpd_relay_restrictions either: the stream services\n"
+      << "#    refuse relaying as Postfix's stock settings do.\n";
+  restriction_list(o, "streamguard_recipient_restrictions", cfg, now, false);
+  if (any_shadow(cfg)) {
+    o << "\n# The same for a stream in shadow mode: the backstop only logs\n"
+      << "# (warn_if_reject: \"reject_warning\" in the mail log), policyd answers DUNNO\n"
+      << "# and counts what it would have done, and mail passes if policyd is down.\n";
+    restriction_list(o, "streamguard_shadow_recipient_restrictions", cfg, now, true);
+  }
+}
+
 // With commit = "end_of_message", policyd is asked again at END-OF-MESSAGE.
-void end_of_data_block(std::ostringstream& o, const Config& cfg) {
+void end_of_data_block(std::ostringstream& o, const Config& cfg, const CurrentPostfix& now) {
   if (cfg.policyd.commit != Commit::end_of_message) return;
   o << "\n"
     << "# [policyd] commit = \"end_of_message\": at RCPT policyd only reserves each\n"
@@ -115,109 +108,105 @@ void end_of_data_block(std::ostringstream& o, const Config& cfg) {
     << "# complete, it commits the reservations of this transaction; reservations\n"
     << "# of a transaction that never gets here return to the budget after\n"
     << "# [policyd] reserve_ttl_s (" << cfg.policyd.reserve_ttl_s << " s).\n"
-    << "smtpd_end_of_data_restrictions =\n"
-    << "    " << policy_service(cfg) << "\n";
+    << "streamguard_end_of_data_restrictions =\n"
+    << "    " << policy_service(cfg, cfg.postfix.default_action) << "\n";
+  if (!now.end_of_data_restrictions.empty()) o << "    " << now.end_of_data_restrictions << "\n";
 }
 
 void milter_block(std::ostringstream& o, const Config& cfg) {
-  const auto& pf = cfg.postfix;
   if (!cfg.milter.configured) return;
   std::string milters;
-  for (const auto& m : pf.milters_before) milters += m + ", ";
-  milters += pf.milter;
+  for (const auto& m : cfg.postfix.milters_before) milters += m + ", ";
+  milters += cfg.postfix.milter;
   o << "\n"
-    << "# streamguard-milter runs after the milters listed before it (OpenDKIM):\n"
-    << "# Postfix shows a milter the headers the milters before it added, so it\n"
-    << "# can check that OpenDKIM's DKIM-Signature is really there. A milter that\n"
-    << "# cannot be reached tempfails the message (milter_default_action), never\n"
-    << "# lets it pass unchecked. {daemon_port} tells it the stream.\n"
-    << "smtpd_milters = " << milters << "\n"
-    << "milter_default_action = tempfail\n"
-    << "milter_protocol = 6\n"
-    << "milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _\n";
+    << "# A stream service's milters: streamguard-milter after the ones listed\n"
+    << "# before it (OpenDKIM): Postfix shows a milter the headers the milters\n"
+    << "# before it added, so it can check that OpenDKIM's DKIM-Signature is\n"
+    << "# really there. {daemon_port} tells it the stream. main.cf's own\n"
+    << "# smtpd_milters and non_smtpd_milters (staff submission, cron mail) are\n"
+    << "# not touched.\n"
+    << "streamguard_milters = " << milters << "\n"
+    << "streamguard_milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _\n";
 }
 
-std::string render_main_cf(const Config& cfg, const std::vector<std::string>& backstop) {
-  const auto& pf = cfg.postfix;
-  std::string lists;
-  for (const auto& l : backstop) lists += (lists.empty() ? "" : ", ") + l;
-  if (lists.empty()) lists = "none (no list is excluded by every stream)";
+std::string render_main_cf(const Config& cfg, const std::vector<std::string>& backstop,
+                           const CurrentPostfix& now) {
   std::ostringstream o;
-  o << "# streamguard: main.cf lines for the outbound Postfix.\n"
+  o << "# streamguard: main.cf parameters for the stream services.\n"
     << "# Rendered by `streamguardctl postfix-conf` from streamguard.toml: do not\n"
-    << "# edit by hand; change streamguard.toml (or a list) and render again, so the\n"
-    << "# ports, transports and lists Postfix uses cannot drift from what\n"
-    << "# streamguard-policyd enforces. Merge these lines into main.cf (each replaces\n"
-    << "# the parameter of the same name), install " << kBackstopMapFile << " in\n"
-    << "# " << pf.backstop_dir << ", then `postfix reload` (see postfix-conf/README.md).\n"
-    << "\n"
-    << "# Recipient restrictions, in this order:\n"
-    << "# 1. The backstop: a recipient on a list every stream excludes is refused\n"
-    << "#    by a regexp table smtpd reads itself, so it is refused even when\n"
-    << "#    streamguard-policyd is down. (A transport_maps \"hold:\" backstop would\n"
-    << "#    not work: a per-service content_filter overrides transport_maps.)\n"
-    << "#    Lists: " << lists << ".\n"
-    << "# 2. Ask streamguard-policyd at the RCPT stage, for every recipient.\n"
-    << "#    - timeout: how long smtpd waits for an answer. policyd answers within its\n"
-    << "#      Redis deadline ([redis] timeout_ms = " << cfg.redis.timeout_ms
-    << ") even when Redis is down.\n"
-    << "#    - default_action: what smtpd does if policyd itself cannot be reached.\n"
-    << "#      " << default_action_meaning(pf.default_action) << "\n"
-    << "#    - policy_context: shows up in policyd's request (Postfix 3.1+), handy\n"
-    << "#      when one policyd serves several restriction lists.\n"
-    << "# Both come before any permit_* that would end the list early for the\n"
-    << "# submitting clients (Listmonk's Docker addresses are usually in mynetworks).\n"
-    << "smtpd_recipient_restrictions =\n"
-    << "    check_recipient_access regexp:" << pf.backstop_dir << "/" << kBackstopMapFile << "\n"
-    << "    " << policy_service(cfg) << "\n"
-    << "    permit_mynetworks\n"
-    << "    reject_unauth_destination\n";
-  end_of_data_block(o, cfg);
+    << "# edit by hand; change streamguard.toml (or a list) and render again.\n"
+    << "#\n"
+    << "# These parameters are streamguard's own (streamguard_*): they change\n"
+    << "# nothing by themselves and replace no Postfix parameter. Only the stream\n"
+    << "# services of master.cf.fragment use them (-o smtpd_recipient_restrictions=\n"
+    << "# $streamguard_recipient_restrictions, ...); inbound mail, staff\n"
+    << "# submission, pickup and local delivery keep main.cf's own settings.\n"
+    << "# Add these lines to main.cf, install " << kBackstopMapFile << " in\n"
+    << "# " << cfg.postfix.backstop_dir
+    << ", then `postfix reload` (see postfix-conf/README.md).\n";
+  recipient_block(o, cfg, backstop, now);
+  end_of_data_block(o, cfg, now);
   milter_block(o, cfg);
   o << "\n"
-    << "# The policy client keeps its connection open across many requests; these\n"
+    << "# The policy client keeps its connection open across many requests; Postfix's\n"
     << "# defaults are fine for policyd (it closes connections idle for "
-    << cfg.policyd.idle_timeout_s << " s).\n"
-    << "# smtpd_policy_service_max_idle = 300s\n"
-    << "# smtpd_policy_service_max_ttl = 1000s\n";
+    << cfg.policyd.idle_timeout_s << " s):\n"
+    << "# smtpd_policy_service_max_idle = 300s, smtpd_policy_service_max_ttl = 1000s.\n";
   return o.str();
+}
+
+// The -o lines that scope streamguard to one stream service.
+void stream_service_options(std::ostringstream& o, const Config& cfg, const StreamConfig& s) {
+  const bool shadow = s.mode == StreamMode::shadow;
+  o << "  -o syslog_name=" << s.postfix.syslog_name << "\n"
+    << "  -o content_filter=" << s.postfix.transport << ":\n"
+    << "  -o smtpd_recipient_restrictions=$streamguard_" << (shadow ? "shadow_" : "")
+    << "recipient_restrictions\n";
+  if (cfg.policyd.commit == Commit::end_of_message)
+    o << "  -o smtpd_end_of_data_restrictions=$streamguard_end_of_data_restrictions\n";
+  if (!cfg.milter.configured) return;
+  o << "  -o smtpd_milters=$streamguard_milters\n"
+    << "  -o milter_connect_macros=$streamguard_milter_connect_macros\n"
+    << "  -o milter_default_action=" << (shadow ? "accept" : "tempfail") << "\n"
+    << "  -o milter_protocol=6\n";
+}
+
+void stream_comments(std::ostringstream& o, const Config& cfg) {
+  std::size_t port_w = 0, stream_w = 0;
+  for (const auto& s : cfg.streams) {
+    stream_w = std::max(stream_w, s.name.size());
+    for (auto p : s.ports) port_w = std::max(port_w, submission_service(cfg.postfix, p).size());
+  }
+  for (const auto& s : cfg.streams) {
+    for (auto p : s.ports) {
+      std::string service = submission_service(cfg.postfix, p), name = s.name;
+      service.resize(port_w, ' ');
+      name.resize(stream_w, ' ');
+      o << "# " << service << " -> stream " << name << " -> transport " << s.postfix.transport
+        << (s.mode == StreamMode::shadow ? "  (shadow)" : "") << "\n";
+    }
+  }
 }
 
 std::string render_master_cf(const Config& cfg) {
   const auto& pf = cfg.postfix;
-  std::size_t port_w = 0, stream_w = 0;
-  for (const auto& s : cfg.streams) {
-    stream_w = std::max(stream_w, s.name.size());
-    for (auto p : s.ports) port_w = std::max(port_w, std::to_string(p).size());
-  }
   std::ostringstream o;
-  o << "# streamguard: master.cf services, one submission port per stream.\n"
+  o << "# streamguard: master.cf services, one submission service per stream port.\n"
     << "# Rendered by `streamguardctl postfix-conf` from streamguard.toml: do not\n"
     << "# edit by hand (see postfix-conf/README.md). The port is what tells\n"
     << "# streamguard-policyd which stream a recipient belongs to (policyd reads the\n"
     << "# server_port attribute, Postfix 3.2+).\n"
     << "#\n";
-  for (const auto& s : cfg.streams) {
-    for (auto p : s.ports) {
-      std::string port = std::to_string(p), name = s.name;
-      port.resize(port_w, ' ');
-      name.resize(stream_w, ' ');
-      o << "# port " << port << " -> stream " << name << " -> transport " << s.postfix.transport
-        << "\n";
-    }
-  }
+  stream_comments(o, cfg);
   o << "#\n"
-    << "# The per-service syslog_name makes each stream's lines easy to follow in\n"
-    << "# mail.log. A per-service content_filter/transport overrides transport_maps,\n"
-    << "# so a transport_maps \"hold:\" backstop never catches mail that came in on a\n"
-    << "# stream port: the Yahoo-family backstop belongs at smtpd time (policyd's\n"
-    << "# REJECT, or an smtpd access map: " << kBackstopMapFile << " in main.cf),\n"
-    << "# not in transport_maps.\n";
+    << "# Each service carries streamguard's restrictions and milters itself (-o,\n"
+    << "# from main.cf.fragment's streamguard_* parameters): no other service of\n"
+    << "# master.cf is changed. Add these entries; an entry of the same name and\n"
+    << "# type that master.cf already has is the one they replace.\n";
   for (const auto& s : cfg.streams) {
     for (auto p : s.ports) {
-      o << service_line(submission_service(pf, p), "inet", "n", pf.chroot, "smtpd")
-        << "  -o syslog_name=" << s.postfix.syslog_name << "\n"
-        << "  -o content_filter=" << s.postfix.transport << ":\n";
+      o << service_line(submission_service(pf, p), "inet", "n", pf.chroot, "smtpd");
+      stream_service_options(o, cfg, s);
     }
   }
   o << "\n# Egress transports: one source IP and HELO per stream.\n";
@@ -256,19 +245,48 @@ std::vector<std::string> check_policy_socket(const Config& cfg) {
           "); a unix path is relative to Postfix's queue_directory"};
 }
 
-}  // namespace
-
-std::vector<std::string> backstop_lists(const Config& cfg) {
-  std::vector<std::string> out;
-  if (cfg.streams.empty()) return out;
-  for (const auto& name : cfg.streams.front().exclude) {
-    bool everywhere = std::all_of(cfg.streams.begin(), cfg.streams.end(), [&](const auto& s) {
-      return std::find(s.exclude.begin(), s.exclude.end(), name) != s.exclude.end();
-    });
-    if (everywhere && std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+// Whether inet_interfaces ("all", or addresses and names separated by commas
+// or spaces) takes in this address.
+bool receives_on(const std::string& inet_interfaces, const std::string& address) {
+  std::istringstream words(inet_interfaces);
+  for (std::string w; words >> w;) {
+    while (!w.empty() && w.back() == ',') w.pop_back();
+    if (w == "all" || w == address || w == "[" + address + "]") return true;
   }
-  return out;
+  return false;
 }
+
+// Port 25 is where a Postfix receives mail from the world. A stream service
+// that takes it on every address would charge inbound mail (bounces, DMARC
+// reports, abuse@) to the stream and send it out through its transport.
+void check_port_25(const Config& cfg, const CurrentPostfix& now, PostfixConf& out) {
+  for (const auto& s : cfg.streams) {
+    if (std::find(s.ports.begin(), s.ports.end(), 25) == s.ports.end()) continue;
+    if (cfg.postfix.listen_address.empty()) {
+      out.errors.push_back(
+          "stream " + s.name +
+          " submits on port 25 on every address: that is Postfix's smtp service, where "
+          "inbound mail (bounces, DMARC reports, abuse@) arrives, and it would be charged to " +
+          s.name + " and sent out through " + s.postfix.transport +
+          ". Set [postfix] listen_address to the address the stream's clients connect to (e.g. "
+          "the Docker bridge address Listmonk reaches the host on), or give the stream another "
+          "port");
+      continue;
+    }
+    if (receives_on(now.inet_interfaces, cfg.postfix.listen_address))
+      out.warnings.push_back(
+          "inet_interfaces = " + now.inet_interfaces +
+          ": Postfix's own smtp service listens on port 25 of " + cfg.postfix.listen_address +
+          " too, so " + submission_service(cfg.postfix, 25) +
+          " cannot bind next to it. List the addresses the smtp service should receive on in "
+          "inet_interfaces (without " +
+          cfg.postfix.listen_address +
+          "), or name the inbound service by its address in "
+          "master.cf (203.0.113.5:smtp)");
+  }
+}
+
+}  // namespace
 
 std::string submission_service(const PostfixConfig& pf, uint16_t port) {
   std::string name = port == 25 ? "smtp" : std::to_string(port);
@@ -278,51 +296,15 @@ std::string submission_service(const PostfixConfig& pf, uint16_t port) {
   return pf.listen_address + ":" + name;
 }
 
-std::string render_backstop_regexp(const std::vector<std::string>& names,
-                                   const std::map<std::string, DomainList>& lists,
-                                   const std::map<std::string, std::string>& files) {
-  std::ostringstream o;
-  o << "# streamguard backstop: Postfix regexp: table for check_recipient_access.\n"
-    << "# Rendered by `streamguardctl postfix-conf` from streamguard.toml and its\n"
-    << "# lists: do not edit by hand; change the list and render again.\n"
-    << "#\n"
-    << "# It refuses at RCPT a recipient on a list EVERY stream excludes, with the\n"
-    << "# words streamguard-policyd would use. smtpd reads it itself (a regexp table\n"
-    << "# needs no postmap), so it holds while streamguard-policyd is down.\n"
-    << "# Each pattern is matched against the whole recipient address, without\n"
-    << "# regard to case; $1 is the domain it matched. A list's exceptions ('!'\n"
-    << "# lines) skip that list only: the `if !/.../` ... `endif` around it.\n";
-  if (names.empty()) o << "#\n# No list is excluded by every stream: this table refuses nothing.\n";
-  for (const auto& name : names) {
-    auto it = lists.find(name);
-    if (it == lists.end()) continue;
-    const auto e = it->second.entries();
-    const std::string file = file_name(files, name);
-    const std::string result = refusal_text(name);
-    o << "\n# ---- list " << name << (file.empty() ? "" : " (" + file + ")") << ": "
-      << e.exact.size() + e.domains.size() + e.country.size() + e.contains.size() << " entries, "
-      << e.exceptions.size() << " exception" << (e.exceptions.size() == 1 ? "" : "s") << "\n";
-    if (!e.exceptions.empty()) {
-      std::string alt;
-      for (const auto& x : e.exceptions) alt += (alt.empty() ? "" : "|") + regex_escape(x);
-      o << "if !/@([^@]*\\.)?(" << alt << ")\\.?$/\n";
-    }
-    for (const auto& d : e.exact) o << "/" << exact_domain(d) << "/ " << result << "\n";
-    for (const auto& d : e.domains) o << "/" << domain_and_subdomains(d) << "/ " << result << "\n";
-    for (const auto& l : e.country) o << "/" << country_domain(l) << "/ " << result << "\n";
-    for (const auto& w : e.contains) o << "/" << label_contains(w) << "/ " << result << "\n";
-    if (!e.exceptions.empty()) o << "endif\n";
-  }
-  return o.str();
-}
-
-PostfixConf render_postfix_conf(const Config& cfg, const std::map<std::string, DomainList>& lists) {
+PostfixConf render_postfix_conf(const Config& cfg, const std::map<std::string, DomainList>& lists,
+                                const CurrentPostfix& now) {
   PostfixConf out;
   const auto backstop = backstop_lists(cfg);
-  out.main_cf = render_main_cf(cfg, backstop);
+  out.main_cf = render_main_cf(cfg, backstop, now);
   out.master_cf = render_master_cf(cfg);
   out.maps.push_back({kBackstopMapFile, render_backstop_regexp(backstop, lists, cfg.lists)});
   out.warnings = check_policy_socket(cfg);
+  check_port_25(cfg, now, out);
   for (const auto& name : backstop)
     if (!lists.count(name))
       out.warnings.push_back("list '" + name + "' was not loaded: the backstop map lacks it");

@@ -1,13 +1,18 @@
 // The Postfix side of streamguard, rendered from the same configuration the
 // daemons read (`streamguardctl postfix-conf`), so the submission ports, the
-// transports and the lists in Postfix cannot drift from what policyd enforces:
+// transports and the lists in Postfix cannot drift from what policyd enforces.
+// Everything is scoped to the stream services; no other service changes:
 //
-//   main.cf    smtpd_recipient_restrictions: the backstop map first, then
-//              check_policy_service for streamguard-policyd (and, with
-//              [policyd] commit = "end_of_message", smtpd_end_of_data_restrictions).
-//   master.cf  one smtpd service per stream port (its syslog_name and its
-//              content_filter = the stream's egress transport), and one smtp
-//              transport per stream (its bind address and HELO name).
+//   main.cf    streamguard_* parameters only, none of Postfix's own:
+//              streamguard_recipient_restrictions (the backstop map, then
+//              check_policy_service, then main.cf's own
+//              smtpd_recipient_restrictions), a shadow variant that only
+//              logs, streamguard_end_of_data_restrictions (commit =
+//              "end_of_message") and streamguard_milters.
+//   master.cf  one smtpd service per stream port, naming those parameters
+//              with -o (plus its syslog_name and content_filter = the
+//              stream's egress transport), and one smtp transport per stream
+//              (its bind address and HELO name).
 //   backstop   streamguard-backstop.regexp, a Postfix regexp: table refusing
 //              at RCPT the lists EVERY stream excludes; smtpd reads it itself,
 //              so it holds when policyd is down. (A transport_maps backstop
@@ -34,6 +39,22 @@ struct PostfixConf {
   // Things that render fine but look wrong (e.g. policyd does not listen where
   // smtpd is told to connect). For a person, not fatal.
   std::vector<std::string> warnings;
+  // What would break the Postfix it is merged into (a stream taking port 25
+  // on every address): nothing should be written.
+  std::vector<std::string> errors;
+};
+
+// What the installed Postfix has now, that the stream services are composed
+// with (postconf -h). The defaults are a stock Postfix 3.6.
+struct CurrentPostfix {
+  std::string recipient_restrictions;  // smtpd_recipient_restrictions, as written
+  std::string end_of_data_restrictions;
+  // smtpd_relay_restrictions, expanded: empty only on a main.cf from
+  // before Postfix 2.10, whose recipient restrictions do the relay control.
+  std::string relay_restrictions =
+      "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination";
+  std::string inet_interfaces;                // "" when not read: not checked
+  std::string source = "Postfix's defaults";  // where these came from, for the comments
 };
 
 inline constexpr const char* kBackstopMapFile = "streamguard-backstop.regexp";
@@ -53,6 +74,7 @@ std::string render_backstop_regexp(const std::vector<std::string>& names,
                                    const std::map<std::string, std::string>& files = {});
 
 // `lists` must hold every list backstop_lists(cfg) names (others are ignored).
-PostfixConf render_postfix_conf(const Config& cfg, const std::map<std::string, DomainList>& lists);
+PostfixConf render_postfix_conf(const Config& cfg, const std::map<std::string, DomainList>& lists,
+                                const CurrentPostfix& now = {});
 
 }  // namespace sg

@@ -1,7 +1,7 @@
 // What rampd reads from Postfix's queue to release held mail, parsed.
 // Pure: no I/O, no clock (only postcat's local arrival time goes through
 // mktime and the process's time zone). rampd runs the commands
-// (rampd/command.hpp) and hands their output here.
+// (common/command.hpp) and hands their output here.
 //
 //   postqueue -j          one JSON object per queue file, one per line (see
 //                         postqueue(1), JSON OBJECT FORMAT):

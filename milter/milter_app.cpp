@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include "milter/asio_milter_server.hpp"
 #include "milter/libmilter_engine.hpp"
 #include "milter/milter_daemon.hpp"
+#include "preflight/preflight.hpp"
 #include "server/daemon.hpp"
 
 namespace sg {
@@ -174,6 +176,11 @@ std::shared_ptr<const MilterRuntime> load(const MilterOptions& o, std::vector<st
     for (const auto& e : errors) std::cerr << e << "\n";
   }
   if (o.check_only) {
+    if (auto problems = preflight::check(*rt->config, std::time(nullptr)); !problems.empty()) {
+      exit_code =
+          daemon::config_failed("streamguard-milter", o.config, problems, "in the files it names");
+      return nullptr;
+    }
     print_summary(*rt, files.size(), o.config);
     exit_code = 0;
     return nullptr;

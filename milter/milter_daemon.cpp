@@ -20,6 +20,10 @@ MilterMetrics::MilterMetrics(metrics::Registry& r)
                               "Messages refused because they would leave DKIM-unsigned, by "
                               "reason.",
                               {"stream", "reason"})),
+      shadow(r.counter("streamguard_milter_shadow_total",
+                       "Messages of a stream in shadow mode that were accepted but would have "
+                       "been refused, by stream and the verdict they would have had.",
+                       {"stream", "would"})),
       connections(r.gauge("streamguard_milter_connections", "Open milter connections.").labels({})),
       reloads(daemon::reload_counter(r)),
       opendkim_ok(r.gauge("streamguard_milter_opendkim_config_ok",
@@ -158,19 +162,24 @@ MessageDecision finish_message(MilterDaemon& app, MilterSession& s, const MacroL
   auto& st = app.stats;
   const std::string stream = d.stream.empty() ? "none" : d.stream;
   st.messages.labels({stream, to_string(d.verdict)}).inc();
+  const bool shadow = d.would != MilterVerdict::accept;
+  if (shadow) st.shadow.labels({stream, to_string(d.would)}).inc();
   std::string checks;
   for (const auto& f : d.findings) {
     st.findings.labels({stream, f.check, to_string(f.action), f.kind}).inc();
-    if (f.check == "dkim" && (f.action == CheckAction::tempfail || f.action == CheckAction::reject))
+    if (!shadow && f.check == "dkim" &&
+        (f.action == CheckAction::tempfail || f.action == CheckAction::reject))
       st.dkim_refusals.labels({stream, f.kind}).inc();
     checks += (checks.empty() ? "" : ",") + f.check + ":" + to_string(f.action);
   }
   ++app.decided;
   spdlog::info(
-      "message queue_id={} stream={} client={} from_domain={} result={} findings={} reply=\"{}\"",
+      "message queue_id={} stream={} client={} from_domain={} result={}{} findings={} "
+      "reply=\"{}\"",
       qid.empty() ? "-" : qid, stream, s.client_addr().empty() ? "-" : s.client_addr(),
       d.from_domain.empty() ? "-" : d.from_domain, to_string(d.verdict),
-      checks.empty() ? "-" : checks, d.verdict == MilterVerdict::accept ? "" : d.text);
+      shadow ? std::string(" would=") + to_string(d.would) : "", checks.empty() ? "-" : checks,
+      d.verdict == MilterVerdict::accept && !shadow ? "" : d.text);
   for (const auto& f : d.findings)
     if (f.action == CheckAction::warn)
       spdlog::warn("message queue_id={} stream={} {}: {}", qid.empty() ? "-" : qid, stream, f.check,

@@ -31,6 +31,7 @@ struct MilterMetrics {
   metrics::Family<metrics::Counter>& messages;
   metrics::Family<metrics::Counter>& findings;
   metrics::Family<metrics::Counter>& dkim_refusals;
+  metrics::Family<metrics::Counter>& shadow;
   metrics::Gauge& connections;
   metrics::Family<metrics::Counter>& reloads;
   metrics::Gauge& opendkim_ok;

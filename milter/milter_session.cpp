@@ -198,6 +198,10 @@ MessageDecision MilterSession::end_of_message() {
   auto d = decide_message(std::move(findings));
   d.stream = stream_->name;
   d.from_domain = f.from_domain;
+  if (stream_->mode == StreamMode::shadow && d.verdict != MilterVerdict::accept) {
+    d.would = d.verdict;  // watched, not enforced: the findings are logged and counted
+    d.verdict = MilterVerdict::accept;
+  }
   if (d.verdict == MilterVerdict::accept)
     d.add_headers.emplace_back(runtime_->config->milter.header, stream_->name);
   return d;

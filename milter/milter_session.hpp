@@ -39,6 +39,9 @@ struct CheckFinding {
 
 struct MessageDecision {
   MilterVerdict verdict = MilterVerdict::accept;
+  // A stream in shadow mode: what the verdict would have been (`verdict`
+  // is then accept and the message is tagged as usual); accept otherwise.
+  MilterVerdict would = MilterVerdict::accept;
   std::string rcode, xcode, text;  // the SMTP reply when not accepted
   std::vector<CheckFinding> findings;
   std::vector<std::pair<std::string, std::string>> add_headers;  // when accepted

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <ctime>
 #include <iostream>
 #include <optional>
 
@@ -10,6 +11,7 @@
 #include "common/cli.hpp"
 #include "common/logging.hpp"
 #include "policyd/policy_server.hpp"
+#include "preflight/preflight.hpp"
 #include "rules/mx_operator.hpp"
 #include "server/daemon.hpp"
 
@@ -245,6 +247,18 @@ int run_policyd(int argc, char** argv) {
   int exit_code = 2;
   const auto opts = parse_args(argc, argv, exit_code);
   if (!opts) return exit_code;
+  // --check-config: the files the config names are checked as every
+  // daemon checks them (preflight), all problems at once, before the lists
+  // are loaded for the summary.
+  if (opts->check_only) {
+    const auto parsed = load_config(opts->config);
+    if (!parsed.config)
+      return daemon::config_failed("streamguard-policyd", opts->config,
+                                   daemon::error_lines(parsed.errors));
+    if (auto problems = preflight::check(*parsed.config, std::time(nullptr)); !problems.empty())
+      return daemon::config_failed("streamguard-policyd", opts->config, problems,
+                                   "in the files it names");
+  }
   const auto loaded = load(*opts);
   if (!loaded.runtime)
     return daemon::config_failed("streamguard-policyd", opts->config,

@@ -6,7 +6,7 @@
 
 #include "common/civil_time.hpp"
 #include "formats/held_queue.hpp"
-#include "rampd/command.hpp"
+#include "common/command.hpp"
 #include "rampd/offload.hpp"
 #include "rules/decision.hpp"
 

@@ -40,7 +40,7 @@
 
 #include "common/config.hpp"
 #include "formats/held_queue.hpp"
-#include "rampd/command.hpp"
+#include "common/command.hpp"
 #include "rules/classifier.hpp"
 #include "store/cap_store.hpp"
 

@@ -105,6 +105,18 @@ boost::asio::awaitable<void> Rampd::sync_listmonk(const StreamConfig& s, uint64_
   auto& st = listmonk_[s.name];
   const ListmonkConfig lm = *s.listmonk;
   const auto choice = listmonk::choose_rate(hourly_cap, lm.fraction);
+  st.shadow = s.mode == StreamMode::shadow;
+  if (st.shadow) {  // watched, not enforced: the sender's own rate stays in force
+    if (st.would_rate != choice.rate)
+      spdlog::info(
+          "stream {} is in shadow mode: Listmonk's settings are left as they are (streamguard "
+          "would set its sliding window to {} per {}, hourly cap {})",
+          s.name, choice.rate, lm.window, hourly_cap);
+    st.would_rate = choice.rate;
+    st.ok = true;
+    st.synced_ms = now_ms;
+    co_return;
+  }
   listmonk::Desired want{choice.rate, lm.window};
   auto syncing = offload<listmonk::SyncResult>(
       pool_, io_, [lm, want] { return listmonk::sync_settings(lm, want); });
@@ -288,6 +300,10 @@ std::string Rampd::status_json() const {
     l["ok"] = st.ok;
     l["rate"] = st.rate;
     l["pending_reload"] = st.pending_reload;
+    if (st.shadow) {
+      l["shadow"] = true;
+      l["would_rate"] = st.would_rate;
+    }
     if (!st.error.empty()) l["error"] = st.error;
   }
   for (const auto& [name, st] : drainer_.status().streams) {

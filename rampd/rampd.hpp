@@ -36,6 +36,10 @@ struct ListmonkState {
   uint64_t rate = 0;            // the rate last written
   std::string error;            // the last problem ("" when none)
   int64_t synced_ms = 0;
+  // The stream is in shadow mode: Listmonk is left as it is; the rate
+  // streamguard would have written.
+  bool shadow = false;
+  uint64_t would_rate = 0;
 };
 
 class Rampd {

@@ -6,12 +6,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <ctime>
 #include <iostream>
 
 #include "common/civil_time.hpp"
 #include "common/cli.hpp"
 #include "common/clock.hpp"
 #include "common/logging.hpp"
+#include "preflight/preflight.hpp"
 #include "rampd/rampd.hpp"
 #include "server/daemon.hpp"
 
@@ -227,6 +229,9 @@ int run_rampd(int argc, char** argv) {
                                  daemon::error_lines(loaded.errors));
   const auto& cfg = loaded.config;
   if (opts->check_only) {
+    if (auto problems = preflight::check(*cfg, std::time(nullptr)); !problems.empty())
+      return daemon::config_failed("streamguard-rampd", opts->config, problems,
+                                   "in the files it names");
     print_summary(*cfg);
     return 0;
   }

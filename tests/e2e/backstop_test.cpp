@@ -25,10 +25,18 @@ class Backstop : public ::testing::Test {
 
 TEST_F(Backstop, YahooFamilyIsRefusedAtRcptEvenWithPolicydDown) {
   Harness h;
-  // Postfix runs the rendered restrictions, the map from the rendered folder.
+  // Postfix runs the rendered restrictions, the map from the rendered folder:
+  // each stream service takes streamguard's list (master.cf -o).
   const std::string map = h.postfix_conf_dir() + "/streamguard-backstop.regexp";
   ASSERT_TRUE(std::filesystem::exists(map));
-  auto restrictions = h.postfix().command("postconf", {"-h", "smtpd_recipient_restrictions"});
+  auto services = h.postfix().command("postconf", {"-P"});
+  for (const char* stream : {"trucking", "healthcare"})
+    EXPECT_NE(services.output.find("127.0.0.1:" + std::to_string(h.port(stream)) +
+                                   "/inet/smtpd_recipient_restrictions = "
+                                   "$streamguard_recipient_restrictions"),
+              std::string::npos)
+        << services.output;
+  auto restrictions = h.postfix().command("postconf", {"-h", "streamguard_recipient_restrictions"});
   ASSERT_EQ(restrictions.exit_code, 0) << restrictions.output;
   const auto backstop_at = restrictions.output.find("check_recipient_access regexp:" + map);
   const auto policy_at = restrictions.output.find("check_policy_service");

@@ -68,17 +68,20 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
 
   // A port picked as free can be taken before Postfix binds it: try again.
   for (int attempt = 1;; ++attempt) {
-    uint16_t a = free_loopback_port(), b = free_loopback_port();
-    if (a == b) continue;
+    uint16_t a = free_loopback_port(), b = free_loopback_port(), c = free_loopback_port();
+    if (a == b || a == c || b == c) continue;
     ports_ = {{"trucking", a}, {"healthcare", b}};
+    staff_port_ = c;
     postfix_ = std::make_unique<PostfixInstance>(
         PostfixOptions{root_, ports_, sink_->port(), postfix_conf_dir_ + "/main.cf.fragment",
-                       postfix_conf_dir_ + "/master.cf.fragment"},
+                       postfix_conf_dir_ + "/master.cf.fragment", staff_port_},
         reaper_);
     // Where the fragment's `check_policy_service unix:private/streamguard`
     // points: relative to the queue directory, as on a production host.
     policyd_socket_ = postfix_->queue_dir() + "/private/streamguard";
     std::ofstream(policyd_config_path_) << policyd_config();
+    // Rendered against this Postfix's own settings, as on a host.
+    postfix_->write_config();
     render_postfix_conf();
     try {
       postfix_->start();
@@ -188,7 +191,7 @@ Harness::~Harness() {
 }
 
 uint16_t Harness::port(const std::string& stream) const {
-  return ports_.at(stream);
+  return stream == "staff" ? staff_port_ : ports_.at(stream);
 }
 
 std::string Harness::policyd_config() const {
@@ -254,9 +257,9 @@ std::string Harness::policyd_config() const {
 }
 
 void Harness::render_postfix_conf() const {
-  auto r = run_command(
-      {SG_CTL_BIN, "postfix-conf", "--config", policyd_config_path_, "--out", postfix_conf_dir_},
-      30s);
+  auto r = run_command({SG_CTL_BIN, "postfix-conf", "--config", policyd_config_path_,
+                        "--postfix-config", postfix_->config_dir(), "--out", postfix_conf_dir_},
+                       30s);
   if (r.exit_code != 0 || r.output.find("warning") != std::string::npos)
     throw std::runtime_error("streamguardctl postfix-conf failed (exit " +
                              std::to_string(r.exit_code) + "):\n" + r.output);

@@ -83,6 +83,8 @@ class Harness {
 
   static constexpr const char* kFrom = "news@send.example.com";
 
+  // A stream's submission port; "staff": the operator's own submission
+  // service beside the streams, which streamguard must leave alone.
   uint16_t port(const std::string& stream) const;
   // Submits one message to the stream's port with a real SMTP client (swaks).
   // quit_after: "" sends the whole message; "RCPT" quits after the last
@@ -138,6 +140,7 @@ class Harness {
   Reaper reaper_;  // first: forked before any thread exists, destroyed last
   std::string root_, redis_dir_;
   std::map<std::string, uint16_t> ports_;
+  uint16_t staff_port_ = 0;
   std::unique_ptr<SmtpSink> sink_;
   std::unique_ptr<sg::testing::RedisServer> redis_;
   std::unique_ptr<sg::testing::DnsServer> dns_;

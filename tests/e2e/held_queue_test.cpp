@@ -12,9 +12,9 @@
 #include <ctime>
 #include <map>
 
+#include "common/command.hpp"
 #include "common/config.hpp"
 #include "formats/held_queue.hpp"
-#include "rampd/command.hpp"
 #include "tests/e2e/e2e_harness.hpp"
 
 namespace sg::e2e {

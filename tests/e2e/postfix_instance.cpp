@@ -95,23 +95,34 @@ void PostfixInstance::write_main_cf() const {
       << "# No artificial pauses in a test.\n"
       << "smtpd_error_sleep_time = 0\n"
       << "in_flow_delay = 0\n"
-      << "\n# ---- " << opts_.main_fragment << ", verbatim ----\n"
-      << slurp(opts_.main_fragment);
+      << "# The operator's own restrictions, for every service: the stream\n"
+      << "# services get them after streamguard's.\n"
+      << "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination\n"
+      << "# A common setting: mail from pickup (cron, sendmail) sees the same\n"
+      << "# milters as mail from smtpd. streamguard's milters are not among them.\n"
+      << "non_smtpd_milters = $smtpd_milters\n";
+  if (std::filesystem::exists(opts_.main_fragment))
+    out << "\n# ---- " << opts_.main_fragment << ", verbatim ----\n" << slurp(opts_.main_fragment);
   if (!out) throw std::runtime_error("cannot write " + config_dir_ + "/main.cf");
 }
 
 void PostfixInstance::write_master_cf() const {
   // The fragment is used as streamguardctl rendered it: the test config gives
   // the services their loopback address and port and turns chroot off.
-  std::ifstream in(opts_.master_fragment);
-  if (!in) throw std::runtime_error("cannot read " + opts_.master_fragment);
   std::ofstream out(config_dir_ + "/master.cf");
-  out << kBaseMasterCf << "\n# ---- " << opts_.master_fragment << ", verbatim ----\n"
-      << slurp(opts_.master_fragment);
+  out << kBaseMasterCf;
+  if (opts_.staff_port)
+    out << "# The operator's own submission service, not a stream's.\n"
+        << "127.0.0.1:" << opts_.staff_port
+        << " inet n       -       n       -       -       smtpd\n"
+        << "  -o syslog_name=postfix/staff\n";
+  if (std::filesystem::exists(opts_.master_fragment))
+    out << "\n# ---- " << opts_.master_fragment << ", verbatim ----\n"
+        << slurp(opts_.master_fragment);
   if (!out) throw std::runtime_error("cannot write " + config_dir_ + "/master.cf");
 }
 
-void PostfixInstance::start() {
+void PostfixInstance::write_config() const {
   // Modes set explicitly: under a umask like 002, Postfix's start-up check
   // would warn about group-writable configuration and queue folders.
   std::filesystem::create_directories(config_dir_);
@@ -128,6 +139,10 @@ void PostfixInstance::start() {
   ::chmod(data_dir_.c_str(), 0700);
   write_main_cf();
   write_master_cf();
+}
+
+void PostfixInstance::start() {
+  write_config();
   // Postfix will not read a main.cf modified within the current second (it
   // might still be being written): it re-reads every 300 ms until the file is
   // older, which costs each postfix/postconf command up to a second. Date the
@@ -148,11 +163,13 @@ void PostfixInstance::start() {
                              r.output + "\nlog:\n" + log());
   master_pid_ = read_master_pid();
   if (master_pid_ > 0) reaper_.watch_group(master_pid_);  // master is a session leader
-  for (const auto& [stream, port] : opts_.stream_ports) {
+  auto ports = opts_.stream_ports;
+  if (opts_.staff_port) ports["staff"] = opts_.staff_port;
+  for (const auto& [stream, port] : ports) {
     uint16_t p = port;
     if (!wait_until([p] { return tcp_accepts(p); }, 10s))
       throw std::runtime_error("postfix does not answer on 127.0.0.1:" + std::to_string(port) +
-                               " (stream " + stream + ")\nlog:\n" + log());
+                               " (" + stream + ")\nlog:\n" + log());
   }
 }
 

@@ -35,6 +35,9 @@ struct PostfixOptions {
   std::map<std::string, uint16_t> stream_ports;  // stream name -> submission port
   uint16_t sink_port = 0;                        // where every message is relayed
   std::string main_fragment, master_fragment;    // paths of the rendered fragments
+  // The operator's own submission service (staff, applications), which
+  // streamguard must leave alone: a plain smtpd on 127.0.0.1:staff_port.
+  uint16_t staff_port = 0;
 };
 
 class PostfixInstance {
@@ -48,6 +51,10 @@ class PostfixInstance {
   // command's output and the log if Postfix refuses or its ports do not
   // answer. (Warnings are the business of the test that looks for them.)
   void start();
+  // Writes main.cf and master.cf (start() does it again): the operator's
+  // settings, and the fragments once they exist. Lets streamguardctl read
+  // the current settings with postconf before the fragments are rendered.
+  void write_config() const;
   void stop();
 
   const std::string& config_dir() const { return config_dir_; }

@@ -147,5 +147,29 @@ TEST_F(RampdWeekTest, MissingStampIsALoudErrorAndChangesNothing) {
   EXPECT_EQ(cap("trucking", "hourly"), "50");        // the other stream goes on
 }
 
+// A stream in shadow mode: its caps are still published (policyd counts
+// them and reports what it would do), but Listmonk's own rate is left alone.
+TEST_F(RampdWeekTest, AShadowStreamsListmonkIsLeftAsItIs) {
+  RampdHarness shadow(config_with_streams(R"(
+[[stream]]
+name = "healthcare"
+ports = [2526]
+mode = "shadow"
+ramp = { stamp = ")" + dir + R"(/hc-stamp", count = "calendar_days", hourly = [[0, 100], [2, 300]] }
+listmonk = { dsn = ")" + pg.admin_dsn("lm_healthcare") +
+                                          R"(", fraction = 0.5 }
+)"),
+                      redis.url());
+  shadow.ramp_round(kNoon0);
+  EXPECT_EQ(cap("healthcare", "hourly"), "100");
+  EXPECT_EQ(listmonk_rate("lm_healthcare"), "10000");  // as the sender set it
+  EXPECT_EQ(pg.query("lm_healthcare",
+                     "SELECT value::text FROM settings WHERE key = 'app.message_sliding_window'"),
+            "false");
+  const std::string status = shadow.app().status_json();
+  EXPECT_NE(status.find("\"shadow\": true"), std::string::npos) << status;
+  EXPECT_NE(status.find("\"would_rate\": 50"), std::string::npos) << status;
+}
+
 }  // namespace
 }  // namespace sg::testing

@@ -1,4 +1,4 @@
-#include "rampd/command.hpp"
+#include "common/command.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -138,6 +138,33 @@ TEST(MilterSession, ClientOutsideInternalHostsWouldLeaveUnsigned) {
   EXPECT_EQ(d.findings[0].kind, "not_internal");
 }
 
+// A stream in shadow mode: the milter says what it would have done (and the
+// daemon counts it) but lets the message pass, tagged as usual.
+TEST(MilterSession, AShadowStreamAcceptsWhatItWouldHaveRefused) {
+  auto shadowed = std::make_shared<MilterRuntime>(*runtime());
+  auto cfg = std::make_shared<Config>(*shadowed->config);
+  cfg->streams[1].mode = StreamMode::shadow;  // healthcare
+  shadowed->config = cfg;
+  MilterSession s(shadowed);
+  s.connect("192.168.7.9", "", "2526", "");
+  Message m;
+  m.signed_by_opendkim = false;
+  auto d = run(s, m);
+  EXPECT_EQ(d.verdict, MilterVerdict::accept);
+  EXPECT_EQ(d.would, MilterVerdict::tempfail);
+  EXPECT_TRUE(has(d.text, "InternalHosts")) << d.text;  // what it would have answered
+  ASSERT_EQ(d.findings.size(), 1u);
+  EXPECT_EQ(d.findings[0].kind, "not_internal");
+  ASSERT_EQ(d.add_headers.size(), 1u);
+  EXPECT_EQ(d.add_headers[0].second, "healthcare");
+  // The same message on the enforcing stream is refused.
+  MilterSession t(runtime());
+  t.connect("192.168.7.9", "", "2526", "");
+  const auto enforced = run(t, m);
+  EXPECT_EQ(enforced.verdict, MilterVerdict::tempfail);
+  EXPECT_EQ(enforced.would, MilterVerdict::accept);
+}
+
 TEST(MilterSession, FromDomainWithoutSigningTableEntryNamesTheTable) {
   MilterSession s(runtime());
   s.connect("172.18.0.25", "", "2526", "");

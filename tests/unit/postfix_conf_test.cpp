@@ -384,7 +384,7 @@ dead_isp = "/l/dead.txt"
 
 [[stream]]
 name = "trucking"
-ports = [25, 2527]
+ports = [2525, 2527]
 exclude = ["dead_isp", "yahoo_family"]
 postfix = { transport = "out05", helo_name = "mta05.example.com", bind_address = "192.0.2.94" }
 
@@ -405,16 +405,21 @@ TEST(PostfixConf, MasterCfHasAServicePerPortAndATransportPerStream) {
   ASSERT_TRUE(cfg);
   const auto conf = render_postfix_conf(*cfg, {});
   const std::string& m = conf.master_cf;
+  const std::string scoped =
+      "  -o smtpd_recipient_restrictions=$streamguard_recipient_restrictions\n";
   EXPECT_TRUE(contains(m,
-                       "smtp      inet  n       -       y       -       -       smtpd\n"
+                       "2525      inet  n       -       y       -       -       smtpd\n"
                        "  -o syslog_name=postfix/trucking\n"
-                       "  -o content_filter=out05:\n"
-                       "2527      inet  n       -       y       -       -       smtpd\n"
-                       "  -o syslog_name=postfix/trucking\n"
-                       "  -o content_filter=out05:\n"
-                       "2526      inet  n       -       y       -       -       smtpd\n"
-                       "  -o syslog_name=postfix/healthcare\n"
-                       "  -o content_filter=sg-healthcare:\n"))
+                       "  -o content_filter=out05:\n" +
+                           scoped +
+                           "2527      inet  n       -       y       -       -       smtpd\n"
+                           "  -o syslog_name=postfix/trucking\n"
+                           "  -o content_filter=out05:\n" +
+                           scoped +
+                           "2526      inet  n       -       y       -       -       smtpd\n"
+                           "  -o syslog_name=postfix/healthcare\n"
+                           "  -o content_filter=sg-healthcare:\n" +
+                           scoped))
       << m;
   EXPECT_TRUE(contains(m,
                        "out05     unix  -       -       y       -       -       smtp\n"
@@ -426,9 +431,9 @@ TEST(PostfixConf, MasterCfHasAServicePerPortAndATransportPerStream) {
       << m;
   EXPECT_FALSE(contains(m, "sg-healthcare\n  -o smtp_bind")) << "no address: none rendered";
   EXPECT_TRUE(contains(m,
-                       "# port 25   -> stream trucking   -> transport out05\n"
-                       "# port 2527 -> stream trucking   -> transport out05\n"
-                       "# port 2526 -> stream healthcare -> transport sg-healthcare\n"))
+                       "# 2525 -> stream trucking   -> transport out05\n"
+                       "# 2527 -> stream trucking   -> transport out05\n"
+                       "# 2526 -> stream healthcare -> transport sg-healthcare\n"))
       << m;
 }
 
@@ -472,20 +477,21 @@ backstop_dir = "/etc/postfix/streamguard/"
 listen = "inet:127.0.0.1:10040"
 [[stream]]
 name = "a"
-ports = [25]
+ports = [2525]
 )");
   ASSERT_TRUE(cfg);
   const auto conf = render_postfix_conf(*cfg, {});
+  // With a stock main.cf (no smtpd_recipient_restrictions of its own), the
+  // list ends with policyd: relay control is smtpd_relay_restrictions'.
   EXPECT_TRUE(contains(conf.main_cf,
-                       "smtpd_recipient_restrictions =\n"
+                       "streamguard_recipient_restrictions =\n"
                        "    check_recipient_access "
                        "regexp:/etc/postfix/streamguard/streamguard-backstop.regexp\n"
                        "    check_policy_service { inet:127.0.0.1:10040, timeout=30s, "
-                       "default_action=HOLD, policy_context=streamguard }\n"
-                       "    permit_mynetworks\n"
-                       "    reject_unauth_destination\n"))
+                       "default_action=HOLD, policy_context=streamguard }\n\n"))
       << conf.main_cf;
-  EXPECT_FALSE(contains(conf.main_cf, "smtpd_end_of_data_restrictions")) << conf.main_cf;
+  EXPECT_FALSE(contains(conf.main_cf, "end_of_data_restrictions")) << conf.main_cf;
+  EXPECT_FALSE(contains(conf.master_cf, "end_of_data_restrictions")) << conf.master_cf;
   EXPECT_TRUE(conf.warnings.empty());
   ASSERT_EQ(conf.maps.size(), 1u);
   EXPECT_EQ(conf.maps[0].file, "streamguard-backstop.regexp");
@@ -497,15 +503,155 @@ TEST(PostfixConf, CommitAtEndOfMessageAsksPolicydAgainAtEndOfData) {
 commit = "end_of_message"
 [[stream]]
 name = "a"
+ports = [2525]
+)");
+  ASSERT_TRUE(cfg);
+  const auto conf = render_postfix_conf(*cfg, {});
+  EXPECT_TRUE(contains(conf.main_cf,
+                       "streamguard_end_of_data_restrictions =\n"
+                       "    check_policy_service { unix:private/streamguard, timeout=10s, "
+                       "default_action=DEFER_IF_PERMIT, policy_context=streamguard }\n"))
+      << conf.main_cf;
+  EXPECT_TRUE(
+      contains(conf.master_cf,
+               "  -o smtpd_end_of_data_restrictions=$streamguard_end_of_data_restrictions\n"))
+      << conf.master_cf;
+}
+
+// Every assignment in main.cf.fragment is one of streamguard's own
+// parameters: merging it changes no Postfix setting, so no service but the
+// stream services (which name them with -o) sees a difference.
+TEST(PostfixConfScoped, MainCfSetsNoParameterOfPostfixsOwn) {
+  auto cfg = parse_ok(std::string(kTwoStreams) + R"(
+[policyd]
+commit = "end_of_message"
+[milter]
+listen = "unix:/var/spool/postfix/private/streamguard-milter"
+opendkim_conf = "/etc/opendkim.conf"
+)");
+  ASSERT_TRUE(cfg);
+  const auto conf = render_postfix_conf(*cfg, {});
+  std::istringstream lines(conf.main_cf);
+  int assignments = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#' || line[0] == ' ') continue;
+    ++assignments;
+    EXPECT_TRUE(line.starts_with("streamguard_")) << line;
+  }
+  EXPECT_EQ(assignments, 4) << conf.main_cf;  // recipient, end of data, milters, macros
+  EXPECT_TRUE(contains(conf.master_cf,
+                       "  -o smtpd_milters=$streamguard_milters\n"
+                       "  -o milter_connect_macros=$streamguard_milter_connect_macros\n"
+                       "  -o milter_default_action=tempfail\n"
+                       "  -o milter_protocol=6\n"))
+      << conf.master_cf;
+}
+
+TEST(PostfixConfScoped, TheOperatorsOwnRestrictionsFollowStreamguards) {
+  auto cfg = parse_ok(kTwoStreams);
+  ASSERT_TRUE(cfg);
+  CurrentPostfix now;
+  now.recipient_restrictions = "permit_sasl_authenticated, check_client_access $mua_clients";
+  now.source = "postconf -c /etc/postfix";
+  const std::string m = render_postfix_conf(*cfg, {}, now).main_cf;
+  EXPECT_TRUE(contains(m,
+                       "policy_context=streamguard }\n"
+                       "    permit_sasl_authenticated, check_client_access $mua_clients\n"))
+      << m;
+  EXPECT_TRUE(contains(m, "as postconf -c /etc/postfix\n")) << m;
+}
+
+TEST(PostfixConfScoped, WithoutAnyRelayRestrictionsTheStreamServicesStillRefuseRelaying) {
+  auto cfg = parse_ok(kTwoStreams);
+  ASSERT_TRUE(cfg);
+  CurrentPostfix now;
+  now.relay_restrictions = "";  // a main.cf from before Postfix 2.10
+  const std::string m = render_postfix_conf(*cfg, {}, now).main_cf;
+  EXPECT_TRUE(contains(m,
+                       "policy_context=streamguard }\n"
+                       "    permit_mynetworks\n"
+                       "    permit_sasl_authenticated\n"
+                       "    reject_unauth_destination\n"))
+      << m;
+}
+
+TEST(PostfixConfScoped, AShadowStreamOnlyLogsAndLetsMailPassWhenStreamguardIsDown) {
+  auto cfg = parse_ok(std::string(kTwoStreams) + R"(
+[milter]
+listen = "unix:/var/spool/postfix/private/streamguard-milter"
+opendkim_conf = "/etc/opendkim.conf"
+)");
+  ASSERT_TRUE(cfg);
+  auto shadowed = *cfg;
+  shadowed.streams[1].mode = StreamMode::shadow;  // healthcare
+  const auto conf = render_postfix_conf(shadowed, {});
+  EXPECT_TRUE(contains(conf.main_cf,
+                       "streamguard_shadow_recipient_restrictions =\n"
+                       "    warn_if_reject check_recipient_access regexp:"
+                       "/etc/postfix/streamguard-backstop.regexp\n"
+                       "    check_policy_service { unix:private/streamguard, timeout=10s, "
+                       "default_action=DUNNO, policy_context=streamguard }\n"))
+      << conf.main_cf;
+  const auto healthcare = conf.master_cf.substr(conf.master_cf.find("\n2526 "));
+  EXPECT_TRUE(
+      contains(healthcare.substr(0, healthcare.find("\n25", 1)),
+               "  -o smtpd_recipient_restrictions=$streamguard_shadow_recipient_restrictions\n"
+               "  -o smtpd_milters=$streamguard_milters\n"
+               "  -o milter_connect_macros=$streamguard_milter_connect_macros\n"
+               "  -o milter_default_action=accept\n"))
+      << conf.master_cf;
+  // trucking still enforces.
+  EXPECT_TRUE(contains(conf.master_cf,
+                       "2525      inet  n       -       y       -       -       smtpd\n"
+                       "  -o syslog_name=postfix/trucking\n"
+                       "  -o content_filter=out05:\n"
+                       "  -o smtpd_recipient_restrictions=$streamguard_recipient_restrictions\n"))
+      << conf.master_cf;
+  EXPECT_TRUE(contains(conf.master_cf,
+                       "# 2526 -> stream healthcare -> transport "
+                       "sg-healthcare  (shadow)\n"))
+      << conf.master_cf;
+  EXPECT_FALSE(contains(render_postfix_conf(*cfg, {}).main_cf, "shadow"))
+      << "no stream in shadow, no shadow list";
+}
+
+TEST(PostfixConfScoped, AStreamOnPort25OfEveryAddressIsRefused) {
+  auto cfg = parse_ok(R"(
+[[stream]]
+name = "trucking"
+ports = [25]
+postfix = { transport = "out05" }
+)");
+  ASSERT_TRUE(cfg);
+  const auto conf = render_postfix_conf(*cfg, {});
+  ASSERT_EQ(conf.errors.size(), 1u);
+  EXPECT_TRUE(contains(conf.errors[0], "stream trucking submits on port 25 on every address"))
+      << conf.errors[0];
+  EXPECT_TRUE(contains(conf.errors[0], "inbound mail")) << conf.errors[0];
+  EXPECT_TRUE(contains(conf.errors[0], "[postfix] listen_address")) << conf.errors[0];
+}
+
+TEST(PostfixConfScoped, Port25OnItsOwnAddressWarnsWhenInetInterfacesTakesThatAddressToo) {
+  auto cfg = parse_ok(R"(
+[postfix]
+listen_address = "172.18.0.1"
+[[stream]]
+name = "trucking"
 ports = [25]
 )");
   ASSERT_TRUE(cfg);
-  const std::string main_cf = render_postfix_conf(*cfg, {}).main_cf;
-  EXPECT_TRUE(contains(main_cf,
-                       "smtpd_end_of_data_restrictions =\n"
-                       "    check_policy_service { unix:private/streamguard, timeout=10s, "
-                       "default_action=DEFER_IF_PERMIT, policy_context=streamguard }\n"))
-      << main_cf;
+  EXPECT_TRUE(render_postfix_conf(*cfg, {}).errors.empty());
+  EXPECT_TRUE(render_postfix_conf(*cfg, {}).warnings.empty()) << "inet_interfaces unknown";
+  for (const std::string interfaces : {"all", "127.0.0.1, 172.18.0.1", "172.18.0.1"}) {
+    CurrentPostfix now;
+    now.inet_interfaces = interfaces;
+    const auto conf = render_postfix_conf(*cfg, {}, now);
+    ASSERT_EQ(conf.warnings.size(), 1u) << interfaces;
+    EXPECT_TRUE(contains(conf.warnings[0], "172.18.0.1:smtp cannot bind")) << conf.warnings[0];
+  }
+  CurrentPostfix apart;
+  apart.inet_interfaces = "203.0.113.5, 127.0.0.1";
+  EXPECT_TRUE(render_postfix_conf(*cfg, {}, apart).warnings.empty());
 }
 
 TEST(PostfixConf, WarnsWhenPolicydDoesNotListenWhereSmtpdConnects) {
@@ -514,7 +660,7 @@ TEST(PostfixConf, WarnsWhenPolicydDoesNotListenWhereSmtpdConnects) {
 listen = "unix:/var/spool/postfix/private/other"
 [[stream]]
 name = "a"
-ports = [25]
+ports = [2525]
 )");
   ASSERT_TRUE(cfg);
   const auto conf = render_postfix_conf(*cfg, {});
@@ -662,15 +808,16 @@ TEST(PostfixConfCommitted, PostfixConfFolderIsTheRenderingOfTheExampleConfig) {
         << path << " is not the rendering of deploy/examples/streamguard.toml and its lists. "
         << "Regenerate it (from the repository root, after building):\n"
         << "    streamguardctl postfix-conf --config deploy/examples/streamguard.toml "
-           "--out postfix-conf\n";
+           "--without-postfix --out postfix-conf\n";
   }
   // The example reproduces the two-stream setup of the brief.
+  EXPECT_TRUE(conf.errors.empty()) << conf.errors.front();
   EXPECT_TRUE(contains(conf.master_cf,
-                       "smtp      inet  n       -       y       -       -       "
+                       "172.18.0.1:smtp inet  n       -       y       -       -       "
                        "smtpd\n  -o syslog_name=postfix/trucking\n  -o "
                        "content_filter=out05:\n"));
   EXPECT_TRUE(contains(conf.master_cf,
-                       "2526      inet  n       -       y       -       -       "
+                       "172.18.0.1:2526 inet  n       -       y       -       -       "
                        "smtpd\n  -o syslog_name=postfix/healthcare\n  -o "
                        "content_filter=hcout1:\n"));
 }

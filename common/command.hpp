@@ -8,7 +8,8 @@
 // gets SIGKILL. The child is always reaped before run() returns, and no
 // descriptor outlives the call or leaks into another child (O_CLOEXEC).
 //
-// run() blocks the calling thread; rampd calls it off its event loop.
+// run() blocks the calling thread: rampd calls it off its event loop,
+// streamguardctl to ask postconf.
 #pragma once
 
 #include <cstddef>

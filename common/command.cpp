@@ -1,4 +1,4 @@
-#include "rampd/command.hpp"
+#include "common/command.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

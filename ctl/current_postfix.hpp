@@ -1,0 +1,19 @@
+// Reads what the installed Postfix has now (ctl/postfix_conf.hpp
+// CurrentPostfix) with postconf, so the stream services are composed with
+// the operator's own restrictions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "ctl/postfix_conf.hpp"
+
+namespace sg {
+
+// Runs `POSTCONF [-c CONFIG_DIR] -h ...` and `... -xh ...` (no shell).
+// Nothing, with `error` saying why, when postconf cannot be run or fails.
+std::optional<CurrentPostfix> read_current_postfix(const std::string& postconf,
+                                                   const std::string& config_dir,
+                                                   std::string& error);
+
+}  // namespace sg
