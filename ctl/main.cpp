@@ -12,6 +12,7 @@
 
 #include "common/config.hpp"
 #include "ctl/current_postfix.hpp"
+#include "ctl/postfix_apply.hpp"
 #include "ctl/postfix_conf.hpp"
 #include "rules/classifier.hpp"
 
@@ -23,6 +24,8 @@ constexpr const char* kHelp = R"(NAME
 SYNOPSIS
     streamguardctl postfix-conf --config FILE [--out DIR]
                    [--postfix-config DIR | --without-postfix]
+    streamguardctl postfix-conf --config FILE --diff | --apply | --rollback
+                   [--postfix-config DIR]
     streamguardctl --help | --version
 
 DESCRIPTION
@@ -64,9 +67,31 @@ DESCRIPTION
     address is where inbound mail arrives, and it would be charged to the
     stream and sent out through its transport. postfix-conf refuses it.
 
-    Nothing is applied to Postfix: add the fragments to main.cf and
-    master.cf, install the map, and run `postfix reload` (see
+    Without --apply nothing is applied to Postfix: add the fragments to
+    main.cf and master.cf, install the map, and run `postfix reload` (see
     postfix-conf/README.md).
+
+    --diff, --apply and --rollback work on the Postfix configuration
+    directory (--postfix-config DIR, else [rampd] postfix_config_dir, else
+    /etc/postfix) with Postfix's own tools from [rampd]
+    postfix_command_dir:
+
+    --diff      Print each main.cf parameter and master.cf entry --apply
+                would set, as it is now ("-") and as it would be ("+").
+    --apply     Refuse while streamguard-policyd ([policyd] listen) or the
+                milter ([milter] listen) does not answer. Keep main.cf and
+                master.cf as they were before the first apply
+                (main.cf.streamguard-orig, master.cf.streamguard-orig; a
+                later apply leaves them), set the parameters with postconf
+                -e and the entries with postconf -M (nothing else in the
+                files changes), install the backstop map, run postfix check
+                (on failure the files are put back) and reload Postfix if it
+                runs.
+    --rollback  Put main.cf.streamguard-orig and master.cf.streamguard-orig
+                back byte for byte, check and reload. Mail still queued with
+                a stream's content_filter would be stranded: its transports
+                are added back (and named) until that mail has left; run
+                --rollback again then.
 
 OPTIONS
     --config FILE   The streamguard configuration (required). Its lists are
@@ -101,15 +126,19 @@ FILES
                                             kept in the repository
 
 EXIT STATUS
-    0 when rendered; 1 when the configuration or a list is invalid (each
-    problem printed as FILE:LINE:COLUMN: message), postconf cannot be run,
-    the rendering would break Postfix (a stream on port 25 of every
-    address), or an output file cannot be written; 2 on a usage error.
+    0 when rendered (or diffed, applied, rolled back); 1 when the
+    configuration or a list is invalid (each problem printed as
+    FILE:LINE:COLUMN: message), postconf cannot be run, the rendering would
+    break Postfix (a stream on port 25 of every address), an output file
+    cannot be written, or --apply or --rollback is refused or fails (the
+    files are then as they were); 2 on a usage error.
 
 EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less
     streamguardctl postfix-conf --config deploy/examples/streamguard.toml \
-        --out postfix-conf
+        --without-postfix --out postfix-conf
+    streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml --diff
+    streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml --apply
 )";
 
 int usage(const std::string& msg) {
@@ -144,6 +173,7 @@ bool write_file(const std::filesystem::path& path, const std::string& text) {
 struct Options {
   std::optional<std::string> config, out, postfix_config;
   bool without_postfix = false;
+  std::string action;  // "", "--diff", "--apply" or "--rollback"
 };
 
 // What main.cf has now: postconf's answer, or Postfix's defaults.
@@ -187,6 +217,15 @@ int postfix_conf(const Options& o) {
   for (const auto& w : conf.warnings) std::cerr << "streamguardctl: warning: " << w << "\n";
   for (const auto& e : conf.errors) std::cerr << "streamguardctl: " << e << "\n";
   if (!conf.errors.empty()) return 1;
+  if (!o.action.empty()) {
+    const sg::ApplyTarget target{o.postfix_config.value_or(cfg.rampd.postfix_config_dir.empty()
+                                                               ? std::string("/etc/postfix")
+                                                               : cfg.rampd.postfix_config_dir),
+                                 cfg.rampd.postfix_command_dir};
+    if (o.action == "--diff") return sg::postfix_diff(cfg, conf, target);
+    if (o.action == "--apply") return sg::postfix_apply(cfg, conf, target);
+    return sg::postfix_rollback(cfg, conf, target);
+  }
 
   std::vector<std::pair<std::string, const std::string*>> files = {
       {"main.cf.fragment", &conf.main_cf}, {"master.cf.fragment", &conf.master_cf}};
@@ -248,6 +287,9 @@ int main(int argc, char** argv) {
         return usage("--postfix-config needs one DIR");
     } else if (a == "--without-postfix") {
       o.without_postfix = true;
+    } else if (a == "--diff" || a == "--apply" || a == "--rollback") {
+      if (!o.action.empty()) return usage("give one of --diff, --apply and --rollback");
+      o.action = a;
     } else {
       return usage("unknown option '" + a + "'");
     }
@@ -255,5 +297,7 @@ int main(int argc, char** argv) {
   if (!o.config) return usage("postfix-conf needs --config FILE");
   if (o.postfix_config && o.without_postfix)
     return usage("give --postfix-config or --without-postfix, not both");
+  if (!o.action.empty() && (o.without_postfix || o.out))
+    return usage(o.action + " works on the installed Postfix: not with --without-postfix or --out");
   return postfix_conf(o);
 }

@@ -73,7 +73,8 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
     ports_ = {{"trucking", a}, {"healthcare", b}};
     staff_port_ = c;
     postfix_ = std::make_unique<PostfixInstance>(
-        PostfixOptions{root_, ports_, sink_->port(), postfix_conf_dir_ + "/main.cf.fragment",
+        PostfixOptions{root_, opts_.render ? ports_ : std::map<std::string, uint16_t>{},
+                       sink_->port(), postfix_conf_dir_ + "/main.cf.fragment",
                        postfix_conf_dir_ + "/master.cf.fragment", staff_port_},
         reaper_);
     // Where the fragment's `check_policy_service unix:private/streamguard`
@@ -82,7 +83,7 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
     std::ofstream(policyd_config_path_) << policyd_config();
     // Rendered against this Postfix's own settings, as on a host.
     postfix_->write_config();
-    render_postfix_conf();
+    if (opts_.render) render_postfix_conf();
     try {
       postfix_->start();
       break;

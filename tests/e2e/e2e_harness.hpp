@@ -69,6 +69,10 @@ struct HarnessOptions {
   // are set by the harness: rampd follows this Postfix's maillog_file and
   // runs postqueue/postsuper/postcat -c on its config).
   std::string rampd;
+  // False: Postfix starts with the operator's own configuration only (no
+  // fragments, the stream ports not served), for the tests of
+  // `streamguardctl postfix-conf --apply` and --rollback.
+  bool render = true;
 };
 
 // GET path over a unix socket (a status socket); the whole response.
@@ -112,6 +116,8 @@ class Harness {
   long daily_count(const std::string& stream) const;
 
   const std::string& root() const { return root_; }
+  // The streamguard.toml the daemons and streamguardctl read.
+  const std::string& config_path() const { return policyd_config_path_; }
   std::string milter_log() const;
   void kill_milter();  // SIGKILL: a crashed milter
   pid_t milter_pid() const { return milter_pid_; }

@@ -1,0 +1,132 @@
+// End to end: `streamguardctl postfix-conf --diff | --apply | --rollback` on
+// a running Postfix that carries only the operator's own configuration (a
+// staff submission service, pickup), as an operator would bring
+// streamguard in and take it out again.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tests/e2e/e2e_harness.hpp"
+#include "tests/e2e/process.hpp"
+
+namespace sg::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class ApplyE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  }
+  static HarnessOptions unapplied() {
+    HarnessOptions o;
+    o.render = false;
+    return o;
+  }
+  CommandResult ctl(Harness& h, const std::string& action) {
+    return run_command({SG_CTL_BIN, "postfix-conf", "--config", h.config_path(), "--postfix-config",
+                        h.postfix().config_dir(), action},
+                       120s);
+  }
+};
+
+TEST_F(ApplyE2E, ApplyEnforcesTheStreamsOnlyAndRollbackRestoresTheFilesByteForByte) {
+  Harness h(unapplied());
+  const std::string dir = h.postfix().config_dir();
+  const std::string main_before = read(dir + "/main.cf"), master_before = read(dir + "/master.cf");
+
+  auto diff = ctl(h, "--diff");
+  ASSERT_EQ(diff.exit_code, 0) << diff.output;
+  EXPECT_TRUE(contains(diff.output, "main.cf streamguard_recipient_restrictions (new)"))
+      << diff.output;
+  EXPECT_TRUE(contains(
+      diff.output, "master.cf 127.0.0.1:" + std::to_string(h.port("healthcare")) + "/inet (new)"))
+      << diff.output;
+  EXPECT_EQ(read(dir + "/main.cf"), main_before) << "--diff changed main.cf";
+
+  auto apply = ctl(h, "--apply");
+  ASSERT_EQ(apply.exit_code, 0) << apply.output;
+  EXPECT_TRUE(contains(apply.output, "postfix reload: done")) << apply.output;
+  EXPECT_EQ(read(dir + "/main.cf.streamguard-orig"), main_before);
+  EXPECT_EQ(read(dir + "/master.cf.streamguard-orig"), master_before);
+  ASSERT_TRUE(wait_until([&] { return tcp_accepts(h.port("trucking")); }, 20s))
+      << h.postfix().log();
+  auto again = ctl(h, "--diff");
+  EXPECT_TRUE(contains(again.output, "nothing to change")) << again.output;
+
+  // The streams are enforced; staff submission is not touched.
+  auto stream = h.submit("trucking", {"someone@yahoo.com"});
+  EXPECT_TRUE(contains(stream.reply_to("someone@yahoo.com"), "554 5.7.1")) << stream.transcript;
+  auto staff = h.submit("staff", {"colleague@yahoo.com"});
+  EXPECT_TRUE(staff.accepted("colleague@yahoo.com")) << staff.transcript;
+
+  auto rollback = ctl(h, "--rollback");
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
+  EXPECT_EQ(read(dir + "/main.cf"), main_before);
+  EXPECT_EQ(read(dir + "/master.cf"), master_before);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/main.cf.streamguard-orig"));
+  EXPECT_TRUE(wait_until([&] { return !tcp_accepts(h.port("trucking")); }, 20s))
+      << "the stream service still listens after the rollback";
+}
+
+TEST_F(ApplyE2E, ApplyIsRefusedWhilePolicydDoesNotAnswer) {
+  Harness h(unapplied());
+  const std::string dir = h.postfix().config_dir();
+  const std::string main_before = read(dir + "/main.cf");
+  h.kill_policyd();
+  auto apply = ctl(h, "--apply");
+  EXPECT_EQ(apply.exit_code, 1) << apply.output;
+  EXPECT_TRUE(contains(apply.output, "streamguard-policyd does not answer on unix:"))
+      << apply.output;
+  EXPECT_EQ(read(dir + "/main.cf"), main_before);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/main.cf.streamguard-orig"));
+}
+
+// Mail queued through a stream names its transport; rolling back keeps that
+// transport until the mail has left, then a second rollback is exact.
+TEST_F(ApplyE2E, RollbackKeepsTheTransportOfQueuedStreamMailUntilItHasLeft) {
+  HarnessOptions o = unapplied();
+  o.trucking = "daily_cap = 1\nover_cap = \"hold\"\n";
+  Harness h(o);
+  const std::string dir = h.postfix().config_dir();
+  const std::string master_before = read(dir + "/master.cf");
+  ASSERT_EQ(ctl(h, "--apply").exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return tcp_accepts(h.port("trucking")); }, 20s));
+  h.submit("trucking", {"a@fleet-one.example"});
+  auto held = h.submit("trucking", {"b@fleet-two.example"});  // over the cap: held
+  ASSERT_FALSE(held.queue_id.empty()) << held.transcript;
+
+  auto rollback = ctl(h, "--rollback");
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
+  EXPECT_TRUE(contains(rollback.output, "kept the transport out05")) << rollback.output;
+  EXPECT_TRUE(contains(read(dir + "/master.cf"), "out05")) << "the held mail would be stranded";
+
+  // Once it has left (released here), the second rollback is exact.
+  auto release = h.postfix().command("postsuper", {"-H", held.queue_id});
+  ASSERT_EQ(release.exit_code, 0) << release.output;
+  h.postfix().command("postqueue", {"-f"});
+  ASSERT_TRUE(h.sink().wait_for_rcpt("b@fleet-two.example", 30s)) << h.postfix().log();
+  auto second = ctl(h, "--rollback");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(read(dir + "/master.cf"), master_before);
+}
+
+}  // namespace
+}  // namespace sg::e2e

@@ -1,0 +1,64 @@
+// End to end: a stream in shadow mode, on the real Postfix with OpenDKIM and
+// the milter, as `streamguardctl postfix-conf` renders it. Nothing is
+// refused because of streamguard, and every refusal it would have made is
+// logged and counted: the backstop (reject_warning), policyd (would=), the
+// milter (would=). The stream beside it still enforces.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+
+#include "tests/e2e/e2e_harness.hpp"
+
+namespace sg::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(ShadowE2E, AShadowStreamRefusesNothingAndLogsWhatItWouldHaveRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  HarnessOptions o;
+  o.milter = true;
+  // OpenDKIM will not sign for the submitting client (127.0.0.1): the
+  // milter's DKIM check would tempfail the message.
+  o.opendkim_internal_hosts = "172.16.0.0/12\n";
+  o.trucking = "mode = \"shadow\"\ndaily_cap = 1\nover_cap = \"hold\"\n";
+  Harness h(o);
+
+  // Yahoo is on the backstop, the second fleet address is over the daily cap
+  // of 1, and the message would leave unsigned.
+  const std::string yahoo = "someone@yahoo.com", first = "a@fleet-one.example",
+                    second = "b@fleet-two.example";
+  auto s = h.submit("trucking", {yahoo, first, second});
+  for (const auto& r : {yahoo, first, second})
+    EXPECT_TRUE(s.accepted(r)) << r << "\n" << s.transcript;
+  ASSERT_FALSE(s.queue_id.empty()) << s.transcript << h.milter_log();
+  for (const auto& r : {yahoo, first, second})
+    EXPECT_TRUE(h.sink().wait_for_rcpt(r, 20s)) << r << "\n" << h.postfix().log();
+  const auto got = h.sink().messages_to(first);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(contains(got[0].data, "X-Streamguard-Stream: trucking")) << got[0].data;
+
+  // What it would have done, each where an operator looks.
+  EXPECT_TRUE(contains(h.postfix().log(), "reject_warning: RCPT from")) << h.postfix().log();
+  EXPECT_TRUE(contains(h.postfix().log(), "<someone@yahoo.com>")) << h.postfix().log();
+  const std::string policyd = h.policyd_log();
+  EXPECT_TRUE(contains(policyd, "stream=trucking rcpt_domain=yahoo.com")) << policyd;
+  EXPECT_TRUE(contains(policyd, "action=dunno would=reject")) << policyd;
+  EXPECT_TRUE(contains(policyd, "rcpt_domain=fleet-two.example")) << policyd;
+  EXPECT_TRUE(contains(policyd, "action=dunno would=hold")) << policyd;
+  EXPECT_TRUE(contains(h.milter_log(), "stream=trucking")) << h.milter_log();
+  EXPECT_TRUE(contains(h.milter_log(), "result=accept would=tempfail")) << h.milter_log();
+
+  // The enforcing stream beside it still refuses.
+  auto e = h.submit("healthcare", {yahoo});
+  EXPECT_TRUE(contains(e.reply_to(yahoo), "554 5.7.1")) << e.transcript;
+}
+
+}  // namespace
+}  // namespace sg::e2e
