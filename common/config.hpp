@@ -126,6 +126,10 @@ struct RampConfig {
   std::vector<RampStep> hourly;  // ascending by day, first step day 0
   std::vector<RampStep> daily;   // optional
   uint64_t send_day_minimum = 1;
+  // count = "send_days": send days the warmup had already made before
+  // streamguard kept its history (a warmup in progress when streamguard was
+  // installed); added to the send days counted since.
+  uint32_t send_days_before = 0;
   // Optional per-operator daily caps by ramp day (operator name -> steps,
   // ascending, first day 0), e.g. google held at 0 until day 30.
   std::map<std::string, std::vector<RampStep>> operators;

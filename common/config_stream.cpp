@@ -57,7 +57,9 @@ std::optional<RampConfig> read_ramp(Reader& r, const toml::node& n,
                                     const std::set<std::string>& operators) {
   auto t = r.table(n, "ramp");
   if (!t) return std::nullopt;
-  r.only_keys(*t, "ramp", {"stamp", "count", "hourly", "daily", "send_day_minimum", "operators"});
+  r.only_keys(
+      *t, "ramp",
+      {"stamp", "count", "hourly", "daily", "send_day_minimum", "send_days_before", "operators"});
   RampConfig ramp;
   if (auto s = t->get("stamp")) {
     if (auto v = r.str(*s, "stamp")) ramp.stamp = *v;
@@ -74,6 +76,14 @@ std::optional<RampConfig> read_ramp(Reader& r, const toml::node& n,
   if (auto m = t->get("send_day_minimum"))
     if (auto v = r.integer(*m, "send_day_minimum", 1, 1'000'000))
       ramp.send_day_minimum = static_cast<uint64_t>(*v);
+  if (auto b = t->get("send_days_before")) {
+    if (auto v = r.integer(*b, "send_days_before", 0, 10'000))
+      ramp.send_days_before = static_cast<uint32_t>(*v);
+    if (ramp.count != RampCount::send_days)
+      r.error(*b,
+              "'send_days_before' counts send days: it goes with count = \"send_days\" (a "
+              "calendar_days ramp carries a warmup over by its stamp)");
+  }
   // operators = { google = [[0, 0], [30, 20]] }: day -> daily cap per operator.
   if (auto o = t->get("operators")) {
     if (auto ot = r.table(*o, "operators")) {

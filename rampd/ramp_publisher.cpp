@@ -134,6 +134,7 @@ boost::asio::awaitable<std::string> RampPublisher::count_days(const StreamConfig
   auto c = ramp::send_days(history, stamp_day, today, ramp.send_day_minimum, err);
   if (!c) co_return "send history: " + err;
   count = *c;
+  count.day += ramp.send_days_before;  // a warmup carried over from before streamguard
   co_return std::string();
 }
 

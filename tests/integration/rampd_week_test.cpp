@@ -171,5 +171,32 @@ listmonk = { dsn = ")" + pg.admin_dsn("lm_healthcare") +
   EXPECT_NE(status.find("\"would_rate\": 50"), std::string::npos) << status;
 }
 
+// A send-days warmup in progress when streamguard is installed: no history
+// yet, but the days it had made are carried over, so the stream does not
+// drop back to day 0 (trucking at 50/h).
+TEST_F(RampdWeekTest, ASendDaysWarmupInProgressCarriesItsDaysOver) {
+  RampdHarness carried(
+      config_with_streams(
+          R"(
+[[stream]]
+name = "trucking"
+ports = [25]
+ramp = { stamp = ")" +
+          dir +
+          R"(/truck-stamp", count = "send_days", send_days_before = 4, hourly = [[0, 50], [2, 150], [4, 250]] }
+)"),
+      redis.url());
+  carried.ramp_round(kNoon0 + 10 * kDayMs);
+  EXPECT_EQ(cap("trucking", "hourly"), "250");
+  EXPECT_EQ(cap("trucking", "ramp:day"), "4");
+  // The first day streamguard counted adds to them (a step a day at most).
+  redis.cmd({"INCRBY",
+             keys::daily_count("sg", "trucking",
+                               ramp::day_key(ramp::civil_day_number(kNoon0 + 10 * kDayMs))),
+             "40"});
+  carried.ramp_round(kNoon0 + 11 * kDayMs);
+  EXPECT_EQ(cap("trucking", "ramp:day"), "5");
+}
+
 }  // namespace
 }  // namespace sg::testing

@@ -380,7 +380,7 @@ ramp = { stamp = "/x", hourly = [[0, 1]], days = 3 }
   EXPECT_EQ(r.errors[3].to_string(),
             kFile +
                 ":10:50: unknown key 'days' in ramp (known: stamp, count, hourly, daily, "
-                "send_day_minimum, operators)");
+                "send_day_minimum, send_days_before, operators)");
 }
 
 // ---------------------------------------------------------------- wrong types
@@ -612,6 +612,16 @@ ports = [25]
 ramp = { stamp = "/s", hourly = [[0, 50]], send_day_minimum = 0 }
 )",
                                 4, 63, "'send_day_minimum' is 0, must be from 1 to 1000000"},
+                      ErrorCase{"SendDaysBeforeOnACalendarRamp", R"(
+[[stream]]
+name = "a"
+ports = [25]
+ramp = { stamp = "/s", hourly = [[0, 50]], send_days_before = 5 }
+)",
+                                4, 63,
+                                "'send_days_before' counts send days: it goes with count = "
+                                "\"send_days\" (a calendar_days ramp carries a warmup over by "
+                                "its stamp)"},
                       ErrorCase{"BadStreamName", R"(
 [[stream]]
 name = "Trucking Co"
