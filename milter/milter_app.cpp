@@ -74,9 +74,12 @@ DESCRIPTION
 OPTIONS
     --config FILE         The TOML configuration (required); see
                           docs/configuration.md, [milter].
-    --check-config        Read FILE and OpenDKIM's configuration, print each
-                          problem as FILE:LINE: message, and exit: 0 when
-                          valid, 1 when not.
+    --check-config        Read FILE and OpenDKIM's configuration, then check
+                          the other files FILE names as the daemons will
+                          need them (lists, warmup stamps, Listmonk token
+                          files, the maillog; the same check in every
+                          streamguard daemon), print each problem naming
+                          its file, and exit: 0 when valid, 1 when not.
     --listen ADDR         Serve Postfix here instead of [milter] listen:
                           unix:/path or inet:IP:PORT.
     --status ADDR         Serve /metrics and /status here instead of

@@ -58,9 +58,13 @@ DESCRIPTION
 OPTIONS
     --config FILE     The TOML configuration (required). See
                       docs/configuration.md.
-    --check-config    Read FILE and every list it names, print each problem
-                      as FILE:LINE:COLUMN: message, and exit: 0 when the
-                      configuration is valid, 1 when it is not.
+    --check-config    Read FILE, then check the files it names as the
+                      daemons will need them (lists, warmup stamps, Listmonk
+                      token files, the maillog, OpenDKIM's configuration;
+                      the same check in every streamguard daemon), print
+                      each problem naming its file (FILE:LINE:COLUMN: for
+                      FILE itself), and exit: 0 when all is valid, 1 when
+                      not.
     --listen ADDR     Listen here instead of [policyd] listen; repeatable.
                       ADDR is unix:/path or inet:HOST:PORT (HOST a literal
                       IP address; port 0 picks a free port, logged at start).

@@ -47,7 +47,9 @@ DESCRIPTION
     settings table gets app.message_sliding_window = true,
     ..._duration = window and ..._rate = floor(hourly cap x fraction), in
     one transaction and only when a value differs; then, if reload_url is
-    set, POST reload_url (Listmonk reads its settings only at start).
+    set, POST reload_url (Listmonk reads its settings only at start). A
+    stream in shadow mode gets its caps published, but Listmonk is left as
+    it is (the rate it would get is on /status as would_rate).
 
     Breakers. rampd follows the Postfix log ([rampd] maillog) and feeds
     each delivery result, by stream (the transport that logged it) and
@@ -67,8 +69,12 @@ DESCRIPTION
 OPTIONS
     --config FILE     The TOML configuration (required). See
                       docs/configuration.md.
-    --check-config    Read FILE, print each problem as FILE:LINE:COLUMN:
-                      message, and exit: 0 when valid, 1 when not.
+    --check-config    Read FILE, then check the files it names as the
+                      daemons will need them (lists, warmup stamps, Listmonk
+                      token files, the maillog, OpenDKIM's configuration;
+                      the same check in every streamguard daemon), print
+                      each problem naming its file, and exit: 0 when valid,
+                      1 when not.
     --redis URL       Use this Redis instead of [redis] url:
                       redis://HOST:PORT[/DB] or unix:///path[?db=N].
     --status ADDR     Serve /metrics and /status here instead of [rampd]
