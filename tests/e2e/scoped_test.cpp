@@ -64,7 +64,15 @@ TEST(ScopedE2E, TheOperatorsOwnSubmissionServiceIsLeftAlone) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_FALSE(contains(got[0].data, "X-Streamguard-Stream")) << got[0].data;
   EXPECT_FALSE(contains(got[0].data, "DKIM-Signature")) << "OpenDKIM is a stream milter here";
-  const std::string lines = lines_of(h.postfix().log(), staff.queue_id);
+  // The sink has the message before the smtp client logs its delivery.
+  std::string lines;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        lines = lines_of(h.postfix().log(), staff.queue_id);
+        return contains(lines, "status=sent") && contains(lines, "removed");
+      },
+      20s))
+      << lines;
   EXPECT_TRUE(contains(lines, "postfix/smtp[")) << lines;  // the default transport
   EXPECT_FALSE(contains(lines, "postfix/out05")) << lines;
   EXPECT_FALSE(contains(lines, "postfix/hcout1")) << lines;
