@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "common/civil_time.hpp"
-#include "formats/held_queue.hpp"
 #include "common/command.hpp"
+#include "formats/held_queue.hpp"
 #include "rampd/offload.hpp"
 #include "rules/decision.hpp"
 

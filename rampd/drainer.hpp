@@ -38,9 +38,9 @@
 #include <string>
 #include <vector>
 
+#include "common/command.hpp"
 #include "common/config.hpp"
 #include "formats/held_queue.hpp"
-#include "common/command.hpp"
 #include "rules/classifier.hpp"
 #include "store/cap_store.hpp"
 
