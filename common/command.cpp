@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <thread>
 
 namespace sg::command {
@@ -324,6 +325,16 @@ std::string describe(const Result& r, const std::vector<std::string>& argv) {
   }
   if (!r.error.empty()) line += " (" + clean(r.error, kMaxDetail) + ")";
   return line;
+}
+
+std::vector<std::string> postfix_argv(const std::string& command_dir, const char* program,
+                                      const std::string& config_dir,
+                                      std::vector<std::string> args) {
+  std::vector<std::string> argv{command_dir + "/" + program};
+  if (!config_dir.empty()) argv.insert(argv.end(), {"-c", config_dir});
+  argv.insert(argv.end(), std::make_move_iterator(args.begin()),
+              std::make_move_iterator(args.end()));
+  return argv;
 }
 
 }  // namespace sg::command

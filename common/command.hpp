@@ -50,4 +50,9 @@ Result run(const std::vector<std::string>& argv, uint32_t timeout_ms,
 // command failed; control characters are replaced and the line is bounded.
 std::string describe(const Result& r, const std::vector<std::string>& argv);
 
+// A Postfix program's argv: COMMAND_DIR/PROGRAM, then -c CONFIG_DIR when one
+// is given (else Postfix's default configuration), then `args`.
+std::vector<std::string> postfix_argv(const std::string& command_dir, const char* program,
+                                      const std::string& config_dir, std::vector<std::string> args);
+
 }  // namespace sg::command

@@ -12,15 +12,14 @@ namespace {
 constexpr uint32_t kPostconfTimeoutMs = 10'000;
 
 // One value a line, in the order asked; nothing when postconf failed.
-std::optional<std::vector<std::string>> postconf_values(const std::string& postconf,
+std::optional<std::vector<std::string>> postconf_values(const std::string& command_dir,
                                                         const std::string& config_dir,
                                                         const char* flags,
                                                         const std::vector<std::string>& names,
                                                         std::string& error) {
-  std::vector<std::string> argv{postconf};
-  if (!config_dir.empty()) argv.insert(argv.end(), {"-c", config_dir});
-  argv.push_back(flags);
-  argv.insert(argv.end(), names.begin(), names.end());
+  std::vector<std::string> args{flags};
+  args.insert(args.end(), names.begin(), names.end());
+  const auto argv = command::postfix_argv(command_dir, "postconf", config_dir, std::move(args));
   const auto r = command::run(argv, kPostconfTimeoutMs);
   if (!r.ok()) {
     error = command::describe(r, argv);
@@ -42,17 +41,17 @@ std::optional<std::vector<std::string>> postconf_values(const std::string& postc
 
 }  // namespace
 
-std::optional<CurrentPostfix> read_current_postfix(const std::string& postconf,
+std::optional<CurrentPostfix> read_current_postfix(const std::string& command_dir,
                                                    const std::string& config_dir,
                                                    std::string& error) {
   // As written (a $parameter stays a reference), for the lists copied.
   const auto raw =
-      postconf_values(postconf, config_dir, "-h",
+      postconf_values(command_dir, config_dir, "-h",
                       {"smtpd_recipient_restrictions", "smtpd_end_of_data_restrictions"}, error);
   if (!raw) return std::nullopt;
   // Expanded, for what is only looked at (the relay default depends on the
   // compatibility level).
-  const auto expanded = postconf_values(postconf, config_dir, "-xh",
+  const auto expanded = postconf_values(command_dir, config_dir, "-xh",
                                         {"smtpd_relay_restrictions", "inet_interfaces"}, error);
   if (!expanded) return std::nullopt;
   CurrentPostfix now;

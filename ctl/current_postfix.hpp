@@ -10,9 +10,10 @@
 
 namespace sg {
 
-// Runs `POSTCONF [-c CONFIG_DIR] -h ...` and `... -xh ...` (no shell).
-// Nothing, with `error` saying why, when postconf cannot be run or fails.
-std::optional<CurrentPostfix> read_current_postfix(const std::string& postconf,
+// Runs `COMMAND_DIR/postconf [-c CONFIG_DIR] -h ...` and `... -xh ...` (no
+// shell). Nothing, with `error` saying why, when postconf cannot be run or
+// fails.
+std::optional<CurrentPostfix> read_current_postfix(const std::string& command_dir,
                                                    const std::string& config_dir,
                                                    std::string& error);
 

@@ -179,10 +179,10 @@ struct Options {
 // What main.cf has now: postconf's answer, or Postfix's defaults.
 std::optional<sg::CurrentPostfix> current_postfix(const sg::Config& cfg, const Options& o) {
   if (o.without_postfix) return sg::CurrentPostfix{};
-  const std::string postconf = cfg.rampd.postfix_command_dir + "/postconf";
   std::string error;
-  auto now = sg::read_current_postfix(
-      postconf, o.postfix_config.value_or(cfg.rampd.postfix_config_dir), error);
+  auto now =
+      sg::read_current_postfix(cfg.rampd.postfix_command_dir,
+                               o.postfix_config.value_or(cfg.rampd.postfix_config_dir), error);
   if (!now)
     std::cerr << "streamguardctl: cannot read the current Postfix settings: " << error
               << "\n(--postfix-config DIR names the Postfix configuration; --without-postfix "
@@ -205,9 +205,7 @@ int postfix_conf(const Options& o) {
   for (const auto& name : sg::backstop_lists(cfg))
     lists.emplace(name, sg::DomainList::load(cfg.lists.at(name), list_errors));
   if (!list_errors.empty()) {
-    for (const auto& e : list_errors)
-      std::cerr << e.file << (e.line > 0 ? ":" + std::to_string(e.line) : "") << ": " << e.message
-                << "\n";
+    for (const auto& e : list_errors) std::cerr << e.to_string() << "\n";
     return 1;
   }
 

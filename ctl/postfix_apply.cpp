@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -17,6 +16,7 @@
 
 #include "common/command.hpp"
 #include "formats/held_queue.hpp"
+#include "server/listener.hpp"
 
 namespace sg {
 
@@ -33,9 +33,8 @@ using Lines = std::map<std::string, std::string>;
 
 command::Result postfix(const ApplyTarget& t, const char* program, std::vector<std::string> args,
                         const std::string& config_dir = "") {
-  std::vector<std::string> argv{t.command_dir + "/" + program, "-c",
-                                config_dir.empty() ? t.config_dir : config_dir};
-  argv.insert(argv.end(), args.begin(), args.end());
+  const auto argv = command::postfix_argv(
+      t.command_dir, program, config_dir.empty() ? t.config_dir : config_dir, std::move(args));
   auto r = command::run(argv, kTimeoutMs);
   if (!r.ok()) r.error = command::describe(r, argv);
   return r;
@@ -95,19 +94,14 @@ bool read_rendered(const ApplyTarget& t, const PostfixConf& conf, Lines& params,
   return ok;
 }
 
+// A live unix socket (server/listener.hpp), or a TCP port that accepts.
 bool answers(const Endpoint& ep) {
-  const int fd = ::socket(ep.kind == Endpoint::Kind::unix_socket   ? AF_UNIX
-                          : ep.host.find(':') != std::string::npos ? AF_INET6
-                                                                   : AF_INET,
-                          SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (ep.kind == Endpoint::Kind::unix_socket) return unix_socket_in_use(ep.path);
+  const bool v6 = ep.host.find(':') != std::string::npos;
+  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   int rc = -1;
-  if (ep.kind == Endpoint::Kind::unix_socket) {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strncpy(sa.sun_path, ep.path.c_str(), sizeof sa.sun_path - 1);
-    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  } else if (ep.host.find(':') != std::string::npos) {
+  if (v6) {
     sockaddr_in6 sa{};
     sa.sin6_family = AF_INET6;
     sa.sin6_port = htons(ep.port);

@@ -193,14 +193,22 @@ void warn_restart_only(const Config& old_cfg, const Config& new_cfg) {
         "(everything else is in effect now)");
 }
 
-// The config file with the command line's --dns applied (at start and at
-// every reload).
+// The runtime (lists loaded) of a parsed config, with the command line's
+// --dns applied.
+RuntimeResult runtime_of(const Options& opts, std::shared_ptr<const Config> cfg) {
+  if (!opts.dns.empty()) {
+    auto with_dns = std::make_shared<Config>(*cfg);
+    with_dns->dns.servers = opts.dns;
+    cfg = std::move(with_dns);
+  }
+  return build_runtime(std::move(cfg));
+}
+
+// The config file, read and built (at start and at every reload).
 RuntimeResult load(const Options& opts) {
-  auto r = load_runtime(opts.config);
-  if (!r.runtime || opts.dns.empty()) return r;
-  auto cfg = std::make_shared<Config>(*r.runtime->config);
-  cfg->dns.servers = opts.dns;
-  return build_runtime(cfg);
+  auto parsed = load_config(opts.config);
+  if (!parsed.config) return RuntimeResult{nullptr, std::move(parsed.errors)};
+  return runtime_of(opts, std::move(parsed.config));
 }
 
 // Where to listen, serve status and find Redis: the command line's, else
@@ -251,19 +259,18 @@ int run_policyd(int argc, char** argv) {
   int exit_code = 2;
   const auto opts = parse_args(argc, argv, exit_code);
   if (!opts) return exit_code;
+  const auto parsed = load_config(opts->config);
+  if (!parsed.config)
+    return daemon::config_failed("streamguard-policyd", opts->config,
+                                 daemon::error_lines(parsed.errors));
   // --check-config: the files the config names are checked as every
   // daemon checks them (preflight), all problems at once, before the lists
   // are loaded for the summary.
-  if (opts->check_only) {
-    const auto parsed = load_config(opts->config);
-    if (!parsed.config)
-      return daemon::config_failed("streamguard-policyd", opts->config,
-                                   daemon::error_lines(parsed.errors));
+  if (opts->check_only)
     if (auto problems = preflight::check(*parsed.config, std::time(nullptr)); !problems.empty())
       return daemon::config_failed("streamguard-policyd", opts->config, problems,
                                    "in the files it names");
-  }
-  const auto loaded = load(*opts);
+  const auto loaded = runtime_of(*opts, parsed.config);
   if (!loaded.runtime)
     return daemon::config_failed("streamguard-policyd", opts->config,
                                  daemon::error_lines(loaded.errors));

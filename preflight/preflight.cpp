@@ -20,9 +20,7 @@ void lists(const Config& cfg, std::vector<std::string>& out) {
   for (const auto& [name, path] : cfg.lists) {
     std::vector<ListError> errors;
     DomainList::load(path, errors);
-    for (const auto& e : errors)
-      out.push_back(e.file + (e.line > 0 ? ":" + std::to_string(e.line) : "") + ": " + e.message +
-                    " (list " + name + ")");
+    for (const auto& e : errors) out.push_back(e.to_string() + " (list " + name + ")");
   }
 }
 

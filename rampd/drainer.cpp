@@ -27,13 +27,8 @@ Drainer::Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, Ca
 
 std::vector<std::string> Drainer::postfix_command(const Config& cfg, const char* program,
                                                   std::initializer_list<std::string> args) const {
-  std::vector<std::string> argv{cfg.rampd.postfix_command_dir + "/" + program};
-  if (!cfg.rampd.postfix_config_dir.empty()) {
-    argv.push_back("-c");
-    argv.push_back(cfg.rampd.postfix_config_dir);
-  }
-  argv.insert(argv.end(), args);
-  return argv;
+  return command::postfix_argv(cfg.rampd.postfix_command_dir, program, cfg.rampd.postfix_config_dir,
+                               args);
 }
 
 boost::asio::awaitable<command::Result> Drainer::run_off_loop(std::vector<std::string> argv) {

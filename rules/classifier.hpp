@@ -51,6 +51,10 @@ struct ListError {
   std::string file;
   unsigned line = 0;
   std::string message;
+  // "FILE:LINE: message" ("FILE: message" for the whole file).
+  std::string to_string() const {
+    return file + (line > 0 ? ":" + std::to_string(line) : "") + ": " + message;
+  }
 };
 
 class DomainList {
