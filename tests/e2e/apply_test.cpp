@@ -1,7 +1,8 @@
 // End to end: `streamguardctl postfix-conf --diff | --apply | --rollback` on
-// a running Postfix that carries only the operator's own configuration (a
-// staff submission service, pickup), as an operator would bring
-// streamguard in and take it out again.
+// a running Postfix that carries only the operator's own configuration
+// (staff submission with SASL, inbound mail delivered on the host, pickup),
+// as an operator would bring streamguard in and take it out again: the
+// operator's paths deliver exactly as before, the streams are enforced.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "tests/e2e/e2e_harness.hpp"
+#include "tests/e2e/operator_paths.hpp"
 #include "tests/e2e/process.hpp"
 
 namespace sg::e2e {
@@ -40,6 +42,13 @@ class ApplyE2E : public ::testing::Test {
     o.render = false;
     return o;
   }
+  // With OpenDKIM and the milter running, so that "no milter" means
+  // something (main.cf has non_smtpd_milters = $smtpd_milters).
+  static HarnessOptions unapplied_with_milter() {
+    HarnessOptions o = unapplied();
+    o.milter = true;
+    return o;
+  }
   CommandResult ctl(Harness& h, const std::string& action) {
     return run_command({SG_CTL_BIN, "postfix-conf", "--config", h.config_path(), "--postfix-config",
                         h.postfix().config_dir(), action},
@@ -48,9 +57,10 @@ class ApplyE2E : public ::testing::Test {
 };
 
 TEST_F(ApplyE2E, ApplyEnforcesTheStreamsOnlyAndRollbackRestoresTheFilesByteForByte) {
-  Harness h(unapplied());
+  Harness h(unapplied_with_milter());
   const std::string dir = h.postfix().config_dir();
   const std::string main_before = read(dir + "/main.cf"), master_before = read(dir + "/master.cf");
+  expect_operator_paths_untouched(h, "before");
 
   auto diff = ctl(h, "--diff");
   ASSERT_EQ(diff.exit_code, 0) << diff.output;
@@ -71,11 +81,10 @@ TEST_F(ApplyE2E, ApplyEnforcesTheStreamsOnlyAndRollbackRestoresTheFilesByteForBy
   auto again = ctl(h, "--diff");
   EXPECT_TRUE(contains(again.output, "nothing to change")) << again.output;
 
-  // The streams are enforced; staff submission is not touched.
+  // The streams are enforced; the operator's paths are as they were.
   auto stream = h.submit("trucking", {"someone@yahoo.com"});
   EXPECT_TRUE(contains(stream.reply_to("someone@yahoo.com"), "554 5.7.1")) << stream.transcript;
-  auto staff = h.submit("staff", {"colleague@yahoo.com"});
-  EXPECT_TRUE(staff.accepted("colleague@yahoo.com")) << staff.transcript;
+  expect_operator_paths_untouched(h, "applied");
 
   auto rollback = ctl(h, "--rollback");
   ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
@@ -84,6 +93,7 @@ TEST_F(ApplyE2E, ApplyEnforcesTheStreamsOnlyAndRollbackRestoresTheFilesByteForBy
   EXPECT_FALSE(std::filesystem::exists(dir + "/main.cf.streamguard-orig"));
   EXPECT_TRUE(wait_until([&] { return !tcp_accepts(h.port("trucking")); }, 20s))
       << "the stream service still listens after the rollback";
+  expect_operator_paths_untouched(h, "rolled-back");
 }
 
 TEST_F(ApplyE2E, ApplyIsRefusedWhilePolicydDoesNotAnswer) {

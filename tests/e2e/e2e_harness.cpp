@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -68,14 +69,16 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
 
   // A port picked as free can be taken before Postfix binds it: try again.
   for (int attempt = 1;; ++attempt) {
-    uint16_t a = free_loopback_port(), b = free_loopback_port(), c = free_loopback_port();
-    if (a == b || a == c || b == c) continue;
+    const uint16_t a = free_loopback_port(), b = free_loopback_port(), c = free_loopback_port(),
+                   d = free_loopback_port();
+    if (std::set<uint16_t>{a, b, c, d}.size() != 4) continue;
     ports_ = {{"trucking", a}, {"healthcare", b}};
     staff_port_ = c;
+    inbound_port_ = d;
     postfix_ = std::make_unique<PostfixInstance>(
         PostfixOptions{root_, opts_.render ? ports_ : std::map<std::string, uint16_t>{},
                        sink_->port(), postfix_conf_dir_ + "/main.cf.fragment",
-                       postfix_conf_dir_ + "/master.cf.fragment", staff_port_},
+                       postfix_conf_dir_ + "/master.cf.fragment", staff_port_, inbound_port_},
         reaper_);
     // Where the fragment's `check_policy_service unix:private/streamguard`
     // points: relative to the queue directory, as on a production host.
@@ -192,7 +195,9 @@ Harness::~Harness() {
 }
 
 uint16_t Harness::port(const std::string& stream) const {
-  return stream == "staff" ? staff_port_ : ports_.at(stream);
+  if (stream == "staff") return staff_port_;
+  if (stream == "inbound") return inbound_port_;
+  return ports_.at(stream);
 }
 
 std::string Harness::policyd_config() const {
@@ -207,6 +212,7 @@ std::string Harness::policyd_config() const {
     << "[policyd]\n"
     << "listen = \"unix:" << policyd_socket_ << "\"\n"
     << "unknown_port = \"defer\"\n"
+    << "status = \"unix:" << policyd_status_socket() << "\"\n"
     << opts_.policyd << "\n";
   if (dns_)
     c << "[dns]\nservers = [\"" << dns_->address() << "\"]\ntimeout_ms = 500\ntries = 1\n";
@@ -227,8 +233,8 @@ std::string Harness::policyd_config() const {
              : "")
     << (opts_.milter ? "[milter]\nlisten = \"unix:" + postfix_->queue_dir() +
                            "/private/streamguard-milter\"\nopendkim_conf = \"" + root_ +
-                           "/opendkim/opendkim.conf\"\nstatus = \"unix:" + root_ +
-                           "/milter-status.sock\"\n" + opts_.milter_settings + "\n"
+                           "/opendkim/opendkim.conf\"\nstatus = \"unix:" +
+                           milter_status_socket() + "\"\n" + opts_.milter_settings + "\n"
                      : std::string())
     << "[rampd]\n"
     << "status = \"unix:" << rampd_status_socket() << "\"\n"
@@ -370,6 +376,9 @@ Submission Harness::submit(const std::string& stream, const std::vector<std::str
     args.push_back("--data");
     args.push_back(data_file);
   }
+  if (stream == "staff")  // a staff member's mail client logs in
+    args.insert(args.end(),
+                {"--auth", "PLAIN", "--auth-user", kStaffUser, "--auth-password", kStaffPassword});
   if (!quit_after.empty()) {
     args.push_back("--quit-after");
     args.push_back(quit_after);

@@ -87,8 +87,9 @@ class Harness {
 
   static constexpr const char* kFrom = "news@send.example.com";
 
-  // A stream's submission port; "staff": the operator's own submission
-  // service beside the streams, which streamguard must leave alone.
+  // A stream's submission port; "staff" and "inbound": the operator's own
+  // services beside the streams, which streamguard must leave alone (see
+  // PostfixOptions). submit() to "staff" logs in as kStaffUser.
   uint16_t port(const std::string& stream) const;
   // Submits one message to the stream's port with a real SMTP client (swaks).
   // quit_after: "" sends the whole message; "RCPT" quits after the last
@@ -127,6 +128,8 @@ class Harness {
   void stop_rampd();  // SIGTERM, waited for
   std::string rampd_log() const;
   std::string rampd_status_socket() const { return root_ + "/rampd-status.sock"; }
+  std::string policyd_status_socket() const { return root_ + "/policyd-status.sock"; }
+  std::string milter_status_socket() const { return root_ + "/milter-status.sock"; }
   std::string opendkim_log() const;
   // Submits a whole message as written (headers and body, CRLF or LF) with
   // swaks --data; the envelope sender is kFrom.
@@ -146,7 +149,7 @@ class Harness {
   Reaper reaper_;  // first: forked before any thread exists, destroyed last
   std::string root_, redis_dir_;
   std::map<std::string, uint16_t> ports_;
-  uint16_t staff_port_ = 0;
+  uint16_t staff_port_ = 0, inbound_port_ = 0;
   std::unique_ptr<SmtpSink> sink_;
   std::unique_ptr<sg::testing::RedisServer> redis_;
   std::unique_ptr<sg::testing::DnsServer> dns_;

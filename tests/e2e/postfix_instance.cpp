@@ -38,6 +38,7 @@ smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
+virtual   unix  -       n       n       -       -       virtual
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
@@ -100,7 +101,13 @@ void PostfixInstance::write_main_cf() const {
       << "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination\n"
       << "# A common setting: mail from pickup (cron, sendmail) sees the same\n"
       << "# milters as mail from smtpd. streamguard's milters are not among them.\n"
-      << "non_smtpd_milters = $smtpd_milters\n";
+      << "non_smtpd_milters = $smtpd_milters\n"
+      << "# This host's own domain: delivered here, not relayed.\n"
+      << "virtual_mailbox_domains = " << kInboundDomain << "\n"
+      << "virtual_mailbox_base = " << opts_.root << "/mailboxes\n"
+      << "virtual_mailbox_maps = inline:{ " << kInboundMailbox << "=postmaster }\n"
+      << "virtual_uid_maps = static:65534\n"
+      << "virtual_gid_maps = static:65534\n";
   if (std::filesystem::exists(opts_.main_fragment))
     out << "\n# ---- " << opts_.main_fragment << ", verbatim ----\n" << slurp(opts_.main_fragment);
   if (!out) throw std::runtime_error("cannot write " + config_dir_ + "/main.cf");
@@ -115,11 +122,50 @@ void PostfixInstance::write_master_cf() const {
     out << "# The operator's own submission service, not a stream's.\n"
         << "127.0.0.1:" << opts_.staff_port
         << " inet n       -       n       -       -       smtpd\n"
-        << "  -o syslog_name=postfix/staff\n";
+        << "  -o syslog_name=postfix/staff\n"
+        << "  -o smtpd_sasl_auth_enable=yes\n"
+        << "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n";
+  if (opts_.inbound_port)
+    out << "# Inbound mail for this host (port 25 on a real one).\n"
+        << "127.0.0.1:" << opts_.inbound_port
+        << " inet n       -       n       -       -       smtpd\n"
+        << "  -o syslog_name=postfix/inbound\n";
   if (std::filesystem::exists(opts_.master_fragment))
     out << "\n# ---- " << opts_.master_fragment << ", verbatim ----\n"
         << slurp(opts_.master_fragment);
   if (!out) throw std::runtime_error("cannot write " + config_dir_ + "/master.cf");
+}
+
+void PostfixInstance::prepare_operator_services() const {
+  // Debian's Postfix reads $config_directory/sasl/smtpd.conf (as
+  // /etc/postfix/sasl/smtpd.conf on a host), whatever cyrus_sasl_config_path.
+  const std::string sasl = config_dir_ + "/sasl", mailboxes = opts_.root + "/mailboxes";
+  if (!std::filesystem::exists(sasl + "/sasldb2")) {
+    std::filesystem::create_directories(sasl);
+    std::ofstream(sasl + "/smtpd.conf") << "pwcheck_method: auxprop\n"
+                                        << "auxprop_plugin: sasldb\n"
+                                        << "mech_list: PLAIN LOGIN\n"
+                                        << "sasldb_path: " << sasl << "/sasldb2\n";
+    const std::string tool = find_tool("saslpasswd2");
+    if (tool.empty())
+      throw std::runtime_error("saslpasswd2 not found (scripts/install-deps installs sasl2-bin)");
+    const std::string user(kStaffUser), at = user.substr(user.find('@') + 1);
+    auto r = run_command({"/bin/sh", "-c",
+                          "printf %s '" + std::string(kStaffPassword) + "' | " + tool + " -f " +
+                              sasl + "/sasldb2 -p -c -u " + at + " " +
+                              user.substr(0, user.find('@'))},
+                         30s);
+    if (r.exit_code != 0) throw std::runtime_error("saslpasswd2 failed: " + r.output);
+    // smtpd runs as postfix and must read it; a test secret.
+    ::chmod((sasl + "/sasldb2").c_str(), 0644);
+  }
+  std::filesystem::create_directories(mailboxes);
+  if (::chown(mailboxes.c_str(), 65534, 65534) != 0)
+    throw std::runtime_error("cannot chown " + mailboxes);
+}
+
+std::string PostfixInstance::inbound_mailbox() const {
+  return slurp(opts_.root + "/mailboxes/postmaster");
 }
 
 void PostfixInstance::write_config() const {
@@ -137,6 +183,7 @@ void PostfixInstance::write_config() const {
     throw std::runtime_error("no 'postfix' user: is Postfix installed? (scripts/install-deps)");
   }
   ::chmod(data_dir_.c_str(), 0700);
+  prepare_operator_services();
   write_main_cf();
   write_master_cf();
 }
@@ -165,6 +212,7 @@ void PostfixInstance::start() {
   if (master_pid_ > 0) reaper_.watch_group(master_pid_);  // master is a session leader
   auto ports = opts_.stream_ports;
   if (opts_.staff_port) ports["staff"] = opts_.staff_port;
+  if (opts_.inbound_port) ports["inbound"] = opts_.inbound_port;
   for (const auto& [stream, port] : ports) {
     uint16_t p = port;
     if (!wait_until([p] { return tcp_accepts(p); }, 10s))

@@ -35,10 +35,22 @@ struct PostfixOptions {
   std::map<std::string, uint16_t> stream_ports;  // stream name -> submission port
   uint16_t sink_port = 0;                        // where every message is relayed
   std::string main_fragment, master_fragment;    // paths of the rendered fragments
-  // The operator's own submission service (staff, applications), which
-  // streamguard must leave alone: a plain smtpd on 127.0.0.1:staff_port.
+  // The operator's own services, which streamguard must leave alone (0: not
+  // served). staff_port: submission for staff and applications, SASL
+  // required to relay (kStaffUser), as Debian's submission template does.
+  // inbound_port: mail to this host's own domain (kInboundDomain: bounces,
+  // DMARC reports, abuse@), accepted from anyone and delivered here by
+  // virtual(8) into a mailbox under the test folder, as port 25 does.
   uint16_t staff_port = 0;
+  uint16_t inbound_port = 0;
 };
+
+// The SASL login of the staff submission service (Cyrus SASL, sasldb).
+inline constexpr const char* kStaffUser = "staff@e2e.test";
+inline constexpr const char* kStaffPassword = "staff-secret";
+// The domain the inbound service delivers locally; its one mailbox.
+inline constexpr const char* kInboundDomain = "inbound.e2e.test";
+inline constexpr const char* kInboundMailbox = "postmaster@inbound.e2e.test";
 
 class PostfixInstance {
  public:
@@ -72,10 +84,14 @@ class PostfixInstance {
   CommandResult command(const std::string& tool, const std::vector<std::string>& args) const;
 
   const std::string& start_output() const { return start_output_; }
+  // What virtual(8) delivered to kInboundMailbox ("" if nothing yet).
+  std::string inbound_mailbox() const;
 
  private:
   void write_main_cf() const;
   void write_master_cf() const;
+  // The SASL database of the staff service and the inbound mailbox folder.
+  void prepare_operator_services() const;
   pid_t read_master_pid() const;
 
   PostfixOptions opts_;

@@ -1,8 +1,8 @@
 // End to end: a stream in shadow mode, on the real Postfix with OpenDKIM and
 // the milter, as `streamguardctl postfix-conf` renders it. Nothing is
 // refused because of streamguard, and every refusal it would have made is
-// logged and counted: the backstop (reject_warning), policyd (would=), the
-// milter (would=). The stream beside it still enforces.
+// logged (the backstop's reject_warning, policyd's and the milter's would=)
+// and counted (their streamguard_*_shadow_total). The stream beside it still enforces.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -54,6 +54,19 @@ TEST(ShadowE2E, AShadowStreamRefusesNothingAndLogsWhatItWouldHaveRefused) {
   EXPECT_TRUE(contains(policyd, "action=dunno would=hold")) << policyd;
   EXPECT_TRUE(contains(h.milter_log(), "stream=trucking")) << h.milter_log();
   EXPECT_TRUE(contains(h.milter_log(), "result=accept would=tempfail")) << h.milter_log();
+
+  // And counted, where Prometheus reads: one would-be refusal each.
+  const std::string policy_metrics = http_get_unix(h.policyd_status_socket(), "/metrics");
+  EXPECT_TRUE(contains(policy_metrics, "streamguard_policy_shadow_total{stream=\"trucking\","
+                                       "would=\"reject\",reason=\"excluded:yahoo_family\"} 1\n"))
+      << policy_metrics;
+  EXPECT_TRUE(contains(policy_metrics, "streamguard_policy_shadow_total{stream=\"trucking\","
+                                       "would=\"hold\",reason=\"over_cap:daily\"} 1\n"))
+      << policy_metrics;
+  const std::string milter_metrics = http_get_unix(h.milter_status_socket(), "/metrics");
+  EXPECT_TRUE(contains(milter_metrics, "streamguard_milter_shadow_total{stream=\"trucking\","
+                                       "would=\"tempfail\"} 1\n"))
+      << milter_metrics;
 
   // The enforcing stream beside it still refuses.
   auto e = h.submit("healthcare", {yahoo});
