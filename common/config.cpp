@@ -175,6 +175,10 @@ struct Section {
 const Section kSections[] = {
     {"timezone", read_timezone},
     {"log_level", read_log_level},
+    {"mode",
+     [](Reader& r, const toml::node& n, Config& c) {
+       if (auto v = r.choice(n, "mode", kStreamModeNames)) c.default_mode = *v;
+     }},
     {"redis", [](Reader& r, const toml::node& n,
                  Config& c) { table_section<&Config::redis, read_redis>(r, n, c, "redis"); }},
     {"policyd",

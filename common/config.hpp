@@ -279,6 +279,9 @@ struct Config {
   std::string path;      // the file it came from
   std::string timezone;  // IANA zone for calendar days, e.g. "America/Chicago"
   std::string log_level = "info";
+  // Top-level `mode`: the mode of every stream that does not set its own, so
+  // a first install can put every stream in shadow with one line.
+  StreamMode default_mode = StreamMode::enforce;
   RedisConfig redis;
   PolicydConfig policyd;
   DnsConfig dns;

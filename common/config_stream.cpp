@@ -109,6 +109,7 @@ StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
               {"name", "ports", "exclude", "mode", "over_cap", "hourly_cap", "daily_cap", "burst",
                "operator_hourly", "operator_daily", "ramp", "postfix", "milter", "listmonk"});
   StreamConfig s;
+  s.mode = cfg.default_mode;
   if (auto n = t.get("name")) {
     if (auto v = r.str(*n, "name")) {
       s.name = *v;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "formats/opendkim.hpp"
+
 namespace sg {
 
 namespace {
@@ -165,8 +167,11 @@ void stream_service_options(std::ostringstream& o, const Config& cfg, const Stre
   if (cfg.policyd.commit == Commit::end_of_message)
     o << "  -o smtpd_end_of_data_restrictions=$streamguard_end_of_data_restrictions\n";
   if (!cfg.milter.configured) return;
+  // The daemon name names the stream to the milter besides the port, and it
+  // is what OpenDKIM's MTA list matches (check_opendkim_mta).
   o << "  -o smtpd_milters=$streamguard_milters\n"
     << "  -o milter_connect_macros=$streamguard_milter_connect_macros\n"
+    << "  -o milter_macro_daemon_name=" << s.name << "\n"
     << "  -o milter_default_action=" << (shadow ? "accept" : "tempfail") << "\n"
     << "  -o milter_protocol=6\n";
 }
@@ -286,6 +291,27 @@ void check_port_25(const Config& cfg, const CurrentPostfix& now, PostfixConf& ou
   }
 }
 
+// OpenDKIM signs mail from the daemon names in its MTA list whatever the
+// client address. The stream services call themselves by the stream's name
+// (milter_macro_daemon_name), so a list written for $myhostname no longer
+// matches them: say so before the milter starts refusing unsigned mail.
+void check_opendkim_mta(const Config& cfg, PostfixConf& out) {
+  if (!cfg.milter.configured || cfg.milter.opendkim_conf.empty()) return;
+  const auto dkim = dkim::load_opendkim(cfg.milter.opendkim_conf);
+  if (!dkim.config || !dkim.config->mta) return;  // --check-config reports a broken file
+  for (const auto& s : cfg.streams)
+    if (!dkim.config->mta->find(s.name))
+      out.warnings.push_back(
+          "OpenDKIM's MTA list (" + dkim.config->mta->spec + " in " + cfg.milter.opendkim_conf +
+          ") does not name " + s.name + ": the stream's services give OpenDKIM the daemon name " +
+          s.name +
+          " (milter_macro_daemon_name), so OpenDKIM signs their mail only when the "
+          "client is in InternalHosts. Add " +
+          s.name +
+          " to MTA if it signed this mail by "
+          "daemon name");
+}
+
 }  // namespace
 
 std::string submission_service(const PostfixConfig& pf, uint16_t port) {
@@ -305,6 +331,7 @@ PostfixConf render_postfix_conf(const Config& cfg, const std::map<std::string, D
   out.maps.push_back({kBackstopMapFile, render_backstop_regexp(backstop, lists, cfg.lists)});
   out.warnings = check_policy_socket(cfg);
   check_port_25(cfg, now, out);
+  check_opendkim_mta(cfg, out);
   for (const auto& name : backstop)
     if (!lists.count(name))
       out.warnings.push_back("list '" + name + "' was not loaded: the backstop map lacks it");

@@ -1,5 +1,7 @@
 #include "milter/milter_daemon.hpp"
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include "common/json.hpp"
@@ -109,15 +111,17 @@ void reload_and_count(MilterDaemon& d, const char* why) {
 std::string milter_status_json(const MilterDaemon& d) {
   auto rt = d.runtime.load();
   const auto& cfg = *rt->config;
-  std::string out = "{\"daemon\":\"streamguard-milter\",\"config\":" + json::quote(cfg.path) +
+  std::string out = "{\"daemon\":\"streamguard-milter\",\"pid\":" + std::to_string(::getpid()) +
+                    ",\"config\":" + json::quote(cfg.path) +
                     ",\"opendkim_conf\":" + json::quote(cfg.milter.opendkim_conf) +
                     ",\"opendkim_ok\":" + (rt->opendkim ? "true" : "false") +
                     ",\"messages\":" + std::to_string(d.decided.load()) + ",\"streams\":[";
   for (std::size_t i = 0; i < cfg.streams.size(); ++i) {
     const auto& s = cfg.streams[i];
-    out += std::string(i ? "," : "") + "{\"name\":" + json::quote(s.name) + ",\"dkim\":\"" +
-           to_string(s.milter.dkim) + "\",\"message_id\":\"" + to_string(s.milter.message_id) +
-           "\",\"html_only\":\"" + to_string(s.milter.html_only) + "\",\"unsubscribe\":\"" +
+    out += std::string(i ? "," : "") + "{\"name\":" + json::quote(s.name) + ",\"mode\":\"" +
+           to_string(s.mode) + "\",\"dkim\":\"" + to_string(s.milter.dkim) +
+           "\",\"message_id\":\"" + to_string(s.milter.message_id) + "\",\"html_only\":\"" +
+           to_string(s.milter.html_only) + "\",\"unsubscribe\":\"" +
            to_string(s.milter.unsubscribe) + "\",\"from_domain\":\"" +
            to_string(s.milter.from_domain) + "\"}";
   }

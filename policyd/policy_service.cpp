@@ -1,5 +1,7 @@
 #include "policyd/policy_service.hpp"
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -311,7 +313,8 @@ std::string PolicyService::finish(const Context& ctx, const Verdict& v) {
 
 std::string PolicyService::status_json() const {
   const auto& cfg = *runtime_->config;
-  std::string out = "{\"daemon\":\"streamguard-policyd\",\"config\":" + json::quote(cfg.path) +
+  std::string out = "{\"daemon\":\"streamguard-policyd\",\"pid\":" + std::to_string(::getpid()) +
+                    ",\"config\":" + json::quote(cfg.path) +
                     ",\"redis_ready\":" + (store_->ready() ? "true" : "false") +
                     ",\"answered\":" + std::to_string(answered_) +
                     ",\"dns\":" + (mx_ ? "true" : "false") +

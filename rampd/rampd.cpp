@@ -1,5 +1,7 @@
 #include "rampd/rampd.hpp"
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -279,6 +281,8 @@ std::string Rampd::metrics_text() {
 std::string Rampd::status_json() const {
   nlohmann::json j;
   j["program"] = "streamguard-rampd";
+  j["pid"] = ::getpid();
+  for (const auto& s : cfg_->streams) j["streams"][s.name]["mode"] = to_string(s.mode);
   for (const auto& [name, rep] : ramps_) {
     auto& s = j["streams"][name];
     s["ramp_ok"] = rep.ok;

@@ -233,8 +233,8 @@ std::string Harness::policyd_config() const {
              : "")
     << (opts_.milter ? "[milter]\nlisten = \"unix:" + postfix_->queue_dir() +
                            "/private/streamguard-milter\"\nopendkim_conf = \"" + root_ +
-                           "/opendkim/opendkim.conf\"\nstatus = \"unix:" +
-                           milter_status_socket() + "\"\n" + opts_.milter_settings + "\n"
+                           "/opendkim/opendkim.conf\"\nstatus = \"unix:" + milter_status_socket() +
+                           "\"\n" + opts_.milter_settings + "\n"
                      : std::string())
     << "[rampd]\n"
     << "status = \"unix:" << rampd_status_socket() << "\"\n"

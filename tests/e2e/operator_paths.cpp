@@ -18,7 +18,8 @@ bool contains(const std::string& s, const std::string& part) {
 int decisions(const Harness& h) {
   const std::string log = h.policyd_log();
   int n = 0;
-  for (auto at = log.find(" decision "); at != std::string::npos; at = log.find(" decision ", at + 1))
+  for (auto at = log.find(" decision "); at != std::string::npos;
+       at = log.find(" decision ", at + 1))
     ++n;
   return n;
 }
@@ -53,11 +54,12 @@ void expect_plain_message(const std::string& what, const std::string& data) {
 void staff(Harness& h, const std::string& tag) {
   // Without a login the operator's rule refuses relaying, as before.
   const std::string outside = "nobody-" + tag + "@yahoo.com";
-  auto anon = run_command({find_tool("swaks"), "--server",
-                           "127.0.0.1:" + std::to_string(h.port("staff")), "--from",
-                           Harness::kFrom, "--to", outside, "--quit-after", "RCPT"},
-                          30s);
-  EXPECT_TRUE(contains(anon.output, "554 5.7.1 <" + outside + ">: Recipient address rejected: Access denied"))
+  auto anon =
+      run_command({find_tool("swaks"), "--server", "127.0.0.1:" + std::to_string(h.port("staff")),
+                   "--from", Harness::kFrom, "--to", outside, "--quit-after", "RCPT"},
+                  30s);
+  EXPECT_TRUE(contains(anon.output,
+                       "554 5.7.1 <" + outside + ">: Recipient address rejected: Access denied"))
       << anon.output;
   // Logged in: relayed through the default transport, whatever the domain.
   const std::string yahoo = "colleague-" + tag + "@yahoo.com";

@@ -150,11 +150,11 @@ void PostfixInstance::prepare_operator_services() const {
     if (tool.empty())
       throw std::runtime_error("saslpasswd2 not found (scripts/install-deps installs sasl2-bin)");
     const std::string user(kStaffUser), at = user.substr(user.find('@') + 1);
-    auto r = run_command({"/bin/sh", "-c",
-                          "printf %s '" + std::string(kStaffPassword) + "' | " + tool + " -f " +
-                              sasl + "/sasldb2 -p -c -u " + at + " " +
-                              user.substr(0, user.find('@'))},
-                         30s);
+    auto r =
+        run_command({"/bin/sh", "-c",
+                     "printf %s '" + std::string(kStaffPassword) + "' | " + tool + " -f " + sasl +
+                         "/sasldb2 -p -c -u " + at + " " + user.substr(0, user.find('@'))},
+                    30s);
     if (r.exit_code != 0) throw std::runtime_error("saslpasswd2 failed: " + r.output);
     // smtpd runs as postfix and must read it; a test secret.
     ::chmod((sasl + "/sasldb2").c_str(), 0644);

@@ -1,10 +1,10 @@
 // End to end: streamguard in a Postfix that carries more than the streams.
 // Besides the two stream services, the harness's Postfix has the operator's
 // own submission service (staff, applications; SASL), inbound mail for the
-// host's own domain, and pickup (cron mail, sendmail). `streamguardctl postfix-conf` is rendered against that
-// Postfix's own settings (postconf -c), and what it adds applies to the
-// stream services only: the other paths get no policy request, no milter
-// and no content_filter, while the stream ports stay enforced.
+// host's own domain, and pickup (cron mail, sendmail). `streamguardctl postfix-conf` is rendered
+// against that Postfix's own settings (postconf -c), and what it adds applies to the stream
+// services only: the other paths get no policy request, no milter and no content_filter, while the
+// stream ports stay enforced.
 #include <gtest/gtest.h>
 
 #include <chrono>

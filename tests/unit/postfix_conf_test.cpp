@@ -542,6 +542,7 @@ opendkim_conf = "/etc/opendkim.conf"
   EXPECT_TRUE(contains(conf.master_cf,
                        "  -o smtpd_milters=$streamguard_milters\n"
                        "  -o milter_connect_macros=$streamguard_milter_connect_macros\n"
+                       "  -o milter_macro_daemon_name=trucking\n"
                        "  -o milter_default_action=tempfail\n"
                        "  -o milter_protocol=6\n"))
       << conf.master_cf;
@@ -598,6 +599,7 @@ opendkim_conf = "/etc/opendkim.conf"
                "  -o smtpd_recipient_restrictions=$streamguard_shadow_recipient_restrictions\n"
                "  -o smtpd_milters=$streamguard_milters\n"
                "  -o milter_connect_macros=$streamguard_milter_connect_macros\n"
+               "  -o milter_macro_daemon_name=healthcare\n"
                "  -o milter_default_action=accept\n"))
       << conf.master_cf;
   // trucking still enforces.

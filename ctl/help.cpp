@@ -1,0 +1,148 @@
+// streamguardctl --help: the manual page, kept beside the code it describes.
+#include "ctl/help.hpp"
+
+namespace sg {
+
+const char* const kCtlHelp = R"(NAME
+    streamguardctl - operator's tool for streamguard
+
+SYNOPSIS
+    streamguardctl postfix-conf --config FILE [--out DIR]
+                   [--postfix-config DIR | --without-postfix]
+    streamguardctl postfix-conf --config FILE --diff | --apply | --rollback
+                   [--postfix-config DIR]
+    streamguardctl enforce | shadow STREAM --config FILE [--postfix-config DIR]
+    streamguardctl --help | --version
+
+DESCRIPTION
+    postfix-conf renders the Postfix side of streamguard from the same
+    configuration streamguard-policyd reads, so the submission ports, the
+    stream transports and the excluded lists cannot drift apart. Everything
+    it adds applies to the stream services only: inbound mail on port 25,
+    staff submission on 587/465, pickup (cron mail) and local delivery keep
+    main.cf's own settings.
+
+    main.cf.fragment
+        streamguard's own parameters, none of Postfix's:
+        streamguard_recipient_restrictions (check_recipient_access with the
+        backstop map, then check_policy_service for streamguard-policyd
+        with [postfix] policy_service, policy_timeout, default_action, then
+        the smtpd_recipient_restrictions main.cf has now, so
+        permit_sasl_authenticated and the operator's own checks still
+        apply); streamguard_shadow_recipient_restrictions when a stream is
+        in shadow mode (the backstop only logs, policyd's default_action is
+        DUNNO); streamguard_end_of_data_restrictions with [policyd] commit
+        = "end_of_message"; streamguard_milters with a [milter] table.
+
+    master.cf.fragment
+        One smtpd service per port of every [[stream]] ("ADDR:PORT" with
+        [postfix] listen_address; "smtp" for port 25), each with the
+        stream's syslog_name, content_filter=TRANSPORT: and -o lines naming
+        the streamguard_* parameters (milter_default_action=tempfail, or
+        accept for a stream in shadow), and one smtp transport per stream
+        with its smtp_bind_address and smtp_helo_name.
+
+    streamguard-backstop.regexp
+        A Postfix regexp: table refusing at RCPT (REJECT 5.7.1, in the words
+        policyd uses) every recipient on a list that EVERY stream excludes,
+        e.g. yahoo_family. smtpd reads it itself, so it holds while
+        streamguard-policyd is down. It belongs in [postfix] backstop_dir,
+        where main.cf.fragment points.
+
+    A stream on port 25 needs [postfix] listen_address: port 25 on every
+    address is where inbound mail arrives, and it would be charged to the
+    stream and sent out through its transport. postfix-conf refuses it.
+
+    Without --apply nothing is applied to Postfix: add the fragments to
+    main.cf and master.cf, install the map, and run `postfix reload` (see
+    postfix-conf/README.md).
+
+    --diff, --apply and --rollback work on the Postfix configuration
+    directory (--postfix-config DIR, else [rampd] postfix_config_dir, else
+    /etc/postfix) with Postfix's own tools from [rampd]
+    postfix_command_dir:
+
+    --diff      Print each main.cf parameter and master.cf entry --apply
+                would set, as it is now ("-") and as it would be ("+").
+    --apply     Refuse while streamguard-policyd ([policyd] listen) or the
+                milter ([milter] listen) does not answer. Keep main.cf and
+                master.cf as they were before the first apply
+                (main.cf.streamguard-orig, master.cf.streamguard-orig; a
+                later apply leaves them), set the parameters with postconf
+                -e and the entries with postconf -M (nothing else in the
+                files changes), install the backstop map, run postfix check
+                (on failure the files are put back) and reload Postfix if it
+                runs.
+    --rollback  Put main.cf.streamguard-orig and master.cf.streamguard-orig
+                back byte for byte, check and reload. Mail still queued with
+                a stream's content_filter would be stranded: its transports
+                are added back (and named) until that mail has left; run
+                --rollback again then.
+
+    enforce STREAM turns a stream in shadow on, in one step; shadow STREAM
+    turns it back to watching. In this order, stopping at the first step
+    that fails:
+      1. every daemon with a status endpoint ([policyd] status, [milter]
+         status, [rampd] status) must answer /status (none is optional:
+         a stream is never left half switched), else nothing is changed;
+      2. the stream's `mode = ...` line in FILE is set (added after its
+         name if it has none; nothing else in the file changes, owner and
+         permissions are kept), once the new file parses and passes the
+         checks of --check-config;
+      3. each daemon is sent SIGHUP and waited for (15 s) until its /status
+         shows the stream in the new mode;
+      4. postfix-conf --apply (the stream's service gets the enforcing or
+         the shadow restriction list and milter_default_action).
+    Each step prints what it did ("FILE:LINE: old -> new", "reloaded").
+
+OPTIONS
+    --config FILE   The streamguard configuration (required). Its lists are
+                    read too. See docs/configuration.md, [postfix] and a
+                    stream's postfix = { ... }.
+    --out DIR       Write main.cf.fragment, master.cf.fragment and
+                    streamguard-backstop.regexp into DIR (created if
+                    missing; files are replaced) and name what was written.
+                    Without --out, the three are printed to standard output,
+                    each after a "#### streamguardctl: FILE ####" line.
+    --postfix-config DIR
+                    Read the current smtpd_recipient_restrictions,
+                    smtpd_relay_restrictions and inet_interfaces from the
+                    Postfix configured in DIR (postconf -c DIR). Default:
+                    [rampd] postfix_config_dir, else Postfix's own default
+                    (/etc/postfix). postconf is run from [rampd]
+                    postfix_command_dir (/usr/sbin).
+    --without-postfix
+                    Do not ask postconf: render as for a stock Postfix 3.6
+                    (no smtpd_recipient_restrictions of its own). For a
+                    machine without Postfix, e.g. to read the output first.
+    --help          This text.
+    --version       The version.
+
+FILES
+    /etc/streamguard/streamguard.toml       the usual --config
+    /etc/postfix/streamguard-backstop.regexp
+                                            where the map goes by default
+                                            ([postfix] backstop_dir)
+    postfix-conf/                           the rendering of
+                                            deploy/examples/streamguard.toml,
+                                            kept in the repository
+
+EXIT STATUS
+    0 when rendered (or diffed, applied, rolled back, switched); 1 when the
+    configuration or a list is invalid (each problem printed as
+    FILE:LINE:COLUMN: message), postconf cannot be run, the rendering would
+    break Postfix (a stream on port 25 of every address), an output file
+    cannot be written, or --apply or --rollback is refused or fails (the
+    files are then as they were), or enforce or shadow stops at a step (it
+    names the step and what is left as it was); 2 on a usage error.
+
+EXAMPLES
+    streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less
+    streamguardctl postfix-conf --config deploy/examples/streamguard.toml \
+        --without-postfix --out postfix-conf
+    streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml --diff
+    streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml --apply
+    streamguardctl enforce trucking --config /etc/streamguard/streamguard.toml
+)";
+
+}  // namespace sg
