@@ -313,20 +313,22 @@ exclude = ["relative", "dotted", "parent", "absolute"]
 // ---------------------------------------------------------------- unknown keys
 
 TEST(ConfigErrors, UnknownTopLevelKey) {
-  expect_one_error(R"(
+  expect_one_error(
+      R"(
 timezone = "UTC"
 colour = "blue"
 [[stream]]
 name = "a"
 ports = [25]
 )",
-                   2, 10,
-                   "unknown key 'colour' in the top level (known: timezone, log_level, redis, "
-                   "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker)");
+      2, 10,
+      "unknown key 'colour' in the top level (known: timezone, log_level, mode, redis, "
+      "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker)");
 }
 
 TEST(ConfigErrors, UnknownTopLevelTable) {
-  expect_one_error(R"(
+  expect_one_error(
+      R"(
 [[stream]]
 name = "a"
 ports = [25]
@@ -334,9 +336,9 @@ ports = [25]
 [extras]
 x = 1
 )",
-                   5, 1,
-                   "unknown key 'extras' in the top level (known: timezone, log_level, redis, "
-                   "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker)");
+      5, 1,
+      "unknown key 'extras' in the top level (known: timezone, log_level, mode, redis, "
+      "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker)");
 }
 
 TEST(ConfigErrors, UnknownStreamKey) {
