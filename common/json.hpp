@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sg::json {
 
@@ -30,6 +31,13 @@ inline std::string quote(std::string_view s) {
   }
   out += '"';
   return out;
+}
+
+// ["a","b"], each quoted as above.
+inline std::string string_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + quote(items[i]);
+  return out + "]";
 }
 
 }  // namespace sg::json

@@ -13,6 +13,7 @@
 #include "common/json.hpp"
 #include "common/text.hpp"
 #include "store/redis_await.hpp"
+#include "store/redis_durability.hpp"
 
 namespace sg {
 
@@ -56,6 +57,11 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
             stats_.redis_up.set(1);
             spdlog::info("redis: connected to {}", redis_text_);
             limiter_->load_scripts();
+            check_durability(*redis_, [this](std::vector<std::string> warnings) {
+              for (const auto& w : warnings) spdlog::warn("redis: {}", w);
+              stats_.redis_durable.set(warnings.empty() ? 1 : 0);
+              redis_warnings_ = std::move(warnings);
+            });
           },
           [this](std::string_view why) {
             stats_.redis_up.set(0);
@@ -316,6 +322,7 @@ std::string PolicyService::status_json() const {
   std::string out = "{\"daemon\":\"streamguard-policyd\",\"pid\":" + std::to_string(::getpid()) +
                     ",\"config\":" + json::quote(cfg.path) +
                     ",\"redis_ready\":" + (store_->ready() ? "true" : "false") +
+                    ",\"redis_warnings\":" + json::string_array(redis_warnings_) +
                     ",\"answered\":" + std::to_string(answered_) +
                     ",\"dns\":" + (mx_ ? "true" : "false") +
                     ",\"mx_cached\":" + std::to_string(mx_cached()) + ",\"streams\":[";

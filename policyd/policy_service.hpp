@@ -73,6 +73,7 @@ class PolicyService {
   const Clock& clock_;
   std::shared_ptr<const Runtime> runtime_;
   std::string redis_text_;
+  std::vector<std::string> redis_warnings_;  // from INFO at the last connect
   PolicydMetrics stats_;
   std::unique_ptr<RedisClient> redis_;   // null on a caller's store
   std::unique_ptr<CapLimiter> limiter_;  // over redis_

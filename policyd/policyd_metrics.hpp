@@ -29,6 +29,10 @@ struct PolicydMetrics {
                              .labels({})),
         redis_up(
             r.gauge("streamguard_redis_up", "1 while the Redis connection is ready.").labels({})),
+        redis_durable(r.gauge("streamguard_redis_durable",
+                              "1 when Redis has appendonly on and maxmemory-policy noeviction "
+                              "(asked with INFO on each connect); 0 otherwise.")
+                          .labels({})),
         cap(r.gauge("streamguard_cap", "Cap in force, as last seen by a charge (-1: none).",
                     {"stream", "operator", "window"})),
         usage(r.gauge("streamguard_usage",
@@ -49,6 +53,7 @@ struct PolicydMetrics {
   metrics::Family<metrics::Counter>& redis_errors;
   metrics::Counter& redis_reconnects;
   metrics::Gauge& redis_up;
+  metrics::Gauge& redis_durable;
   metrics::Family<metrics::Gauge>& cap;
   metrics::Family<metrics::Gauge>& usage;
   metrics::Family<metrics::Counter>& reloads;

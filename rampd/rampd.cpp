@@ -282,6 +282,7 @@ std::string Rampd::status_json() const {
   nlohmann::json j;
   j["program"] = "streamguard-rampd";
   j["pid"] = ::getpid();
+  j["redis_warnings"] = redis_warnings_;
   for (const auto& s : cfg_->streams) j["streams"][s.name]["mode"] = to_string(s.mode);
   for (const auto& [name, rep] : ramps_) {
     auto& s = j["streams"][name];

@@ -60,6 +60,8 @@ class Rampd {
 
   std::string metrics_text();
   std::string status_json() const;
+  // What INFO said about Redis's durability at the last connect (on /status).
+  void set_redis_warnings(std::vector<std::string> w) { redis_warnings_ = std::move(w); }
   metrics::Registry& registry() { return registry_; }
 
   const std::map<std::string, RampReport>& ramps() const { return ramps_; }
@@ -80,6 +82,7 @@ class Rampd {
   boost::asio::io_context& io_;
   boost::asio::thread_pool pool_{2};
   std::shared_ptr<const Config> cfg_;
+  std::vector<std::string> redis_warnings_;
   RampPublisher ramp_publisher_;
   BreakerPublisher breaker_publisher_;
   CapLimiter limiter_;  // policyd's caps, charged for the held mail released

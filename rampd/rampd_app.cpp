@@ -16,6 +16,7 @@
 #include "preflight/preflight.hpp"
 #include "rampd/rampd.hpp"
 #include "server/daemon.hpp"
+#include "store/redis_durability.hpp"
 
 namespace sg::rampd {
 namespace {
@@ -256,8 +257,13 @@ int run_rampd(int argc, char** argv) {
       io,
       RedisClientOptions{
           redis, std::chrono::milliseconds(std::max<uint32_t>(cfg->redis.timeout_ms, 2000))},
-      RedisClientHooks{[&app_ptr] {
-                         if (app_ptr) app_ptr->load_scripts();
+      RedisClientHooks{[&app_ptr, &redis_client] {
+                         if (!app_ptr) return;
+                         app_ptr->load_scripts();
+                         check_durability(redis_client, [&app_ptr](std::vector<std::string> w) {
+                           for (const auto& line : w) spdlog::warn("redis: {}", line);
+                           if (app_ptr) app_ptr->set_redis_warnings(std::move(w));
+                         });
                        },
                        [](std::string_view why) { spdlog::warn("redis: {}", why); },
                        {}});

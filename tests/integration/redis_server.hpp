@@ -23,7 +23,9 @@ namespace sg::testing {
 
 class RedisServer {
  public:
-  RedisServer() {
+  // `extra`: more redis-server options ("--appendonly", "yes", ...), after
+  // the test's own (no persistence), which they override.
+  explicit RedisServer(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
     char tmpl[] = "/tmp/sg-redis-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
@@ -40,23 +42,29 @@ class RedisServer {
   pid_t pid() const { return pid_; }
 
   void start() {
+    // Built before fork: the child of a threaded test only execs.
+    std::vector<std::string> args = {
+        "redis-server", "--port",     "0",      "--unixsocket", socket_path(), "--unixsocketperm",
+        "700",          "--save",     "",       "--appendonly", "no",          "--dir",
+        dir_,           "--loglevel", "warning"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string log = dir_ + "/redis.log";
     pid_ = ::fork();
     if (pid_ == 0) {
       // Die with the test: a test process that aborts (an ASan report, a
       // failed assertion) must not leave a server behind. Its output goes to a
       // file, never to the test's own pipe, which ctest waits on.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      std::string log = dir_ + "/redis.log";
       int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (fd >= 0) {
         ::dup2(fd, STDOUT_FILENO);
         ::dup2(fd, STDERR_FILENO);
         ::close(fd);
       }
-      std::string sock = socket_path();
-      ::execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock.c_str(),
-               "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir_.c_str(),
-               "--loglevel", "warning", static_cast<char*>(nullptr));
+      ::execvp("redis-server", argv.data());
       ::_exit(127);
     }
     // Ready when it answers PING (bounded: a broken install fails the test).
@@ -137,6 +145,7 @@ class RedisServer {
 
   std::string dir_;
   pid_t pid_ = -1;
+  std::vector<std::string> extra_;
 };
 
 }  // namespace sg::testing
