@@ -1,6 +1,8 @@
 #include "tests/e2e/e2e_harness.hpp"
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -30,6 +33,17 @@ int count_of(const std::string& text, const std::string& needle) {
   for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
     ++n;
   return n;
+}
+
+// Whether the postfix user is a member of group `gid` (as smtpd runs).
+bool postfix_in_group(gid_t gid) {
+  const passwd* pf = ::getpwnam("postfix");
+  if (!pf) return false;
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(n));
+  if (::getgrouplist("postfix", pf->pw_gid, groups.data(), &n) < 0) return false;
+  groups.resize(static_cast<std::size_t>(n));
+  return std::find(groups.begin(), groups.end(), gid) != groups.end();
 }
 
 }  // namespace
@@ -104,8 +118,20 @@ void Harness::start_milters() {
   const std::string dir = root_ + "/opendkim";
   const std::string sock_dir = postfix_->queue_dir() + "/opendkim";
   std::filesystem::create_directories(dir + "/keys");
+  // As on a Debian host (docs/install.md, step 3): OpenDKIM runs as its own
+  // user, its socket folder inside Postfix's queue belongs to it (0750), and
+  // smtpd reaches the socket as a member of the opendkim group.
+  const passwd* found = ::getpwnam("opendkim");  // static storage: copied at once
+  if (!found) throw std::runtime_error("no 'opendkim' user: is opendkim installed?");
+  const uid_t dkim_uid = found->pw_uid;
+  const gid_t dkim_gid = found->pw_gid;
+  if (!postfix_in_group(dkim_gid))
+    throw std::runtime_error(
+        "the postfix user is not in the opendkim group (scripts/install-deps adds it)");
   std::filesystem::create_directories(sock_dir);
-  ::chmod(sock_dir.c_str(), 0755);
+  ::chmod(sock_dir.c_str(), 0750);
+  if (::chown(sock_dir.c_str(), dkim_uid, dkim_gid) != 0)
+    throw std::runtime_error("cannot chown " + sock_dir);
   auto genkey = find_tool("opendkim-genkey");
   auto opendkim = find_tool("opendkim");
   if (genkey.empty() || opendkim.empty())
@@ -113,6 +139,9 @@ void Harness::start_milters() {
   auto g = run_command(
       {genkey, "-b", "1024", "-d", "send.example.com", "-s", "send", "-D", dir + "/keys"}, 60s);
   if (g.exit_code != 0) throw std::runtime_error("opendkim-genkey failed: " + g.output);
+  for (const auto& key : std::filesystem::directory_iterator(dir + "/keys"))
+    if (::chown(key.path().c_str(), dkim_uid, dkim_gid) != 0)
+      throw std::runtime_error("cannot chown " + key.path().string());
   std::ofstream(dir + "/key.table")
       << "send._domainkey.send.example.com send.example.com:send:" << dir << "/keys/send.private\n";
   std::ofstream(dir + "/signing.table") << "*@send.example.com send._domainkey.send.example.com\n";
@@ -121,7 +150,8 @@ void Harness::start_milters() {
       << "# OpenDKIM for one e2e test\n"
       << "Syslog no\n"
       << "Mode sv\n"
-      << "UMask 000\n"
+      << "UserID opendkim:opendkim\n"
+      << "UMask 007\n"
       << "Socket local:" << sock_dir << "/opendkim.sock\n"
       << "KeyTable " << dir << "/key.table\n"
       << "SigningTable refile:" << dir << "/signing.table\n"
