@@ -102,6 +102,18 @@ std::string format_duration_ms(int64_t ms) {
   return buf;
 }
 
+// An hourly cap is a pace, not a count per clock hour: a message is
+// refused after only a few when they come faster than the pace. The reply
+// says so, or "over its hourly cap of 50 (1 used)" would read like a bug.
+std::string hourly_pace(int64_t cap, int64_t burst) {
+  const int64_t every_ms = 3'600'000 / std::max<int64_t>(cap, 1);
+  const int64_t at_once = burst > 0 ? burst : std::max<int64_t>(1, cap / 60);
+  const std::string pace = every_ms >= 1000
+                               ? "one message every " + format_duration_ms(every_ms)
+                               : "about " + std::to_string((cap + 30) / 60) + " a minute";
+  return "paced evenly over the hour (" + pace + ", up to " + std::to_string(at_once) + " at once)";
+}
+
 Verdict dunno(std::string reason) {
   Verdict v;
   v.reply = "DUNNO";
@@ -170,6 +182,10 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
   std::string text;
   if (st.cap == 0) {
     text = who + " is closed (" + spec.window + " cap 0)";
+  } else if (spec.window == "hourly") {
+    text = who + " is over its hourly cap of " + std::to_string(st.cap) + ", " +
+           hourly_pace(st.cap, spec.burst) + "; the next one fits in " +
+           format_duration_ms(st.retry_ms);
   } else {
     text = who + " is over its " + spec.window + " cap of " + std::to_string(st.cap) + " (" +
            std::to_string(st.used) + " used); budget returns in " + format_duration_ms(st.retry_ms);

@@ -78,8 +78,9 @@ TEST_F(PolicydRedisTest, HourlyCapAllowsTheBurstThenReturnsBudgetAtTheRate) {
   PolicyClient c(policyd->socket());
   for (int i = 0; i < 3; ++i) EXPECT_EQ(c.rcpt("x@fleet.example", 25), "DUNNO") << i;
   EXPECT_EQ(c.rcpt("x@fleet.example", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 60 (3 used); "
-            "budget returns in 1m00s");
+            "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 60, paced evenly "
+            "over the hour (one message every 1m00s, up to 3 at once); the next one fits in "
+            "1m00s");
   policyd->clock.advance(59'000);
   EXPECT_TRUE(c.rcpt("x@fleet.example", 25).starts_with("DEFER_IF_PERMIT 4.7.1 "));
   policyd->clock.advance(1'000);  // one message per minute at 60/h
@@ -97,12 +98,15 @@ TEST_F(PolicydRedisTest, StreamsNeverSpendEachOthersBudget) {
   ASSERT_TRUE(c.rcpt("x@fleet.example", 25).starts_with("DEFER_IF_PERMIT"));
   for (int i = 0; i < 5; ++i) EXPECT_EQ(c.rcpt("x@clinic.example", 2526), "DUNNO") << i;
   auto held = c.rcpt("x@clinic.example", 2526);
-  EXPECT_TRUE(held.starts_with("HOLD stream healthcare is over its hourly cap of 3600 (5 used)"))
+  EXPECT_TRUE(
+      held.starts_with("HOLD stream healthcare is over its hourly cap of 3600, paced "
+                       "evenly over the hour (one message every 1s, up to 5 at once)"))
       << held;
   // Trucking is still exactly where it was: deferred, and one minute from budget.
   EXPECT_EQ(c.rcpt("x@fleet.example", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 60 (3 used); "
-            "budget returns in 1m00s");
+            "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 60, paced evenly "
+            "over the hour (one message every 1m00s, up to 3 at once); the next one fits in "
+            "1m00s");
 }
 
 TEST_F(PolicydRedisTest, OperatorCapZeroClosesThatOperatorOnly) {

@@ -285,8 +285,9 @@ TEST(DecideCaps, HourlyDeniedDefers) {
   auto plan = plan_limits(s, "");
   auto v = decide_caps(s, plan, denied_at(0, 2, {50, 4, 72'000}));
   expect_verdict(v, Action::defer, Action::defer,
-                 "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 50 (4 used); "
-                 "budget returns in 1m12s",
+                 "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 50, paced "
+                 "evenly over the hour (one message every 1m12s, up to 1 at once); the next "
+                 "one fits in 1m12s",
                  "over_cap:hourly", false);
 }
 
@@ -296,8 +297,20 @@ TEST(DecideCaps, HourlyDeniedHolds) {
   auto v = decide_caps(trucking(), plan, denied_at(0, 2, {150, 3, 1'500}));
   expect_verdict(
       v, Action::hold, Action::hold,
-      "HOLD stream trucking is over its hourly cap of 150 (3 used); budget returns in 2s",
+      "HOLD stream trucking is over its hourly cap of 150, paced evenly over the hour (one "
+      "message every 24s, up to 2 at once); the next one fits in 2s",
       "over_cap:hourly", false);
+}
+
+// A large hourly cap is a rate per minute; a configured burst is the one said.
+TEST(DecideCaps, HourlyPaceOfALargeCapAndAConfiguredBurst) {
+  StreamConfig s = trucking();
+  s.burst = 25;
+  auto v = decide_caps(s, plan_limits(s, ""), denied_at(0, 2, {10000, 25, 300}));
+  expect_verdict(v, Action::hold, Action::hold,
+                 "HOLD stream trucking is over its hourly cap of 10000, paced evenly over the "
+                 "hour (about 167 a minute, up to 25 at once); the next one fits in 1s",
+                 "over_cap:hourly", false);
 }
 
 TEST(DecideCaps, DailyDenied) {
@@ -339,8 +352,9 @@ TEST(DecideCaps, OperatorHourlyDenied) {
   auto plan = plan_limits(s, "apple");
   auto v = decide_caps(s, plan, denied_at(2, 4, {60, 1, 59'999}));
   expect_verdict(v, Action::defer, Action::defer,
-                 "DEFER_IF_PERMIT 4.7.1 stream trucking to apple is over its hourly cap of 60 (1 "
-                 "used); budget returns in 1m00s",
+                 "DEFER_IF_PERMIT 4.7.1 stream trucking to apple is over its hourly cap of 60, "
+                 "paced evenly over the hour (one message every 1m00s, up to 1 at once); the "
+                 "next one fits in 1m00s",
                  "over_cap:hourly:operator", false);
 }
 
