@@ -12,6 +12,7 @@ SYNOPSIS
     streamguardctl postfix-conf --config FILE --diff | --apply | --rollback
                    [--postfix-config DIR]
     streamguardctl enforce | shadow STREAM --config FILE [--postfix-config DIR]
+    streamguardctl status --config FILE [--json]
     streamguardctl --help | --version
 
 DESCRIPTION
@@ -95,6 +96,17 @@ DESCRIPTION
          the shadow restriction list and milter_default_action).
     Each step prints what it did ("FILE:LINE: old -> new", "reloaded").
 
+    status asks the /status of every daemon the configuration gives a
+    status endpoint ([policyd] status, [milter] status with a [milter]
+    table, [rampd] status) and prints one table: up or not, pid, when it
+    started, its reloads (ok, failed), Redis (ready, warnings, DOWN), the
+    endpoint. Below it, one line for each thing to act on: a daemon that
+    does not answer (and why), a last reload that failed, a daemon running
+    another configuration file, Redis not connected or not keeping the
+    counters (appendonly, maxmemory-policy), OpenDKIM's files unreadable.
+    --json prints the same as a JSON array (each daemon's /status whole).
+    Exit 1 when a daemon does not answer.
+
 OPTIONS
     --config FILE   The streamguard configuration (required). Its lists are
                     read too. See docs/configuration.md, [postfix] and a
@@ -128,13 +140,15 @@ FILES
                                             kept in the repository
 
 EXIT STATUS
-    0 when rendered (or diffed, applied, rolled back, switched); 1 when the
+    0 when rendered (or diffed, applied, rolled back, switched; status:
+    every daemon answers); 1 when the
     configuration or a list is invalid (each problem printed as
     FILE:LINE:COLUMN: message), postconf cannot be run, the rendering would
     break Postfix (a stream on port 25 of every address), an output file
     cannot be written, or --apply or --rollback is refused or fails (the
     files are then as they were), or enforce or shadow stops at a step (it
-    names the step and what is left as it was); 2 on a usage error.
+    names the step and what is left as it was), or status finds a daemon
+    that does not answer; 2 on a usage error.
 
 EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less
@@ -143,6 +157,7 @@ EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml --diff
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml --apply
     streamguardctl enforce trucking --config /etc/streamguard/streamguard.toml
+    streamguardctl status --config /etc/streamguard/streamguard.toml
 )";
 
 }  // namespace sg

@@ -1,11 +1,13 @@
 // streamguardctl: thin command line over streamguard_ctl_core: postfix-conf
-// (ctl/postfix_conf_command.hpp) and enforce / shadow (ctl/stream_mode.hpp).
+// (ctl/postfix_conf_command.hpp), enforce / shadow (ctl/stream_mode.hpp) and
+// status (ctl/status_command.hpp).
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "ctl/help.hpp"
 #include "ctl/postfix_conf_command.hpp"
+#include "ctl/status_command.hpp"
 #include "ctl/stream_mode.hpp"
 
 namespace {
@@ -16,6 +18,7 @@ int usage(const std::string& msg) {
             << "                      [--postfix-config DIR | --without-postfix]\n"
             << "       streamguardctl postfix-conf --config FILE --diff | --apply | --rollback\n"
             << "       streamguardctl enforce | shadow STREAM --config FILE\n"
+            << "       streamguardctl status --config FILE [--json]\n"
             << "       streamguardctl --help\n";
   return 2;
 }
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "enforce") return sg::run_stream_mode(sg::StreamMode::enforce, rest);
   if (args[0] == "shadow") return sg::run_stream_mode(sg::StreamMode::shadow, rest);
+  if (args[0] == "status") return sg::run_status(rest);
   if (args[0] != "postfix-conf") return usage("unknown command '" + args[0] + "'");
   sg::PostfixConfOptions o;
   if (auto bad = sg::parse_postfix_conf_args(rest, o); !bad.empty()) return usage(bad);

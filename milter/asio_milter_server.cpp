@@ -160,6 +160,7 @@ int run_asio_milter(MilterDaemon& d, const Endpoint& listen,
   hooks.reload = [&d] { return reload_milter(d, "SIGHUP"); };
   hooks.stop = [&server] { server->stop(); };
   announce();
+  hooks.record = &d.record;
   const int rc = signals.run(hooks, d.stats.reloads);
   spdlog::info("stopped");
   return rc;

@@ -105,13 +105,15 @@ bool reload_milter(MilterDaemon& d, const char* why) {
 }
 
 void reload_and_count(MilterDaemon& d, const char* why) {
-  d.stats.reloads.labels({reload_milter(d, why) ? "ok" : "error"}).inc();
+  const bool ok = reload_milter(d, why);
+  d.stats.reloads.labels({ok ? "ok" : "error"}).inc();
+  d.record.reload(ok);
 }
 
 std::string milter_status_json(const MilterDaemon& d) {
   auto rt = d.runtime.load();
   const auto& cfg = *rt->config;
-  std::string out = "{\"daemon\":\"streamguard-milter\",\"pid\":" + std::to_string(::getpid()) +
+  std::string out = "{\"daemon\":\"streamguard-milter\"," + d.record.json_fields() +
                     ",\"config\":" + json::quote(cfg.path) +
                     ",\"opendkim_conf\":" + json::quote(cfg.milter.opendkim_conf) +
                     ",\"opendkim_ok\":" + (rt->opendkim ? "true" : "false") +

@@ -18,6 +18,7 @@
 #include "common/cli.hpp"
 #include "common/metrics.hpp"
 #include "milter/milter_session.hpp"
+#include "server/daemon_record.hpp"
 
 namespace sg {
 
@@ -45,6 +46,7 @@ struct MilterDaemon {
   metrics::Registry registry;
   MilterMetrics stats{registry};
   std::atomic<uint64_t> decided{0};
+  daemon::DaemonRecord record;  // pid, start, reloads: on /status
   std::mutex reload_mu;
   FileStamps watched;  // OpenDKIM's files, under reload_mu
 };

@@ -319,7 +319,7 @@ std::string PolicyService::finish(const Context& ctx, const Verdict& v) {
 
 std::string PolicyService::status_json() const {
   const auto& cfg = *runtime_->config;
-  std::string out = "{\"daemon\":\"streamguard-policyd\",\"pid\":" + std::to_string(::getpid()) +
+  std::string out = "{\"daemon\":\"streamguard-policyd\"," + record_.json_fields() +
                     ",\"config\":" + json::quote(cfg.path) +
                     ",\"redis_ready\":" + (store_->ready() ? "true" : "false") +
                     ",\"redis_warnings\":" + json::string_array(redis_warnings_) +

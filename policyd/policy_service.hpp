@@ -17,6 +17,7 @@
 #include "policyd/policyd_metrics.hpp"
 #include "policyd/runtime.hpp"
 #include "rules/decision.hpp"
+#include "server/daemon_record.hpp"
 #include "store/cap_limiter.hpp"
 #include "store/cap_store.hpp"
 #include "store/redis_client.hpp"
@@ -50,6 +51,7 @@ class PolicyService {
   void set_runtime(std::shared_ptr<const Runtime> runtime);
   std::shared_ptr<const Runtime> runtime() const { return runtime_; }
   PolicydMetrics& stats() { return stats_; }
+  daemon::DaemonRecord& record() { return record_; }
   bool redis_ready() const { return store_->ready(); }
   std::size_t mx_cached() const { return mx_ ? mx_->cached() : 0; }
   std::string status_json() const;
@@ -73,7 +75,9 @@ class PolicyService {
   const Clock& clock_;
   std::shared_ptr<const Runtime> runtime_;
   std::string redis_text_;
-  std::vector<std::string> redis_warnings_;  // from INFO at the last connect
+  std::vector<std::string> redis_warnings_;
+  daemon::DaemonRecord
+      record_;  // pid, start, reloads: on /status  // from INFO at the last connect
   PolicydMetrics stats_;
   std::unique_ptr<RedisClient> redis_;   // null on a caller's store
   std::unique_ptr<CapLimiter> limiter_;  // over redis_

@@ -320,6 +320,7 @@ int run_policyd(int argc, char** argv) {
     status_server.reset();
   };
   hooks.drained = [&] { return server->in_flight() == 0; };
+  hooks.record = &service->record();
   return signals.run(hooks, service->stats().reloads);
 }
 

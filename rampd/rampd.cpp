@@ -280,8 +280,10 @@ std::string Rampd::metrics_text() {
 
 std::string Rampd::status_json() const {
   nlohmann::json j;
-  j["program"] = "streamguard-rampd";
-  j["pid"] = ::getpid();
+  j["daemon"] = "streamguard-rampd";
+  j.update(nlohmann::json::parse("{" + record_.json_fields() + "}"));
+  j["config"] = cfg_->path;
+  j["redis_ready"] = limiter_.ready();
   j["redis_warnings"] = redis_warnings_;
   for (const auto& s : cfg_->streams) j["streams"][s.name]["mode"] = to_string(s.mode);
   for (const auto& [name, rep] : ramps_) {

@@ -26,6 +26,7 @@
 #include "rampd/drainer.hpp"
 #include "rampd/log_follower.hpp"
 #include "rampd/ramp_publisher.hpp"
+#include "server/daemon_record.hpp"
 #include "store/cap_limiter.hpp"
 
 namespace sg::rampd {
@@ -62,6 +63,7 @@ class Rampd {
   std::string status_json() const;
   // What INFO said about Redis's durability at the last connect (on /status).
   void set_redis_warnings(std::vector<std::string> w) { redis_warnings_ = std::move(w); }
+  daemon::DaemonRecord& record() { return record_; }
   metrics::Registry& registry() { return registry_; }
 
   const std::map<std::string, RampReport>& ramps() const { return ramps_; }
@@ -83,6 +85,7 @@ class Rampd {
   boost::asio::thread_pool pool_{2};
   std::shared_ptr<const Config> cfg_;
   std::vector<std::string> redis_warnings_;
+  daemon::DaemonRecord record_;  // pid, start, reloads: on /status
   RampPublisher ramp_publisher_;
   BreakerPublisher breaker_publisher_;
   CapLimiter limiter_;  // policyd's caps, charged for the held mail released

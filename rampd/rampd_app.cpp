@@ -286,6 +286,7 @@ int run_rampd(int argc, char** argv) {
   daemon::Hooks hooks;
   hooks.reload = [&] { return reload(*opts, app); };
   hooks.stop = [&] { status_server.reset(); };
+  hooks.record = &app.record();
   return signals.run(hooks, reloads);
 }
 

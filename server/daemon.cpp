@@ -95,7 +95,9 @@ int Signals::run(const Hooks& hooks, metrics::Family<metrics::Counter>& reloads,
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
-          reloads.labels({hooks.reload() ? "ok" : "error"}).inc();
+          const bool ok = hooks.reload();
+          reloads.labels({ok ? "ok" : "error"}).inc();
+          if (hooks.record) hooks.record->reload(ok);
           signals.async_wait(on_signal);
           return;
         }

@@ -29,6 +29,7 @@
 #include "common/config.hpp"
 #include "common/endpoint.hpp"
 #include "common/metrics.hpp"
+#include "server/daemon_record.hpp"
 #include "server/status_server.hpp"
 
 namespace sg::daemon {
@@ -64,6 +65,8 @@ struct Hooks {
   // True when no request is in flight; the loop stops once it is (or when
   // the drain limit has passed). Unset: stop at once.
   std::function<bool()> drained;
+  // Where reloads are recorded for /status (unset: counted only).
+  DaemonRecord* record = nullptr;
 };
 
 // The counter every daemon reports reloads in (ok, error).

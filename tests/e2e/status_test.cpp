@@ -1,0 +1,67 @@
+// End to end: `streamguardctl status` over the daemons of a running
+// pipeline, as an operator reads it: every daemon's row, what to act on
+// below the table (Redis without appendonly, a failed reload), and exit 1
+// with the reason when a daemon is down.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "tests/e2e/e2e_harness.hpp"
+#include "tests/e2e/process.hpp"
+
+namespace sg::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(StatusE2E, OneTableOfEveryDaemonAndWhatToActOn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  Harness h;
+  h.start_rampd();
+  auto status = [&] {
+    return run_command({SG_CTL_BIN, "status", "--config", h.config_path()}, 30s);
+  };
+  auto up = status();
+  EXPECT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_TRUE(contains(up.output, "DAEMON               UP   PID")) << up.output;
+  for (const char* row : {"streamguard-policyd  yes", "streamguard-rampd    yes"})
+    EXPECT_TRUE(contains(up.output, row)) << row << "\n" << up.output;
+  EXPECT_TRUE(contains(up.output, "0 ok, 0 failed")) << up.output;
+  // The test Redis keeps nothing on disk: said, with what to set.
+  EXPECT_TRUE(contains(up.output, "streamguard-policyd: redis: appendonly is off")) << up.output;
+
+  // A reload that cannot read a list fails; policyd keeps the running
+  // configuration. (The file itself still parses, for streamguardctl.)
+  const std::string body = http_get_unix(h.policyd_status_socket(), "/status");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(body, m, std::regex("\"pid\":([0-9]+)"))) << body;
+  std::string config = slurp(h.config_path());
+  config.replace(config.find("yahoo-family.txt"), 16, "no-such-list.txt");
+  std::ofstream(h.config_path()) << config;
+  ASSERT_EQ(::kill(std::stoi(m[1]), SIGHUP), 0);
+  std::string after;
+  ASSERT_TRUE(wait_until([&] { return contains(after = status().output, "0 ok, 1 failed"); }, 10s))
+      << after;
+  EXPECT_TRUE(contains(after, "streamguard-policyd: the last reload, at ")) << after;
+  EXPECT_TRUE(contains(after, "failed: the configuration before it is still in force")) << after;
+
+  h.stop_rampd();
+  auto down = status();
+  EXPECT_EQ(down.exit_code, 1) << down.output;
+  EXPECT_TRUE(contains(down.output, "streamguard-rampd    NO")) << down.output;
+  EXPECT_TRUE(contains(down.output, "streamguard-rampd: does not answer: cannot connect to unix:" +
+                                        h.rampd_status_socket()))
+      << down.output;
+}
+
+}  // namespace
+}  // namespace sg::e2e
