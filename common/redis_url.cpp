@@ -13,7 +13,22 @@ bool parse_db(std::string_view text, int& db) {
 
 }  // namespace
 
+std::string redact_redis_url(std::string_view url) {
+  const auto scheme = url.find("://");
+  const auto at = url.rfind('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) {
+    // No credentials where a URL has them; a stray "user:pw@" without a
+    // scheme is still hidden whole.
+    return at == std::string_view::npos ? std::string(url) : "***" + std::string(url.substr(at));
+  }
+  const auto from = scheme + 3;
+  const auto colon = url.find(':', from);
+  const auto cut = colon != std::string_view::npos && colon < at ? colon + 1 : from;
+  return std::string(url.substr(0, cut)) + "***" + std::string(url.substr(at));
+}
+
 std::optional<RedisUrl> parse_redis_url(std::string_view url, std::string& error) {
+  const std::string shown = redact_redis_url(url);  // errors quote the URL, never its password
   RedisUrl out;
   if (url.starts_with("unix:")) {
     std::string_view rest = url.substr(5);
@@ -23,8 +38,8 @@ std::optional<RedisUrl> parse_redis_url(std::string_view url, std::string& error
     rest = rest.substr(0, q);
     if (!query.empty()) {
       if (!query.starts_with("db=") || !parse_db(query.substr(3), out.db)) {
-        error = "bad query '" + std::string(query) + "' in '" + std::string(url) +
-                "' (only ?db=N is understood)";
+        error =
+            "bad query '" + std::string(query) + "' in '" + shown + "' (only ?db=N is understood)";
         return std::nullopt;
       }
     }
@@ -34,7 +49,7 @@ std::optional<RedisUrl> parse_redis_url(std::string_view url, std::string& error
     return out;
   }
   if (!url.starts_with("redis://")) {
-    error = "redis url must start with redis:// or unix:, got '" + std::string(url) + "'";
+    error = "redis url must start with redis:// or unix:, got '" + shown + "'";
     return std::nullopt;
   }
   std::string_view rest = url.substr(8);
@@ -49,7 +64,7 @@ std::optional<RedisUrl> parse_redis_url(std::string_view url, std::string& error
   if (slash != std::string_view::npos) {
     std::string_view db = rest.substr(slash + 1);
     if (!db.empty() && !parse_db(db, out.db)) {
-      error = "bad database number '" + std::string(db) + "' in '" + std::string(url) + "'";
+      error = "bad database number '" + std::string(db) + "' in '" + shown + "'";
       return std::nullopt;
     }
     rest = rest.substr(0, slash);

@@ -17,6 +17,12 @@ struct RedisUrl {
   std::string password;
 };
 
+// On failure `error` names the URL with its password hidden (redacted).
 std::optional<RedisUrl> parse_redis_url(std::string_view url, std::string& error);
+
+// The URL as it may be printed or logged: a password (what follows the
+// ':' of the credentials before the last '@') becomes "***":
+// "redis://:***@10.0.0.5:6379/1", "redis://default:***@10.0.0.5".
+std::string redact_redis_url(std::string_view url);
 
 }  // namespace sg

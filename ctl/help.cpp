@@ -86,6 +86,8 @@ DESCRIPTION
       1. every daemon with a status endpoint ([policyd] status, [milter]
          status, [rampd] status) must answer /status (none is optional:
          a stream is never left half switched), else nothing is changed;
+         a milter or rampd without a status endpoint is named, to be
+         reloaded by hand;
       2. the stream's `mode = ...` line in FILE is set (added after its
          name if it has none; nothing else in the file changes, owner and
          permissions are kept), once the new file parses and passes the

@@ -82,6 +82,15 @@ bool find_daemons(const Config& cfg, std::vector<Daemon>& out) {
   add("streamguard-policyd", cfg.policyd.status);
   if (cfg.milter.configured) add("streamguard-milter", cfg.milter.status);
   add("streamguard-rampd", cfg.rampd.status);
+  // A daemon without a status endpoint cannot be found or reloaded from
+  // here: it would keep the old mode until reloaded by hand.
+  auto unreachable = [&](const char* name, const char* section) {
+    std::cerr << "streamguardctl: warning: " << section << " status is not set in " << cfg.path
+              << ": if " << name << " runs, reload it yourself (systemctl reload " << name << ")\n";
+  };
+  if (cfg.milter.configured && cfg.milter.status.empty())
+    unreachable("streamguard-milter", "[milter]");
+  if (cfg.rampd.status.empty()) unreachable("streamguard-rampd", "[rampd]");
   if (want.empty() || cfg.policyd.status.empty()) {
     std::cerr << "streamguardctl: [policyd] status is not set in " << cfg.path
               << ": the daemons are found (and reloaded) through their status endpoints\n";

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -215,12 +216,21 @@ int serve_libmilter(MilterDaemon& d, const Endpoint& listen, const std::function
   }
   announce();
   std::atomic<int> rc{-1};
+  std::atomic<bool> waiting{false};
   const pthread_t main_thread = ::pthread_self();
-  std::thread loop([&rc, main_thread] {
+  std::thread loop([&rc, &waiting, main_thread] {
+    // libmilter's signal thread must start waiting after this thread's
+    // sigwait, or a SIGHUP sent the moment the socket accepts (it does since
+    // smfi_opensocket) goes to it and stops the milter. The main thread sets
+    // `waiting` right before sigwait; the pause covers a loaded machine (an
+    // ASan build, four e2e tests at once) between the two.
+    while (!waiting) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     rc = smfi_main() == MI_SUCCESS ? 0 : 1;
     ::pthread_kill(main_thread, SIGUSR2);  // wakes the sigwait below
   });
   const sigset_t set = libmilter_signals();
+  waiting = true;
   for (int sig = 0; rc < 0;) {
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP || sig == SIGUSR1) {

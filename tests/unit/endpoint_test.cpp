@@ -236,6 +236,23 @@ TEST(RedisUrl, Errors) {
             "'' is not a literal IP address (host names are not resolved) in 'inet::6379'");
 }
 
+TEST(RedisUrl, PasswordsAreNeverPrinted) {
+  EXPECT_EQ(redact_redis_url("redis://:s3cret@127.0.0.1:6379/1"), "redis://:***@127.0.0.1:6379/1");
+  EXPECT_EQ(redact_redis_url("redis://default:p@ss:w0rd@10.0.0.5"), "redis://default:***@10.0.0.5");
+  EXPECT_EQ(redact_redis_url("redis://token@10.0.0.5"), "redis://***@10.0.0.5");
+  EXPECT_EQ(redact_redis_url("redis://10.0.0.5:6379"), "redis://10.0.0.5:6379");
+  EXPECT_EQ(redact_redis_url("unix:///run/redis.sock?db=2"), "unix:///run/redis.sock?db=2");
+  EXPECT_EQ(redact_redis_url(":pw@10.0.0.5"), "***@10.0.0.5");
+  // The errors of every malformed URL with a password.
+  EXPECT_EQ(url_error("rediss://:s3cret@10.0.0.5:6379"),
+            "redis url must start with redis:// or unix:, got 'rediss://:***@10.0.0.5:6379'");
+  EXPECT_EQ(url_error("redis://:s3cret@10.0.0.5:6379/x"),
+            "bad database number 'x' in 'redis://:***@10.0.0.5:6379/x'");
+  for (const char* bad : {"rediss://:s3cret@10.0.0.5", "redis://:s3cret@10.0.0.5/x",
+                          "redis://:s3cret@redis.internal", "redis://:s3cret@10.0.0.5:99999"})
+    EXPECT_EQ(url_error(bad).find("s3cret"), std::string::npos) << url_error(bad);
+}
+
 // ---------------------------------------------------------------- limiter keys
 
 TEST(LimiterKeys, ExactFormats) {
