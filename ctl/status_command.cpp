@@ -4,11 +4,10 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "common/config.hpp"
-#include "server/status_client.hpp"
+#include "ctl/daemon_status.hpp"
 
 namespace sg {
 namespace {
@@ -26,23 +25,17 @@ struct Row {
 
 std::vector<Row> ask_all(const Config& cfg) {
   std::vector<Row> rows;
-  auto add = [&](const char* name, const std::vector<Endpoint>& status) {
+  for (const auto& d : daemon_endpoints(cfg)) {
     Row r;
-    r.daemon = name;
-    if (!status.empty()) r.endpoint = status.front();
+    r.daemon = d.name;
+    r.endpoint = d.status;
     if (r.endpoint) {
-      auto body = status_get(*r.endpoint, "/status", std::chrono::seconds(3), r.error);
-      if (body) {
-        r.status = json::parse(*body, nullptr, false);
-        r.up = !r.status.is_discarded() && r.status.is_object();
-        if (!r.up) r.error = r.endpoint->to_string() + " answered /status with something else";
-      }
+      auto j = fetch_status(*r.endpoint, r.error);
+      r.up = j.has_value();
+      if (j) r.status = std::move(*j);
     }
     rows.push_back(std::move(r));
-  };
-  add("streamguard-policyd", cfg.policyd.status);
-  if (cfg.milter.configured) add("streamguard-milter", cfg.milter.status);
-  add("streamguard-rampd", cfg.rampd.status);
+  }
   return rows;
 }
 

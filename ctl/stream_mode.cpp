@@ -12,13 +12,12 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "ctl/daemon_status.hpp"
 #include "ctl/postfix_conf_command.hpp"
 #include "preflight/preflight.hpp"
-#include "server/status_client.hpp"
 
 namespace sg {
 namespace {
@@ -57,14 +56,9 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
 
 // The stream's mode as this daemon's /status shows it ("" if not shown).
 std::string mode_on_status(const Daemon& d, const std::string& stream, std::string& error) {
-  auto body = status_get(d.status, "/status", 3s, error);
-  if (!body) return "";
-  const auto j = nlohmann::json::parse(*body, nullptr, false);
-  if (j.is_discarded() || !j.contains("streams")) {
-    error = d.status.to_string() + " answered /status with something else than streamguard's";
-    return "";
-  }
-  const auto& streams = j["streams"];
+  const auto j = fetch_status(d.status, error);
+  if (!j || !j->contains("streams")) return "";
+  const auto& streams = (*j)["streams"];
   if (streams.is_object())  // rampd: {"NAME": {...}}
     return streams.contains(stream) ? streams[stream].value("mode", "") : "";
   for (const auto& s : streams)  // policyd and the milter: [{"name": ...}]
@@ -76,37 +70,31 @@ std::string mode_on_status(const Daemon& d, const std::string& stream, std::stri
 // does not answer.
 bool find_daemons(const Config& cfg, std::vector<Daemon>& out) {
   std::vector<Daemon> want;
-  auto add = [&](const char* name, const std::vector<Endpoint>& status) {
-    if (!status.empty()) want.push_back({name, status.front()});
-  };
-  add("streamguard-policyd", cfg.policyd.status);
-  if (cfg.milter.configured) add("streamguard-milter", cfg.milter.status);
-  add("streamguard-rampd", cfg.rampd.status);
-  // A daemon without a status endpoint cannot be found or reloaded from
-  // here: it would keep the old mode until reloaded by hand.
-  auto unreachable = [&](const char* name, const char* section) {
-    std::cerr << "streamguardctl: warning: " << section << " status is not set in " << cfg.path
-              << ": if " << name << " runs, reload it yourself (systemctl reload " << name << ")\n";
-  };
-  if (cfg.milter.configured && cfg.milter.status.empty())
-    unreachable("streamguard-milter", "[milter]");
-  if (cfg.rampd.status.empty()) unreachable("streamguard-rampd", "[rampd]");
-  if (want.empty() || cfg.policyd.status.empty()) {
+  for (const auto& d : daemon_endpoints(cfg)) {
+    if (d.status) {
+      want.push_back({d.name, *d.status});
+    } else if (d.section != "[policyd]") {
+      // Cannot be found or reloaded from here: it would keep the old mode.
+      std::cerr << "streamguardctl: warning: " << d.section << " status is not set in " << cfg.path
+                << ": if " << d.name << " runs, reload it yourself (systemctl reload " << d.name
+                << ")\n";
+    }
+  }
+  if (cfg.policyd.status.empty()) {
     std::cerr << "streamguardctl: [policyd] status is not set in " << cfg.path
               << ": the daemons are found (and reloaded) through their status endpoints\n";
     return false;
   }
   for (auto& d : want) {
     std::string error;
-    auto body = status_get(d.status, "/status", 3s, error);
-    const auto j = body ? nlohmann::json::parse(*body, nullptr, false) : nlohmann::json();
-    if (!body || j.is_discarded() || !j.value("pid", 0)) {
+    const auto j = fetch_status(d.status, error);
+    if (!j || !j->value("pid", 0)) {
       std::cerr << "streamguardctl: " << d.name << " does not answer on its status endpoint: "
                 << (error.empty() ? d.status.to_string() + " has no pid on /status" : error)
                 << "; start it and run this again. Nothing was changed.\n";
       return false;
     }
-    d.pid = j["pid"].get<pid_t>();
+    d.pid = (*j)["pid"].get<pid_t>();
   }
   out = std::move(want);
   return true;

@@ -25,13 +25,6 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class ApplyE2E : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -59,7 +52,8 @@ class ApplyE2E : public ::testing::Test {
 TEST_F(ApplyE2E, ApplyEnforcesTheStreamsOnlyAndRollbackRestoresTheFilesByteForByte) {
   Harness h(unapplied_with_milter());
   const std::string dir = h.postfix().config_dir();
-  const std::string main_before = read(dir + "/main.cf"), master_before = read(dir + "/master.cf");
+  const std::string main_before = slurp(dir + "/main.cf"),
+                    master_before = slurp(dir + "/master.cf");
   expect_operator_paths_untouched(h, "before");
 
   auto diff = ctl(h, "--diff");
@@ -69,13 +63,13 @@ TEST_F(ApplyE2E, ApplyEnforcesTheStreamsOnlyAndRollbackRestoresTheFilesByteForBy
   EXPECT_TRUE(contains(
       diff.output, "master.cf 127.0.0.1:" + std::to_string(h.port("healthcare")) + "/inet (new)"))
       << diff.output;
-  EXPECT_EQ(read(dir + "/main.cf"), main_before) << "--diff changed main.cf";
+  EXPECT_EQ(slurp(dir + "/main.cf"), main_before) << "--diff changed main.cf";
 
   auto apply = ctl(h, "--apply");
   ASSERT_EQ(apply.exit_code, 0) << apply.output;
   EXPECT_TRUE(contains(apply.output, "postfix reload: done")) << apply.output;
-  EXPECT_EQ(read(dir + "/main.cf.streamguard-orig"), main_before);
-  EXPECT_EQ(read(dir + "/master.cf.streamguard-orig"), master_before);
+  EXPECT_EQ(slurp(dir + "/main.cf.streamguard-orig"), main_before);
+  EXPECT_EQ(slurp(dir + "/master.cf.streamguard-orig"), master_before);
   ASSERT_TRUE(wait_until([&] { return tcp_accepts(h.port("trucking")); }, 20s))
       << h.postfix().log();
   auto again = ctl(h, "--diff");
@@ -88,8 +82,8 @@ TEST_F(ApplyE2E, ApplyEnforcesTheStreamsOnlyAndRollbackRestoresTheFilesByteForBy
 
   auto rollback = ctl(h, "--rollback");
   ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
-  EXPECT_EQ(read(dir + "/main.cf"), main_before);
-  EXPECT_EQ(read(dir + "/master.cf"), master_before);
+  EXPECT_EQ(slurp(dir + "/main.cf"), main_before);
+  EXPECT_EQ(slurp(dir + "/master.cf"), master_before);
   EXPECT_FALSE(std::filesystem::exists(dir + "/main.cf.streamguard-orig"));
   EXPECT_TRUE(wait_until([&] { return !tcp_accepts(h.port("trucking")); }, 20s))
       << "the stream service still listens after the rollback";
@@ -99,13 +93,13 @@ TEST_F(ApplyE2E, ApplyEnforcesTheStreamsOnlyAndRollbackRestoresTheFilesByteForBy
 TEST_F(ApplyE2E, ApplyIsRefusedWhilePolicydDoesNotAnswer) {
   Harness h(unapplied());
   const std::string dir = h.postfix().config_dir();
-  const std::string main_before = read(dir + "/main.cf");
+  const std::string main_before = slurp(dir + "/main.cf");
   h.kill_policyd();
   auto apply = ctl(h, "--apply");
   EXPECT_EQ(apply.exit_code, 1) << apply.output;
   EXPECT_TRUE(contains(apply.output, "streamguard-policyd does not answer on unix:"))
       << apply.output;
-  EXPECT_EQ(read(dir + "/main.cf"), main_before);
+  EXPECT_EQ(slurp(dir + "/main.cf"), main_before);
   EXPECT_FALSE(std::filesystem::exists(dir + "/main.cf.streamguard-orig"));
 }
 
@@ -116,7 +110,7 @@ TEST_F(ApplyE2E, RollbackKeepsTheTransportOfQueuedStreamMailUntilItHasLeft) {
   o.trucking = "daily_cap = 1\nover_cap = \"hold\"\n";
   Harness h(o);
   const std::string dir = h.postfix().config_dir();
-  const std::string master_before = read(dir + "/master.cf");
+  const std::string master_before = slurp(dir + "/master.cf");
   ASSERT_EQ(ctl(h, "--apply").exit_code, 0);
   ASSERT_TRUE(wait_until([&] { return tcp_accepts(h.port("trucking")); }, 20s));
   h.submit("trucking", {"a@fleet-one.example"});
@@ -126,7 +120,7 @@ TEST_F(ApplyE2E, RollbackKeepsTheTransportOfQueuedStreamMailUntilItHasLeft) {
   auto rollback = ctl(h, "--rollback");
   ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
   EXPECT_TRUE(contains(rollback.output, "kept the transport out05")) << rollback.output;
-  EXPECT_TRUE(contains(read(dir + "/master.cf"), "out05")) << "the held mail would be stranded";
+  EXPECT_TRUE(contains(slurp(dir + "/master.cf"), "out05")) << "the held mail would be stranded";
 
   // Once it has left (released here), the second rollback is exact.
   auto release = h.postfix().command("postsuper", {"-H", held.queue_id});
@@ -135,7 +129,7 @@ TEST_F(ApplyE2E, RollbackKeepsTheTransportOfQueuedStreamMailUntilItHasLeft) {
   ASSERT_TRUE(h.sink().wait_for_rcpt("b@fleet-two.example", 30s)) << h.postfix().log();
   auto second = ctl(h, "--rollback");
   ASSERT_EQ(second.exit_code, 0) << second.output;
-  EXPECT_EQ(read(dir + "/master.cf"), master_before);
+  EXPECT_EQ(slurp(dir + "/master.cf"), master_before);
 }
 
 }  // namespace

@@ -23,13 +23,6 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // policyd's decision line for a recipient domain ("" if none).
 std::string decision_for(const std::string& log, const std::string& domain) {
   std::istringstream in(log);
@@ -107,7 +100,7 @@ TEST(ShadowE2E, EnforceTurnsAShadowStreamOnInOneCommandAndShadowTurnsItBack) {
                         "--postfix-config", h.postfix().config_dir()},
                        120s);
   };
-  const std::string yahoo = "someone@yahoo.com", config_before = read(h.config_path());
+  const std::string yahoo = "someone@yahoo.com", config_before = slurp(h.config_path());
   EXPECT_TRUE(h.submit("trucking", {yahoo, "a@fleet-one.example"}).accepted(yahoo));
 
   auto on = ctl("enforce");
@@ -118,7 +111,7 @@ TEST(ShadowE2E, EnforceTurnsAShadowStreamOnInOneCommandAndShadowTurnsItBack) {
     EXPECT_TRUE(contains(on.output, step)) << step << "\n" << on.output;
   std::string expected = config_before;
   expected.replace(expected.find("mode = \"shadow\""), 15, "mode = \"enforce\"");
-  EXPECT_EQ(read(h.config_path()), expected) << "only the stream's mode line changes";
+  EXPECT_EQ(slurp(h.config_path()), expected) << "only the stream's mode line changes";
 
   // Enforced: the backstop refuses at RCPT, policyd holds over the cap.
   auto s = h.submit("trucking", {yahoo, "b@fleet-two.example"});
@@ -129,7 +122,7 @@ TEST(ShadowE2E, EnforceTurnsAShadowStreamOnInOneCommandAndShadowTurnsItBack) {
 
   auto off = ctl("shadow");
   ASSERT_EQ(off.exit_code, 0) << off.output;
-  EXPECT_EQ(read(h.config_path()), config_before);
+  EXPECT_EQ(slurp(h.config_path()), config_before);
   EXPECT_TRUE(h.submit("trucking", {yahoo}).accepted(yahoo)) << h.postfix().log();
 }
 
