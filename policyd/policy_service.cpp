@@ -12,7 +12,6 @@
 #include "common/civil_time.hpp"
 #include "common/json.hpp"
 #include "common/text.hpp"
-#include "store/redis_await.hpp"
 #include "store/redis_durability.hpp"
 
 namespace sg {
@@ -31,18 +30,7 @@ struct PolicyService::Context {
   Steady::time_point start;
 };
 
-namespace {
-
 using text::parse_port;
-
-// The part after the last '@', lowercased, for logging an address that
-// recipient_domain() could not normalise.
-std::string raw_domain(std::string_view rcpt) {
-  auto at = rcpt.rfind('@');
-  return text::lower(at == std::string_view::npos ? std::string_view{} : rcpt.substr(at + 1));
-}
-
-}  // namespace
 
 PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
                              const RedisUrl& redis_url, const Clock& clock,
@@ -194,55 +182,17 @@ boost::asio::awaitable<Verdict> PolicyService::decide(Context& ctx,
   ctx.stream = port ? cfg.stream_for_port(*port) : nullptr;
   if (!ctx.stream) co_return decide_unknown_port(port.value_or(0), cfg.policyd.unknown_port);
 
-  auto rcpt = request.get("recipient");
-  auto domain = recipient_domain(rcpt);
-  ctx.domain = domain ? *domain : raw_domain(rcpt);
-  auto c = ctx.runtime->classifier.classify(ctx.domain);
-  ctx.op = c.op;
-  if (!c.op.empty()) ctx.op_by = "static";
-  if (auto v = decide_exclusion(*ctx.stream, c)) co_return *v;
-
-  // A custom domain: its MX hosts tell the operator, when that can change
-  // the answer for this stream.
-  if (c.op.empty() && domain && mx_ && ctx.runtime->needs_mx(*ctx.stream)) {
-    using Answer = std::pair<MxResult, bool>;
-    auto looking =
-        await_callback<Answer>([mx = mx_.get(), d = ctx.domain](std::function<void(Answer)> done) {
-          mx->find(d, [done = std::move(done)](const MxResult& r, bool cached) {
-            done(Answer(r, cached));
-          });
-        });
-    Answer a = co_await std::move(looking);
-    if (auto v = apply_mx(ctx, a.first, a.second)) co_return *v;
-  }
-  ctx.plan = plan_limits(*ctx.stream, ctx.op);
+  auto checking =
+      check_recipient(*ctx.runtime, *ctx.stream, std::string(request.get("recipient")), mx_.get());
+  RecipientCheck c = co_await std::move(checking);
+  ctx.domain = std::move(c.domain);
+  ctx.op = std::move(c.op);
+  ctx.op_by = c.op_by;
+  if (c.verdict) co_return *c.verdict;
+  ctx.plan = std::move(c.plan);
   auto charging = charge(ctx);
   Verdict v = co_await std::move(charging);
   co_return v;
-}
-
-std::optional<Verdict> PolicyService::apply_mx(Context& ctx, const MxResult& r, bool cached) {
-  const Runtime& rt = *ctx.runtime;
-  if (r.kind == MxResult::Kind::failure) {
-    ctx.op_by = "mx-failed";
-    Action on_failure = rt.config->dns.on_failure;
-    if (on_failure != Action::dunno)
-      return decide_dns_failure(*ctx.stream, on_failure, ctx.domain, r.error);
-  } else if (r.kind == MxResult::Kind::mx) {
-    ctx.op = rt.mx_operators.operator_for(r.hosts);
-    if (!ctx.op.empty()) {
-      ctx.op_by = cached ? "mx-cache" : "mx";
-      // Hosted by an operator whose domains count as a list (a custom domain
-      // on Yahoo's MX is Yahoo family): the stream's exclusions apply.
-      if (auto it = rt.operator_list.find(ctx.op); it != rt.operator_list.end()) {
-        Classification by_mx;
-        by_mx.domain = ctx.domain + " (MX at " + ctx.op + ")";
-        by_mx.lists = {it->second};
-        if (auto v = decide_exclusion(*ctx.stream, by_mx)) return v;
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 boost::asio::awaitable<Verdict> PolicyService::end_of_message(Context& ctx) {

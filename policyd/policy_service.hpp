@@ -13,9 +13,10 @@
 #include "common/clock.hpp"
 #include "common/metrics.hpp"
 #include "formats/policy_protocol.hpp"
-#include "policyd/mx_resolver.hpp"
 #include "policyd/policyd_metrics.hpp"
-#include "policyd/runtime.hpp"
+#include "recipient/mx_resolver.hpp"
+#include "recipient/recipient_check.hpp"
+#include "recipient/runtime.hpp"
 #include "rules/decision.hpp"
 #include "server/daemon_record.hpp"
 #include "store/cap_limiter.hpp"
@@ -61,9 +62,6 @@ class PolicyService {
   PolicyService(boost::asio::io_context& io, std::shared_ptr<const Runtime> runtime,
                 CapStore* store, const Clock& clock, metrics::Registry& registry);
   boost::asio::awaitable<Verdict> decide(Context& ctx, const policy::Request& request);
-  // The operator the MX hosts tell, and a refusal when they put the domain
-  // on a list the stream excludes, or the lookup failed and on_failure says so.
-  std::optional<Verdict> apply_mx(Context& ctx, const MxResult& r, bool cached);
   boost::asio::awaitable<Verdict> end_of_message(Context& ctx);
   boost::asio::awaitable<Verdict> charge(Context& ctx);
   boost::asio::awaitable<void> sweep_streams(std::shared_ptr<const Runtime> rt);

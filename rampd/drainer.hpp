@@ -7,18 +7,27 @@
 //     from its queue file's content_filter (`postcat -e`): each stream's
 //     submission service sets content_filter=TRANSPORT:, so Postfix itself
 //     recorded which port the mail came in on.
-//   - Per stream, oldest first, each recipient is charged through policyd's
-//     own limiter script (same caps, same operators from the static map,
-//     same breakers) as a reservation of the instance "rampd-QUEUEID". A
-//     message is released when all its recipients are charged:
-//     `postsuper -H ID`, then the reservation is committed and
-//     `postqueue -i ID` asks for delivery now. A failed release gives the
-//     charges back.
+//   - Per stream, oldest first, each recipient goes through the check policyd
+//     answers RCPT with (recipient/recipient_check.hpp: lists, operator by
+//     static map or by MX, exclusions, [dns] on_failure), then is charged
+//     through policyd's own limiter script (same caps, same breakers) as a
+//     reservation of the instance "rampd-QUEUEID". A message is released
+//     when all its recipients are charged: `postsuper -H ID`, then the
+//     reservation is committed and `postqueue -i ID` asks for delivery now.
+//     A failed release gives the charges back.
 //   - A stream cap that refuses stops the stream for this round (the budget
 //     returns in time; the message keeps what it has charged so far, so a
 //     message with more recipients than the burst still gets out). An
-//     operator cap or breaker that refuses skips that message (its charges
-//     are given back) so the others are not stuck behind it.
+//     operator cap or breaker that refuses, or an MX lookup that failed with
+//     on_failure = "hold"/"defer", skips that message (its charges are given
+//     back) so the others are not stuck behind it; why is logged once.
+//   - A recipient the stream must not mail now (its domain joined an
+//     excluded list while the mail waited; a custom domain on Yahoo's MX
+//     held because DNS failed): never released to. A message all of whose
+//     recipients are refused is returned to its sender (`postsuper -f ID`:
+//     Postfix bounces it as expired); one with other recipients too stays
+//     held, reported, for the operator to decide (Postfix cannot release a
+//     message to some of its recipients only).
 //   - A message released is remembered and never charged or released again.
 //   - Mail held longer than held_warn_s is reported (log, once per message,
 //     and a gauge); it is never expired or deleted here.
@@ -38,10 +47,14 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/command.hpp"
 #include "common/config.hpp"
+#include "common/metrics.hpp"
 #include "formats/held_queue.hpp"
-#include "rules/classifier.hpp"
+#include "recipient/mx_resolver.hpp"
+#include "recipient/recipient_check.hpp"
+#include "recipient/runtime.hpp"
 #include "store/cap_store.hpp"
 
 namespace sg::rampd {
@@ -52,6 +65,9 @@ struct StreamHeld {
   int64_t oldest_age_s = 0;
   uint64_t released_total = 0;
   uint64_t recipients_released_total = 0;
+  uint64_t waiting = 0;         // skipped in the last round: an operator cap, breaker or DNS
+  uint64_t held_refused = 0;    // kept: some (not all) of its recipients are refused
+  uint64_t returned_total = 0;  // every recipient refused: returned to the sender
 };
 
 struct DrainStatus {
@@ -66,8 +82,11 @@ class Drainer {
   // How long a partly charged message keeps its reservation.
   static constexpr int64_t kReserveMs = 15 * 60 * 1000;
 
-  // Charges held mail on `store`, policyd's caps (store/cap_store.hpp).
-  Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, CapStore& store);
+  // Charges held mail on `store`, policyd's caps (store/cap_store.hpp); the
+  // MX lookups' metrics go to `registry`.
+  Drainer(boost::asio::io_context& io, boost::asio::thread_pool& pool, CapStore& store,
+          metrics::Registry& registry);
+  ~Drainer();
 
   // One round over the hold queue.
   boost::asio::awaitable<void> run_once(std::shared_ptr<const Config> cfg, int64_t now_ms);
@@ -82,8 +101,11 @@ class Drainer {
     std::size_t charged = 0;  // recipients charged so far (the reservation)
     int64_t last_charge_ms = 0;
     bool warned = false;
+    std::string waiting;               // why it last waited (a verdict's reason), logged once
+    std::vector<std::string> refused;  // "address: reply" of the recipients refused now
+    bool refused_logged = false;
   };
-  enum class Charge { all, stream_blocked, skip, error };
+  enum class Charge { all, stream_blocked, skip, refused, error };
   // Per stream: (arrival, queue id), oldest first.
   using Queues = std::map<std::string, std::vector<std::pair<int64_t, std::string>>>;
 
@@ -105,8 +127,15 @@ class Drainer {
                                            std::initializer_list<std::string> args) const;
   // Runs it on the pool, so the loop keeps serving while it waits.
   boost::asio::awaitable<command::Result> run_off_loop(std::vector<std::string> argv);
+  // The runtime (lists, operators) and the MX lookup for this config; false
+  // (and the problem set) when its lists cannot be read.
+  bool use_config(const std::shared_ptr<const Config>& cfg);
   boost::asio::awaitable<Charge> charge(const StreamConfig& s, const std::string& id, Known& k,
                                         int64_t now_ms);
+  void note_wait(const std::string& id, Known& k, const StreamConfig& s, const Verdict& v);
+  // Every recipient refused: return it to its sender; some: keep it held, say so.
+  boost::asio::awaitable<void> refuse(const Config& cfg, const StreamConfig& s,
+                                      const std::string& id, Known& k, int64_t now_ms);
   boost::asio::awaitable<bool> release(const Config& cfg, const StreamConfig& s,
                                        const std::string& id, Known& k, int64_t now_ms);
   boost::asio::awaitable<void> give_back(const std::string& stream, const std::string& id, Known& k,
@@ -115,10 +144,14 @@ class Drainer {
   boost::asio::io_context& io_;
   boost::asio::thread_pool& pool_;
   CapStore& store_;
-  Classifier operators_{{}, {}};
-  std::shared_ptr<const Config> operators_for_;  // the config operators_ was made from
-  std::map<std::string, Known> known_;           // queue id -> what we know of it
-  std::map<std::string, int64_t> released_;      // queue id -> when released (kept a day)
+  metrics::Registry& registry_;
+  SystemClock clock_;                          // the MX cache's
+  std::shared_ptr<const Config> runtime_for_;  // the config runtime_ was built from
+  std::shared_ptr<const Runtime> runtime_;     // null while its lists cannot be read
+  std::string runtime_problem_;
+  std::unique_ptr<MxLookup> mx_;             // made when a stream needs MX lookups
+  std::map<std::string, Known> known_;       // queue id -> what we know of it
+  std::map<std::string, int64_t> released_;  // queue id -> when released or returned (a day)
   DrainStatus status_;
 };
 

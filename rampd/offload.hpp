@@ -7,7 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "store/redis_await.hpp"
+#include "common/await.hpp"
 
 namespace sg::rampd {
 

@@ -32,7 +32,7 @@ Rampd::Rampd(boost::asio::io_context& io, RedisClient& redis, std::shared_ptr<co
       ramp_publisher_(redis, cfg_->redis.key_prefix),
       breaker_publisher_(redis, cfg_->redis.key_prefix),
       limiter_(redis, cfg_->redis.key_prefix),
-      drainer_(io, pool_, limiter_),
+      drainer_(io, pool_, limiter_, registry_),
       feed_(std::make_unique<BreakerFeed>(*cfg_)) {
   if (!cfg_->rampd.maillog.empty())
     follower_ = std::make_unique<LogFollower>(cfg_->rampd.maillog, cfg_->rampd.maillog_from_start);
@@ -246,10 +246,24 @@ void Rampd::held_metrics() {
                            "Held messages older than [rampd] held_warn_s.", {"stream"});
   auto& released = r.counter("streamguard_rampd_released_total",
                              "Held messages released after charging the caps.", {"stream"});
+  auto& waiting = r.gauge("streamguard_rampd_held_waiting",
+                          "Held messages the last round skipped for an operator's cap or "
+                          "breaker, or a failed MX lookup.",
+                          {"stream"});
+  auto& refused = r.gauge("streamguard_rampd_held_refused",
+                          "Held messages kept because some of their recipients must not be "
+                          "mailed now (the operator decides).",
+                          {"stream"});
+  auto& returned =
+      r.counter("streamguard_rampd_returned_total",
+                "Held messages returned to the sender, every recipient refused.", {"stream"});
   for (const auto& [name, st] : drainer_.status().streams) {
     held.labels({name}).set(double(st.held));
     held_old.labels({name}).set(double(st.held_over_warn));
     mirror(released.labels({name}), double(st.released_total));
+    waiting.labels({name}).set(double(st.waiting));
+    refused.labels({name}).set(double(st.held_refused));
+    mirror(returned.labels({name}), double(st.returned_total));
   }
   r.gauge("streamguard_rampd_held_of_no_stream", "Held messages no stream's transport is on.")
       .labels({})
@@ -319,6 +333,9 @@ std::string Rampd::status_json() const {
     h["over_warn"] = st.held_over_warn;
     h["oldest_age_s"] = st.oldest_age_s;
     h["released_total"] = st.released_total;
+    h["waiting"] = st.waiting;
+    h["refused"] = st.held_refused;
+    h["returned_total"] = st.returned_total;
   }
   const int64_t now = last_now_ms_;  // the time of the last round (the tests' clock)
   j["breakers"] = nlohmann::json::array();

@@ -86,6 +86,7 @@ class Rampd {
   std::shared_ptr<const Config> cfg_;
   std::vector<std::string> redis_warnings_;
   daemon::DaemonRecord record_;  // pid, start, reloads: on /status
+  metrics::Registry registry_;   // before the drainer, whose MX lookups count into it
   RampPublisher ramp_publisher_;
   BreakerPublisher breaker_publisher_;
   CapLimiter limiter_;  // policyd's caps, charged for the held mail released
@@ -97,7 +98,6 @@ class Rampd {
   std::map<std::string, ListmonkState> listmonk_;
   std::string breaker_problem_;
   int64_t last_now_ms_ = 0;  // the latest round's time: /status and /metrics are as of then
-  metrics::Registry registry_;
 };
 
 }  // namespace sg::rampd

@@ -245,7 +245,8 @@ std::string Harness::policyd_config() const {
     << "status = \"unix:" << policyd_status_socket() << "\"\n"
     << opts_.policyd << "\n";
   if (dns_)
-    c << "[dns]\nservers = [\"" << dns_->address() << "\"]\ntimeout_ms = 500\ntries = 1\n";
+    c << "[dns]\nservers = [\"" << dns_->address() << "\"]\ntimeout_ms = 500\ntries = 1\n"
+      << opts_.dns << "\n";
   else
     c << "[dns]\nenabled = false\n";
   c << "[lists]\n"
@@ -364,11 +365,14 @@ void Harness::restart_redis() {
   reaper_.watch_pid(redis_->pid());
 }
 
-long Harness::daily_count(const std::string& stream) const {
+long Harness::daily_count(const std::string& stream, const std::string& op) const {
   std::string keys = redis_->cmd({"KEYS", "sg:{" + stream + "}:count:day:*"});
   std::istringstream in(keys);
   for (std::string key; std::getline(in, key, ',');) {
-    if (key.empty() || key.find(":op:") != std::string::npos) continue;
+    const auto at = key.find(":op:");
+    if (key.empty() || (op.empty() ? at != std::string::npos
+                                   : at == std::string::npos || key.substr(at) != ":op:" + op))
+      continue;
     return std::atol(redis_->cmd({"GET", key}).c_str());
   }
   return 0;

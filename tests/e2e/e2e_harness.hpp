@@ -57,6 +57,8 @@ struct HarnessOptions {
   // (google .google.com, microsoft .mail.protection.outlook.com, yahoo
   // .yahoodns.net with list = "yahoo_family"). Otherwise no MX lookups.
   std::vector<std::string> dns_records;
+  // TOML lines added to [dns] when dns_records is not empty (on_failure...).
+  std::string dns;
   // When true: a real OpenDKIM (its own key for send.example.com, selector
   // "send", KeyTable + refile: SigningTable + InternalHosts file) and
   // streamguard-milter run as smtpd_milters, OpenDKIM first, as rendered.
@@ -113,8 +115,9 @@ class Harness {
   void kill_redis();
   void restart_redis();
 
-  // Today's value of the stream's daily counter in Redis (0 if absent).
-  long daily_count(const std::string& stream) const;
+  // Today's value of the stream's daily counter in Redis, or of its counter
+  // for one operator (0 if absent).
+  long daily_count(const std::string& stream, const std::string& op = "") const;
 
   const std::string& root() const { return root_; }
   // The streamguard.toml the daemons and streamguardctl read.

@@ -16,7 +16,7 @@
 #include "common/civil_time.hpp"
 #include "policyd/policy_server.hpp"
 #include "policyd/policy_service.hpp"
-#include "policyd/runtime.hpp"
+#include "recipient/runtime.hpp"
 #include "tests/fakes/fake_clock.hpp"
 
 namespace sg::testing {

@@ -29,8 +29,8 @@ constexpr int64_t kNowMs = 1'795'400'000'000;  // 2026-11-23, after the arrivals
 
 // postqueue -j lists every file under hold/ (its arrival time from
 // arrival/ID); postcat -e -q ID prints hold/ID; postsuper -H ID moves it to
-// released/ unless the file "refuse" exists. Every postsuper and postqueue
-// -i call is appended to "log".
+// released/ and postsuper -f ID to expired/, unless the file "refuse" exists. Every postsuper and
+// postqueue -i call is appended to "log".
 const char* kPostqueue = R"SH(#!/bin/sh
 d=$(dirname "$0")
 case "$1" in
@@ -52,7 +52,10 @@ const char* kPostsuper = R"SH(#!/bin/sh
 d=$(dirname "$0")
 echo "postsuper $1 $2" >> "$d/log"
 if [ -e "$d/refuse" ]; then echo "postsuper: fatal: refused" >&2; exit 1; fi
-mv "$d/hold/$2" "$d/released/$2" && echo "postsuper: Released from hold: 1 message" >&2
+case "$1" in
+-H) mv "$d/hold/$2" "$d/released/$2" && echo "postsuper: Released from hold: 1 message" >&2 ;;
+-f) mv "$d/hold/$2" "$d/expired/$2" && echo "postsuper: Force-expired: 1 message" >&2 ;;
+esac
 )SH";
 
 struct DrainerTest : ::testing::Test {
@@ -60,14 +63,16 @@ struct DrainerTest : ::testing::Test {
   net::io_context io;
   net::thread_pool pool{1};
   testing::FakeCapStore store;
-  Drainer drainer{io, pool, store};
+  metrics::Registry registry;
+  Drainer drainer{io, pool, store, registry};
   std::shared_ptr<const Config> cfg;
 
   void SetUp() override {
     char tmpl[] = "/tmp/sg-drainer-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir = tmpl;
-    for (const char* sub : {"hold", "arrival", "released"}) fs::create_directory(dir / sub);
+    for (const char* sub : {"hold", "arrival", "released", "expired"})
+      fs::create_directory(dir / sub);
     script("postqueue", kPostqueue);
     script("postcat", kPostcat);
     script("postsuper", kPostsuper);
@@ -83,7 +88,12 @@ struct DrainerTest : ::testing::Test {
   }
 
   void configure(const std::string& extra_rampd = "", const std::string& trucking = "") {
+    if (!fs::exists(dir / "dead-isp.txt"))
+      std::ofstream(dir / "dead-isp.txt") << "deadisp.example\n";
     auto parsed = testing::parse_text(R"(
+[lists]
+dead_isp = ")" + (dir / "dead-isp.txt").string() +
+                                      R"("
 [rampd]
 postfix_command_dir = ")" + dir.string() +
                                       "\"\n" + extra_rampd + R"(
@@ -92,6 +102,7 @@ domains = ["gmail.com"]
 [[stream]]
 name = "trucking"
 ports = [25]
+exclude = ["dead_isp"]
 over_cap = "hold"
 hourly_cap = 1000
 daily_cap = 3
@@ -145,6 +156,7 @@ daily_cap = 100
     return out;
   }
   bool released(const std::string& id) const { return fs::exists(dir / "released" / id); }
+  bool expired(const std::string& id) const { return fs::exists(dir / "expired" / id); }
 };
 
 TEST_F(DrainerTest, HeldMailWithinItsCapsIsChargedReleasedCommittedAndFlushed) {
@@ -187,6 +199,57 @@ TEST_F(DrainerTest, AnOperatorCapSkipsThatMessageAndGivesItsChargesBackNotTheStr
   EXPECT_EQ(std::count(store.calls.begin(), store.calls.end(), "cancel trucking rampd-39812A80135"),
             1);
   EXPECT_EQ(store.reserved.count("trucking/rampd-39812A80135"), 0u);
+}
+
+// The list grew while the mail waited: the stream must not mail the domain now.
+TEST_F(DrainerTest, HeldMailWhoseEveryRecipientIsExcludedNowIsReturnedToItsSender) {
+  configure();
+  hold("39812A80135", "sg-trucking", {"a@deadisp.example", "b@deadisp.example"}, 1795386100);
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_TRUE(expired("39812A80135"));
+  EXPECT_EQ(log(),
+            (std::vector<std::string>{"postsuper -f 39812A80135", "postqueue -i 39812A80135"}));
+  EXPECT_TRUE(store.calls.empty()) << "charged for a refused recipient";
+  EXPECT_EQ(drainer.status().streams.at("trucking").returned_total, 1u);
+  EXPECT_EQ(drainer.status().streams.at("trucking").released_total, 0u);
+  run_once();  // gone from the hold queue: nothing more happens
+  EXPECT_EQ(log().size(), 2u);
+}
+
+TEST_F(DrainerTest, HeldMailWithSomeRecipientsExcludedNowStaysHeldAndIsCounted) {
+  configure();
+  hold("39812A80135", "sg-trucking", {"a@fleet.example", "b@deadisp.example"}, 1795386100);
+  hold("39812A80136", "sg-trucking", {"c@fleet.example"}, 1795386200);
+  run_once();
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_FALSE(expired("39812A80135")) << "a good recipient's mail returned to the sender";
+  EXPECT_TRUE(released("39812A80136")) << "the refused message held up the stream";
+  EXPECT_EQ(store.committed["trucking/rampd-39812A80136"], 1);
+  EXPECT_EQ(store.reserved.count("trucking/rampd-39812A80135"), 0u);
+  EXPECT_EQ(drainer.status().streams.at("trucking").held_refused, 1u);
+  EXPECT_EQ(drainer.status().streams.at("trucking").returned_total, 0u);
+}
+
+TEST_F(DrainerTest, InShadowModeAnExcludedRecipientIsReleasedUnchargedAsPolicydAnswers) {
+  configure("", "mode = \"shadow\"\n");
+  hold("39812A80135", "sg-trucking", {"a@deadisp.example", "b@fleet.example"}, 1795386100);
+  run_once();
+  EXPECT_TRUE(released("39812A80135"));
+  EXPECT_EQ(std::count(store.calls.begin(), store.calls.end(), "charge trucking"), 1)
+      << "only the recipient policyd would charge";
+}
+
+TEST_F(DrainerTest, ListsThatCannotBeReadStopTheDrainAndSaySo) {
+  configure();
+  fs::remove(dir / "dead-isp.txt");
+  hold("39812A80135", "sg-healthcare", {"a@clinic.example"}, 1795386117);
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_TRUE(store.calls.empty());
+  EXPECT_NE(drainer.status().problem.find("dead-isp.txt"), std::string::npos)
+      << drainer.status().problem;
 }
 
 TEST_F(DrainerTest, APostsuperThatFailsGivesTheChargesBackAndIsCounted) {

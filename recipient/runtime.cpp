@@ -1,4 +1,4 @@
-#include "policyd/runtime.hpp"
+#include "recipient/runtime.hpp"
 
 #include <algorithm>
 

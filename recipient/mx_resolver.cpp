@@ -1,4 +1,4 @@
-#include "policyd/mx_resolver.hpp"
+#include "recipient/mx_resolver.hpp"
 #include "common/dns_server.hpp"
 
 #include <ares.h>
