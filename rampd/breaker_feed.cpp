@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include "rules/limiter_keys.hpp"
 #include "store/lua_scripts.hpp"
@@ -11,23 +13,49 @@
 
 namespace sg::rampd {
 
-int64_t line_time_ms(const maillog::Delivery& d, int64_t now_ms) {
+tzif::Zone host_log_zone(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  std::string error = in ? "" : "cannot open it";
+  auto zone = in ? tzif::Zone::parse(bytes.str(), error) : std::nullopt;
+  if (!zone) {
+    spdlog::error(
+        "maillog: the host's time zone {} cannot be read ({}): classic syslog stamps are read "
+        "as UTC",
+        path, error);
+    return {};
+  }
+  if (zone->rule_beyond_table())
+    spdlog::debug("maillog: {} lists transitions to {}; later stamps keep its last offset", path,
+                  zone->last_transition());
+  return *zone;
+}
+
+int64_t line_time_ms(const maillog::Delivery& d, int64_t now_ms, const tzif::Zone& log_zone) {
   constexpr int64_t kDay = 86'400'000;
   if (d.iso_timestamp) {
     auto t = maillog::iso_time_ms(d.timestamp);
     return t ? *t : now_ms;
   }
-  const std::time_t now_s = static_cast<std::time_t>(now_ms / 1000);
-  std::tm local{};
-  ::localtime_r(&now_s, &local);
-  const int year = local.tm_year + 1900;
-  const auto offset = static_cast<int32_t>(local.tm_gmtoff);
-  auto t = maillog::syslog_time_ms(d.timestamp, year, offset);
-  if (t && *t > now_ms + kDay) t = maillog::syslog_time_ms(d.timestamp, year - 1, offset);
+  // This year on the log's wall clock.
+  const int64_t now_s = now_ms / 1000;
+  const auto wall_now = static_cast<std::time_t>(now_s + log_zone.offset_at(now_s));
+  std::tm wall{};
+  ::gmtime_r(&wall_now, &wall);
+  const int year = wall.tm_year + 1900;
+  auto in_year = [&](int y) -> std::optional<int64_t> {
+    auto w = maillog::syslog_time_ms(d.timestamp, y, 0);  // the wall clock, read as UTC
+    if (!w) return std::nullopt;
+    return log_zone.utc_from_wall(*w / 1000) * 1000;  // stamps are whole seconds
+  };
+  auto t = in_year(year);
+  if (t && *t > now_ms + kDay) t = in_year(year - 1);
   return t ? *t : now_ms;
 }
 
-BreakerFeed::BreakerFeed(const Config& cfg) : mapper_(cfg), breaker_(cfg.breakers) {}
+BreakerFeed::BreakerFeed(const Config& cfg, tzif::Zone log_zone)
+    : mapper_(cfg), breaker_(cfg.breakers), log_zone_(std::move(log_zone)) {}
 
 std::vector<breaker::Verdict> BreakerFeed::feed(const std::vector<std::string>& lines,
                                                 int64_t now_ms) {
@@ -37,7 +65,7 @@ std::vector<breaker::Verdict> BreakerFeed::feed(const std::vector<std::string>& 
     auto d = maillog::parse_line(line);
     if (!d) continue;
     ++counts_.deliveries;
-    auto e = mapper_.event(*d, line_time_ms(*d, now_ms));
+    auto e = mapper_.event(*d, line_time_ms(*d, now_ms, log_zone_));
     if (!e) continue;
     ++counts_.of_streams;
     for (auto& v : breaker_.record(*e)) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "formats/tzif.hpp"
 #include "rules/breaker.hpp"
 #include "store/lua_script.hpp"
 #include "store/redis_client.hpp"
@@ -33,7 +34,8 @@ struct FeedCounts {
 
 class BreakerFeed {
  public:
-  explicit BreakerFeed(const Config& cfg);
+  // Classic syslog stamps are read in `log_zone` (host_log_zone()).
+  BreakerFeed(const Config& cfg, tzif::Zone log_zone);
 
   // A reloaded config with the same rules: the breakers keep their state, but
   // streams' transports and operators' MX suffixes and domains may have changed.
@@ -51,6 +53,7 @@ class BreakerFeed {
  private:
   breaker::EventMapper mapper_;
   breaker::Breaker breaker_;
+  tzif::Zone log_zone_;
   FeedCounts counts_;
 };
 
@@ -68,10 +71,17 @@ class BreakerPublisher {
   LuaScript caps_;
 };
 
+// The zone the host's syslog writes its stamps in: /etc/localtime, read once
+// per call. Not the config's `timezone`, which is the process's TZ for
+// calendar days: on a UTC host with an America/Chicago config, reading the
+// stamps in the config's zone would put every line six hours off. UTC, and
+// an error logged, when the file cannot be read.
+tzif::Zone host_log_zone(const std::string& path = "/etc/localtime");
+
 // When a log line was written: its ISO stamp, or its classic syslog stamp
-// read in this year and zone; `now_ms` when neither reads (or the result is
-// more than a day ahead, a line from last December read in January: then a
-// year earlier).
-int64_t line_time_ms(const maillog::Delivery& d, int64_t now_ms);
+// read in `log_zone` in the year it is there now; `now_ms` when neither
+// reads (or the result is more than a day ahead, a line from last December
+// read in January: then a year earlier).
+int64_t line_time_ms(const maillog::Delivery& d, int64_t now_ms, const tzif::Zone& log_zone);
 
 }  // namespace sg::rampd

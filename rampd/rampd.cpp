@@ -33,7 +33,7 @@ Rampd::Rampd(boost::asio::io_context& io, RedisClient& redis, std::shared_ptr<co
       breaker_publisher_(redis, cfg_->redis.key_prefix),
       limiter_(redis, cfg_->redis.key_prefix),
       drainer_(io, pool_, limiter_, registry_),
-      feed_(std::make_unique<BreakerFeed>(*cfg_)) {
+      feed_(std::make_unique<BreakerFeed>(*cfg_, host_log_zone())) {
   if (!cfg_->rampd.maillog.empty())
     follower_ = std::make_unique<LogFollower>(cfg_->rampd.maillog, cfg_->rampd.maillog_from_start);
 }
@@ -54,7 +54,7 @@ void Rampd::set_config(std::shared_ptr<const Config> cfg) {
     spdlog::info(
         "breaker rules changed: the breakers start over (open ones stay in Redis until "
         "their cool-down ends)");
-    feed_ = std::make_unique<BreakerFeed>(*cfg);
+    feed_ = std::make_unique<BreakerFeed>(*cfg, host_log_zone());
   } else {
     feed_->remap(*cfg);
   }

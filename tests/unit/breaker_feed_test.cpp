@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/civil_time.hpp"
 #include "tests/unit/config_text.hpp"
 
 namespace sg::rampd {
@@ -50,7 +51,7 @@ constexpr int64_t kAfter = 1'795'381'500'000;  // 2026-11-22T21:05:00Z
 
 TEST(BreakerFeed, OpenDeferBreakerBecomesADeferFieldWithItsEnd) {
   auto cfg = config("defer");
-  BreakerFeed f(*cfg);
+  BreakerFeed f(*cfg, tzif::Zone{});
   auto trips = f.feed(burst(), kAfter);
   ASSERT_EQ(trips.size(), 1u);
   auto fields = f.fields("healthcare", kAfter);
@@ -65,7 +66,7 @@ TEST(BreakerFeed, OpenDeferBreakerBecomesADeferFieldWithItsEnd) {
 
 TEST(BreakerFeed, HoldAndRecoveryAreWrittenAsPolicydReadsThem) {
   auto cfg = config("hold");
-  BreakerFeed f(*cfg);
+  BreakerFeed f(*cfg, tzif::Zone{});
   auto trips = f.feed(burst(), kAfter);
   ASSERT_EQ(trips.size(), 1u);
   EXPECT_EQ(f.fields("healthcare", kAfter).at("breaker:op:yahoo").substr(0, 5), "hold ");
@@ -78,33 +79,61 @@ TEST(BreakerFeed, HoldAndRecoveryAreWrittenAsPolicydReadsThem) {
 
 TEST(BreakerFeed, FreezeRampIsNotWrittenForPolicyd) {
   auto cfg = config("freeze_ramp");
-  BreakerFeed f(*cfg);
+  BreakerFeed f(*cfg, tzif::Zone{});
   ASSERT_EQ(f.feed(burst(), kAfter).size(), 1u);
   EXPECT_TRUE(f.fields("healthcare", kAfter).empty());
   EXPECT_TRUE(f.engine().ramp_frozen("healthcare", kAfter));
 }
 
+// A delivery line with this classic syslog stamp.
+maillog::Delivery classic_line(const std::string& stamp) {
+  auto d = maillog::parse_line(
+      stamp +
+      " mta01 postfix/out05/smtp[1]: 3F4A1A0B2C: to=<a@yahoo.com>, "
+      "relay=mx.yahoodns.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.0, "
+      "status=deferred (host mx.yahoodns.net[192.0.2.1] said: 421 4.7.0 [TSS04] x)");
+  EXPECT_TRUE(d) << stamp;
+  return d ? *d : maillog::Delivery{};
+}
+
+tzif::Zone zone_file(const std::string& name) {
+  std::ifstream in("/usr/share/zoneinfo/" + name, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  std::string error;
+  auto z = tzif::Zone::parse(bytes.str(), error);
+  EXPECT_TRUE(z) << name << ": " << error;
+  return z ? *z : tzif::Zone{};
+}
+
 TEST(BreakerFeed, LineTimeComesFromTheIsoStampOrTheSyslogStampInThisYear) {
   auto iso = maillog::parse_line(burst().front());
   ASSERT_TRUE(iso);
-  EXPECT_EQ(line_time_ms(*iso, 0), 1'795'381'200'993);
-  auto classic = maillog::parse_line(
-      "Nov 22 21:00:00 mta01 postfix/out05/smtp[1]: 3F4A1A0B2C: to=<a@yahoo.com>, "
-      "relay=mx.yahoodns.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.0, "
-      "status=deferred (host mx.yahoodns.net[192.0.2.1] said: 421 4.7.0 [TSS04] x)");
-  ASSERT_TRUE(classic);
-  ::setenv("TZ", "UTC", 1);
-  ::tzset();
-  EXPECT_EQ(line_time_ms(*classic, kAfter), 1'795'381'200'000);
+  EXPECT_EQ(line_time_ms(*iso, 0, tzif::Zone{}), 1'795'381'200'993);
+  EXPECT_EQ(line_time_ms(classic_line("Nov 22 21:00:00"), kAfter, tzif::Zone{}),
+            1'795'381'200'000);
   // Read in January, a December line is last year's, not eleven months ahead.
   const int64_t jan2 = 1'798'848'000'000;  // 2027-01-02T00:00:00Z
-  auto dec = maillog::parse_line(
-      "Dec 31 23:00:00 mta01 postfix/out05/smtp[1]: 3F4A1A0B2C: to=<a@yahoo.com>, "
-      "relay=mx.yahoodns.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.0, "
-      "status=deferred (host mx.yahoodns.net[192.0.2.1] said: 421 4.7.0 [TSS04] x)");
-  ASSERT_TRUE(dec);
-  EXPECT_LT(line_time_ms(*dec, jan2), jan2);
-  EXPECT_GT(line_time_ms(*dec, jan2), jan2 - 2 * 86'400'000);
+  const auto dec = classic_line("Dec 31 23:00:00");
+  EXPECT_LT(line_time_ms(dec, jan2, tzif::Zone{}), jan2);
+  EXPECT_GT(line_time_ms(dec, jan2, tzif::Zone{}), jan2 - 2 * 86'400'000);
+}
+
+// A UTC host's syslog with an America/Chicago config (the process's TZ, for
+// calendar days): the stamp is the host's, not the config's. Read in the
+// config's zone it would be six hours late, and a breaker would end hours off.
+TEST(BreakerFeed, ClassicStampsAreReadInTheHostsZoneNotTheConfigs) {
+  ASSERT_TRUE(set_process_timezone("America/Chicago"));
+  const auto host = zone_file("Etc/UTC");
+  EXPECT_EQ(line_time_ms(classic_line("Nov 22 21:00:00"), kAfter, host), 1'795'381'200'000);
+  // A Chicago host writes the same instant as 15:00 (CST, UTC-6), and in
+  // July (CDT, UTC-5) 16:00 is 21:00 UTC.
+  const auto chicago = zone_file("America/Chicago");
+  EXPECT_EQ(line_time_ms(classic_line("Nov 22 15:00:00"), kAfter, chicago), 1'795'381'200'000);
+  const int64_t jul2 = 1'782'950'400'000;  // 2026-07-02T00:00:00Z
+  EXPECT_EQ(line_time_ms(classic_line("Jul  1 16:00:00"), jul2, chicago),
+            jul2 - 3 * 3'600'000);
+  ASSERT_TRUE(set_process_timezone("UTC"));
 }
 
 }  // namespace
@@ -122,7 +151,7 @@ postfix = { transport = "hcout9" }
 )",
                              "/tmp/test.toml");
   ASSERT_TRUE(before.config);
-  BreakerFeed f(*before.config);
+  BreakerFeed f(*before.config, tzif::Zone{});
   f.feed(burst(), kAfter);  // the burst is logged by hcout1: no stream's yet
   EXPECT_EQ(f.counts().of_streams, 0u);
   auto after = parse_config(R"(
