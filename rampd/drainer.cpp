@@ -13,12 +13,7 @@
 namespace sg::rampd {
 namespace {
 
-constexpr uint32_t kCommandTimeoutMs = 30'000;
 constexpr int64_t kRememberReleasedMs = 86'400'000;
-
-std::string instance_of(const std::string& queue_id) {
-  return "rampd-" + queue_id;
-}
 
 // A verdict's reply for a log line: without the action word and the status
 // code Postfix would have given the client ("HOLD 4.7.1 stream ..." -> "stream ...").
@@ -85,8 +80,9 @@ std::vector<std::string> Drainer::postfix_command(const Config& cfg, const char*
 }
 
 boost::asio::awaitable<command::Result> Drainer::run_off_loop(std::vector<std::string> argv) {
-  return offload<command::Result>(
-      pool_, io_, [argv = std::move(argv)] { return command::run(argv, kCommandTimeoutMs); });
+  return offload<command::Result>(pool_, io_, [argv = std::move(argv), t = command_timeout_ms_] {
+    return command::run(argv, t);
+  });
 }
 
 boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
@@ -123,6 +119,8 @@ boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
     auto charging = store_.charge(s.name, c.plan, now_ms, day, resv);
     Stored<LimiterResult> r = co_await std::move(charging);
     if (!r.value) {
+      // The script may have run (a deadline that fired after it did).
+      k.dirty = true;
       status_.problem = "charging held mail of stream " + s.name + ": " + r.error;
       co_return Charge::error;
     }
@@ -151,99 +149,6 @@ void Drainer::note_wait(const std::string& id, Known& k, const StreamConfig& s, 
   spdlog::info("held {} (stream {}) waits: {}", id, s.name, why(v.reply));
 }
 
-boost::asio::awaitable<void> Drainer::refuse(const Config& cfg, const StreamConfig& s,
-                                             const std::string& id, Known& k, int64_t now_ms) {
-  auto giving_back = give_back(s.name, id, k, now_ms);
-  co_await std::move(giving_back);
-  std::string list;
-  for (const auto& r : k.refused) list += (list.empty() ? "" : "; ") + r;
-  if (k.refused.size() < k.recipients.size()) {
-    if (!k.refused_logged)
-      spdlog::error(
-          "held {} (stream {}): {} of its {} recipients must not be mailed now ({}); Postfix "
-          "cannot release a message to some recipients only, so it stays held: return it to "
-          "its sender with `postsuper -f {}`, or delete it with `postsuper -d {}`",
-          id, s.name, k.refused.size(), k.recipients.size(), list, id, id);
-    k.refused_logged = true;
-    co_return;
-  }
-  // postsuper -f: expire it and release it from hold; the queue manager
-  // then returns it to the sender as expired. It is never delivered.
-  const auto argv = postfix_command(cfg, "postsuper", {"-f", id});
-  auto expiring = run_off_loop(argv);
-  auto res = co_await std::move(expiring);
-  // postsuper reports "Force-expired: 1 message" on stderr.
-  if (!res.ok() || res.err.find("Force-expired: 1 message") == std::string::npos) {
-    ++status_.release_failures_total;
-    spdlog::error("held {} (stream {}): refused ({}), but returning it to its sender failed: {}",
-                  id, s.name, list,
-                  res.ok() ? "postsuper expired nothing (already released or deleted?)"
-                           : command::describe(res, argv));
-    co_return;
-  }
-  // Released to the deferred queue: bounced at once, not at the next queue run.
-  auto flushing = run_off_loop(postfix_command(cfg, "postqueue", {"-i", id}));
-  co_await std::move(flushing);
-  ++status_.streams[s.name].returned_total;
-  released_[id] = now_ms;
-  spdlog::warn("held {} (stream {}): returned to its sender, never released: {}", id, s.name, list);
-}
-
-boost::asio::awaitable<void> Drainer::give_back(const std::string& stream, const std::string& id,
-                                                Known& k, int64_t now_ms) {
-  if (k.charged == 0) co_return;
-  auto cancelling = store_.cancel(stream, instance_of(id), now_ms);
-  Stored<int64_t> r = co_await std::move(cancelling);
-  if (!r.value)
-    spdlog::warn(
-        "held {}: giving back {} charges failed ({}); they return when the "
-        "reservation expires",
-        id, k.charged, r.error);
-  k.charged = 0;
-}
-
-boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamConfig& s,
-                                              const std::string& id, Known& k, int64_t now_ms) {
-  const auto argv = postfix_command(cfg, "postsuper", {"-H", id});
-  auto postsuper = run_off_loop(argv);
-  auto res = co_await std::move(postsuper);
-  // postsuper reports "Released from hold: 1 message" on stderr.
-  const bool released =
-      res.ok() && res.err.find("Released from hold: 1 message") != std::string::npos;
-  if (!released) {
-    ++status_.release_failures_total;
-    spdlog::error("held {} (stream {}): not released: {}", id, s.name,
-                  res.ok() ? "postsuper released nothing (already released or deleted?)"
-                           : command::describe(res, argv));
-    auto giving_back = give_back(s.name, id, k, now_ms);
-    co_await std::move(giving_back);
-    co_return false;
-  }
-  auto committing = store_.commit(s.name, instance_of(id));
-  Stored<int64_t> c = co_await std::move(committing);
-  if (!c.value)
-    spdlog::warn(
-        "held {}: released, but committing its charges failed ({}): they return to the "
-        "budget when the reservation expires",
-        id, c.error);
-  const auto flush = postfix_command(cfg, "postqueue", {"-i", id});
-  auto flushing = run_off_loop(flush);
-  auto f = co_await std::move(flushing);
-  if (!f.ok())
-    spdlog::warn(
-        "held {}: released to the deferred queue; asking for delivery now failed ({}): "
-        "it goes at the next queue run",
-        id, command::describe(f, flush));
-  auto& st = status_.streams[s.name];
-  ++st.released_total;
-  st.recipients_released_total += k.recipients.size();
-  spdlog::info("released held {} (stream {}, {} recipient{}, held {}s)", id, s.name,
-               k.recipients.size(), k.recipients.size() == 1 ? "" : "s",
-               std::max<int64_t>(0, now_ms / 1000 - k.arrival_s));
-  released_[id] = now_ms;
-  co_return true;
-}
-
 boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg_ptr,
                                                int64_t now_ms) {
   const Config& cfg = *cfg_ptr;
@@ -252,6 +157,9 @@ boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg
   for (auto it = released_.begin(); it != released_.end();)
     it = now_ms - it->second > kRememberReleasedMs ? released_.erase(it) : std::next(it);
   Queues queues = tally(cfg, now_ms);
+  first_round_ = false;
+  auto settling = settle(cfg, now_ms);
+  if (!co_await std::move(settling)) co_return;
   if (!cfg.rampd.drain) co_return;
   if (!use_config(cfg_ptr)) {
     status_.problem = runtime_problem_;
@@ -279,15 +187,16 @@ boost::asio::awaitable<bool> Drainer::read_hold_queue(const Config& cfg) {
 
   std::map<std::string, std::string> stream_of_transport;
   for (const auto& s : cfg.streams) stream_of_transport[s.postfix.transport] = s.name;
-  std::set<std::string> listed;
+  in_hold_.clear();
   for (const auto& m : listing.messages) {
     if (m.queue_name != "hold") continue;
-    listed.insert(m.queue_id);
+    in_hold_.insert(m.queue_id);
     if (known_.count(m.queue_id)) continue;
     auto reading_envelope = read_envelope(cfg, m.queue_id);
     auto env = co_await std::move(reading_envelope);
     if (!env) continue;  // gone meanwhile, or unreadable: looked at again next round
     Known k;
+    k.dirty = first_round_;  // an earlier rampd may have left it charges
     auto it = stream_of_transport.find(std::string(held::filter_transport(env->content_filter)));
     if (it != stream_of_transport.end()) k.stream = it->second;
     k.recipients = env->recipients;
@@ -295,7 +204,7 @@ boost::asio::awaitable<bool> Drainer::read_hold_queue(const Config& cfg) {
     known_.emplace(m.queue_id, std::move(k));
   }
   for (auto it = known_.begin(); it != known_.end();)
-    it = listed.count(it->first) ? std::next(it) : known_.erase(it);
+    it = in_hold_.count(it->first) ? std::next(it) : known_.erase(it);
   co_return true;
 }
 
@@ -347,10 +256,10 @@ boost::asio::awaitable<bool> Drainer::drain_stream(
   for (const auto& [arrival, id] : queue) {
     if (released_.count(id)) continue;
     Known& k = known_.at(id);
-    if (k.charged > 0 && now_ms - k.last_charge_ms > kReserveMs / 2) {
-      // Its reservation is near expiry: start over.
+    if (k.dirty || (k.charged > 0 && now_ms - k.last_charge_ms > kReserveMs / 2)) {
+      // What it holds is unknown, or its reservation is near expiry: start over.
       auto giving_back = give_back(s.name, id, k, now_ms);
-      co_await std::move(giving_back);
+      if (!co_await std::move(giving_back)) co_return false;
     }
     auto charging = charge(s, id, k, now_ms);
     const Charge c = co_await std::move(charging);

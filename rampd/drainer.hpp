@@ -28,6 +28,16 @@
 //     Postfix bounces it as expired); one with other recipients too stays
 //     held, reported, for the operator to decide (Postfix cannot release a
 //     message to some of its recipients only).
+//   - A release cannot drift the counters: before `postsuper -H` the
+//     reservation is marked releasing in Redis (store/lua/reservations.lua
+//     "release": no sweep returns it). Each round first settles every mark
+//     an earlier round left (rampd stopped, postsuper failed or timed out,
+//     the commit's reply was lost): the message still held -> its charges
+//     are given back; gone from the hold queue -> they are committed. A
+//     charge whose reply was lost (a Redis deadline that fired after the
+//     script ran) marks the message dirty: its reservation is cancelled
+//     (idempotent) before it is charged again. So are the messages of the
+//     first round after a start, for what an earlier rampd left reserved.
 //   - A message released is remembered and never charged or released again.
 //   - Mail held longer than held_warn_s is reported (log, once per message,
 //     and a gauge); it is never expired or deleted here.
@@ -81,6 +91,10 @@ class Drainer {
  public:
   // How long a partly charged message keeps its reservation.
   static constexpr int64_t kReserveMs = 15 * 60 * 1000;
+  // How long a release's charges wait for settling before a sweep may
+  // return them (by then the day's counters have expired anyway).
+  static constexpr int64_t kSettleWithinMs = 24 * 3600 * 1000;
+  static constexpr const char* kInstancePrefix = "rampd-";
 
   // Charges held mail on `store`, policyd's caps (store/cap_store.hpp); the
   // MX lookups' metrics go to `registry`.
@@ -92,6 +106,8 @@ class Drainer {
   boost::asio::awaitable<void> run_once(std::shared_ptr<const Config> cfg, int64_t now_ms);
 
   const DrainStatus& status() const { return status_; }
+  // The deadline of each Postfix command (30 s; tests shorten it).
+  void set_command_timeout_ms(uint32_t ms) { command_timeout_ms_ = ms; }
 
  private:
   struct Known {
@@ -104,6 +120,9 @@ class Drainer {
     std::string waiting;               // why it last waited (a verdict's reason), logged once
     std::vector<std::string> refused;  // "address: reply" of the recipients refused now
     bool refused_logged = false;
+    // Its reservation may hold charges not counted in `charged` (a lost
+    // reply, an earlier rampd): cancelled before the next charge.
+    bool dirty = false;
   };
   enum class Charge { all, stream_blocked, skip, refused, error };
   // Per stream: (arrival, queue id), oldest first.
@@ -138,9 +157,13 @@ class Drainer {
                                       const std::string& id, Known& k, int64_t now_ms);
   boost::asio::awaitable<bool> release(const Config& cfg, const StreamConfig& s,
                                        const std::string& id, Known& k, int64_t now_ms);
-  boost::asio::awaitable<void> give_back(const std::string& stream, const std::string& id, Known& k,
+  // Cancels the message's reservation; false (and the problem set) when the
+  // store failed: it stays dirty.
+  boost::asio::awaitable<bool> give_back(const std::string& stream, const std::string& id, Known& k,
                                          int64_t now_ms);
-
+  // Settles the releases earlier rounds marked and did not finish.
+  boost::asio::awaitable<bool> settle(const Config& cfg, int64_t now_ms);
+  static std::string instance_of(const std::string& queue_id) { return kInstancePrefix + queue_id; }
   boost::asio::io_context& io_;
   boost::asio::thread_pool& pool_;
   CapStore& store_;
@@ -152,6 +175,9 @@ class Drainer {
   std::unique_ptr<MxLookup> mx_;             // made when a stream needs MX lookups
   std::map<std::string, Known> known_;       // queue id -> what we know of it
   std::map<std::string, int64_t> released_;  // queue id -> when released or returned (a day)
+  std::set<std::string> in_hold_;  // the hold queue as this round read it
+  bool first_round_ = true;
+  uint32_t command_timeout_ms_ = 30'000;
   DrainStatus status_;
 };
 

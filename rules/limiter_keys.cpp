@@ -39,6 +39,10 @@ std::string reservation(std::string_view prefix, std::string_view stream,
   return stream_base(prefix, stream).append("resv:").append(instance);
 }
 
+std::string releasing(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("releasing");
+}
+
 std::string ramp_state(std::string_view prefix, std::string_view stream) {
   return stream_base(prefix, stream).append("ramp");
 }

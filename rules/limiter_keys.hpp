@@ -24,6 +24,10 @@ std::string daily_count(std::string_view prefix, std::string_view stream, std::s
 std::string reservations(std::string_view prefix, std::string_view stream);
 std::string reservation(std::string_view prefix, std::string_view stream,
                         std::string_view instance);
+// The held messages rampd is releasing (sorted set of instances, scored by
+// when the release began): each is settled by commit or cancel, after a
+// restart too (store/lua/reservations.lua "release").
+std::string releasing(std::string_view prefix, std::string_view stream);
 
 // rampd's own records, kept without a TTL: the ramp state (day in force,
 // step, when it stepped) and the send history (civil day "YYYYMMDD" -> the

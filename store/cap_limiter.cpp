@@ -94,11 +94,12 @@ Stored<int64_t> integer_reply(const redisReply* r, std::string_view err, std::st
 boost::asio::awaitable<Stored<int64_t>> CapLimiter::reservations_count(
     const std::string& stream, const std::string& instance, std::vector<std::string> args) {
   std::vector<std::string> keys{keys::reservations(prefix_, stream),
-                                keys::reservation(prefix_, stream, instance)};
+                                keys::reservation(prefix_, stream, instance),
+                                keys::releasing(prefix_, stream)};
   using Result = Stored<int64_t>;
   return await_callback<Result>([this, keys = std::move(keys),
                                  args = std::move(args)](std::function<void(Result)> done) mutable {
-    std::string what = args.front();  // "commit" or "cancel"
+    std::string what = args.front();  // "commit", "cancel" or "release"
     reservations_.call(
         std::move(keys), std::move(args),
         [what = std::move(what), done = std::move(done)](
@@ -117,9 +118,32 @@ boost::asio::awaitable<Stored<int64_t>> CapLimiter::cancel(const std::string& st
   return reservations_count(stream, instance, {"cancel", std::to_string(now_ms), instance});
 }
 
+boost::asio::awaitable<Stored<int64_t>> CapLimiter::mark_releasing(const std::string& stream,
+                                                                   const std::string& instance,
+                                                                   int64_t now_ms,
+                                                                   int64_t until_ms) {
+  return reservations_count(
+      stream, instance, {"release", std::to_string(now_ms), instance, std::to_string(until_ms)});
+}
+
+boost::asio::awaitable<Stored<std::vector<std::string>>> CapLimiter::releasing(
+    const std::string& stream) {
+  auto listing = cmd(redis_, "ZRANGE", keys::releasing(prefix_, stream), "0", "-1");
+  Reply r = co_await std::move(listing);
+  Stored<std::vector<std::string>> out;
+  if (!r.ok() || (r.type != Reply::Type::array && r.type != Reply::Type::nil)) {
+    out.error = r.ok() ? "redis: ZRANGE reply is not a list" : r.error();
+    co_return out;
+  }
+  out.value.emplace();
+  for (const auto& e : r.elements) out.value->push_back(e.str);
+  co_return out;
+}
+
 boost::asio::awaitable<Stored<SweepResult>> CapLimiter::sweep(const std::string& stream,
                                                               int64_t now_ms, int64_t limit) {
-  std::vector<std::string> keys{keys::reservations(prefix_, stream)};
+  std::vector<std::string> keys{keys::reservations(prefix_, stream),
+                                keys::releasing(prefix_, stream)};
   std::vector<std::string> args{"sweep", std::to_string(now_ms),
                                 keys::reservation(prefix_, stream, ""), std::to_string(limit)};
   using Result = Stored<SweepResult>;

@@ -2,7 +2,8 @@
 // against every cap of its LimiterPlan in one atomic call (lua/limiter.lua;
 // its header states KEYS, ARGV and the reply), and ends reservations
 // (lua/reservations.lua): commit at END-OF-MESSAGE, or give back what a
-// transaction that never completed had charged.
+// transaction that never completed had charged; and marks rampd's releases
+// of held mail so a release whose end rampd did not see is settled later.
 #pragma once
 
 #include <optional>
@@ -34,6 +35,11 @@ class CapLimiter final : public CapStore {
                                                  int64_t now_ms) override;
   boost::asio::awaitable<Stored<SweepResult>> sweep(const std::string& stream, int64_t now_ms,
                                                     int64_t limit) override;
+  boost::asio::awaitable<Stored<int64_t>> mark_releasing(const std::string& stream,
+                                                         const std::string& instance,
+                                                         int64_t now_ms, int64_t until_ms) override;
+  boost::asio::awaitable<Stored<std::vector<std::string>>> releasing(
+      const std::string& stream) override;
 
   static const std::string& script();
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/civil_time.hpp"
 #include "rules/decision.hpp"
@@ -64,6 +65,18 @@ class CapStore {
   // Gives back the reservations whose deadline has passed, at most `limit`.
   virtual boost::asio::awaitable<Stored<SweepResult>> sweep(const std::string& stream,
                                                             int64_t now_ms, int64_t limit) = 0;
+
+  // rampd, before it releases a held message: the reservation's deadline
+  // moves to `until_ms` (no sweep gives it back while the release's outcome
+  // is unknown) and releasing() lists it until commit() or cancel() settles
+  // it. The charges it holds.
+  virtual boost::asio::awaitable<Stored<int64_t>> mark_releasing(const std::string& stream,
+                                                                 const std::string& instance,
+                                                                 int64_t now_ms,
+                                                                 int64_t until_ms) = 0;
+  // The instances marked releasing and not settled.
+  virtual boost::asio::awaitable<Stored<std::vector<std::string>>> releasing(
+      const std::string& stream) = 0;
 };
 
 }  // namespace sg

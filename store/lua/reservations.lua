@@ -1,16 +1,32 @@
--- reservations.lua: end a reservation made by limiter.lua, one of three ways.
+-- reservations.lua: end a reservation made by limiter.lua, one of three
+-- ways, or mark one as being released (rampd's held mail).
 --
 -- ARGV[1] = "commit": the transaction reached END-OF-MESSAGE and Postfix
---   accepted the message; its charges stay.
+--   accepted the message (or rampd released the held message); its charges
+--   stay.
 --     KEYS[1] the stream's reservations sorted set
 --     KEYS[2] the instance's reservation record
+--     KEYS[3] (optional) the stream's releasing set: the instance leaves it
 --     ARGV[2] the instance
 --   Reply: the number of charges committed (0: nothing was reserved).
+--
+-- ARGV[1] = "release": rampd is about to run `postsuper -H` for the held
+--   message of this instance, and may not live to see its outcome. The
+--   reservation's deadline moves to ARGV[4], so no sweep gives the charges
+--   back meanwhile, and the instance joins the releasing set (scored by
+--   ARGV[2]) until a commit (it was released) or a cancel (it was not)
+--   settles it.
+--     KEYS[1] the stream's reservations sorted set
+--     KEYS[2] the instance's reservation record
+--     KEYS[3] the stream's releasing set
+--     ARGV[2] now (ms); ARGV[3] the instance; ARGV[4] the new deadline (ms)
+--   Reply: the number of charges the reservation holds.
 --
 -- ARGV[1] = "sweep": every reservation whose deadline has passed belongs to a
 --   transaction that never completed (the client quit or reset, the message
 --   was refused): give its charges back to the budget.
 --     KEYS[1] the stream's reservations sorted set
+--     KEYS[2] (optional) the stream's releasing set: a swept instance leaves it
 --     ARGV[2] now, ms since the epoch (the daemon's clock)
 --     ARGV[3] the record key prefix (the record is prefix .. instance; same
 --             {stream} hash tag as KEYS[1])
@@ -25,16 +41,33 @@
 --   a held message recipient by recipient and cannot release it after all).
 --     KEYS[1] the stream's reservations sorted set
 --     KEYS[2] the instance's reservation record
+--     KEYS[3] (optional) the stream's releasing set: the instance leaves it
 --     ARGV[2] now, ms since the epoch; ARGV[3] the instance
 --   Reply: the number of charges given back.
 
 local op = ARGV[1]
 
+local DAY = 86400000
+
 if op == 'commit' then
   local n = redis.call('LLEN', KEYS[2])
   redis.call('DEL', KEYS[2])
   redis.call('ZREM', KEYS[1], ARGV[2])
+  if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[2]) end
   return n
+end
+
+if op == 'release' then
+  local until_ms = tonumber(ARGV[4])
+  local ttl = until_ms - tonumber(ARGV[2]) + DAY
+  redis.call('ZADD', KEYS[1], 'XX', until_ms, ARGV[3])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('PTTL', KEYS[1]) < ttl then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+  return redis.call('LLEN', KEYS[2])
 end
 
 -- Gives back what one reservation record charged; returns the charges returned.
@@ -68,6 +101,7 @@ end
 if op == 'cancel' then
   local charges = give_back(KEYS[2], tonumber(ARGV[2]))
   redis.call('ZREM', KEYS[1], ARGV[3])
+  if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[3]) end
   return charges
 end
 
@@ -84,6 +118,7 @@ local charges = 0
 for _, instance in ipairs(expired) do
   charges = charges + give_back(prefix .. instance, now)
   redis.call('ZREM', KEYS[1], instance)
+  if KEYS[2] then redis.call('ZREM', KEYS[2], instance) end
 end
 
 local left = redis.call('ZCOUNT', KEYS[1], '-inf', now)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,11 @@ class FakeCapStore final : public sg::CapStore {
   std::map<std::string, int64_t> used;       // "STREAM/WINDOW/OP" -> charges
   std::map<std::string, int64_t> reserved;   // "STREAM/INSTANCE" -> charges not yet final
   std::map<std::string, int64_t> committed;  // "STREAM/INSTANCE" -> charges made final
+  std::map<std::string, std::set<std::string>> releasing_set;  // stream -> instances
+  std::map<std::string, std::vector<std::string>> records;     // "STREAM/INSTANCE" -> used keys
+  // The next this many charges act (the counters move) but answer an error:
+  // a reply lost after the store acted, a deadline that fired too late.
+  int lose_replies = 0;
 
   bool ready() const override { return up; }
 
@@ -55,8 +61,17 @@ class FakeCapStore final : public sg::CapStore {
       }
     }
     if (r.allowed) {
-      for (const auto& l : plan.limiters) ++used[key(stream, l)];
-      if (resv.reserve_ms > 0 && !resv.instance.empty()) ++reserved[stream + "/" + resv.instance];
+      const bool reserving = resv.reserve_ms > 0 && !resv.instance.empty();
+      for (const auto& l : plan.limiters) {
+        ++used[key(stream, l)];
+        if (reserving) records[stream + "/" + resv.instance].push_back(key(stream, l));
+      }
+      if (reserving) ++reserved[stream + "/" + resv.instance];
+    }
+    if (lose_replies > 0) {
+      --lose_replies;
+      out.error = "redis: no reply within 2000 ms";
+      return ready_value(std::move(out));
     }
     out.value = std::move(r);
     return ready_value(std::move(out));
@@ -68,6 +83,8 @@ class FakeCapStore final : public sg::CapStore {
     if (!fail_with.empty()) return ready_value(Stored<int64_t>{std::nullopt, fail_with});
     const int64_t n = take(stream + "/" + instance);
     committed[stream + "/" + instance] += n;
+    records.erase(stream + "/" + instance);
+    releasing_set[stream].erase(instance);
     return ready_value(Stored<int64_t>{n, {}});
   }
 
@@ -75,7 +92,31 @@ class FakeCapStore final : public sg::CapStore {
                                                  const std::string& instance, int64_t) override {
     calls.push_back("cancel " + stream + " " + instance);
     if (!fail_with.empty()) return ready_value(Stored<int64_t>{std::nullopt, fail_with});
+    releasing_set[stream].erase(instance);
+    // What a cancel gives back leaves the counters, as reservations.lua does.
+    for (const auto& k : records[stream + "/" + instance]) --used[k];
+    records.erase(stream + "/" + instance);
     return ready_value(Stored<int64_t>{take(stream + "/" + instance), {}});
+  }
+
+  boost::asio::awaitable<Stored<int64_t>> mark_releasing(const std::string& stream,
+                                                         const std::string& instance, int64_t,
+                                                         int64_t) override {
+    calls.push_back("release " + stream + " " + instance);
+    if (!fail_with.empty()) return ready_value(Stored<int64_t>{std::nullopt, fail_with});
+    releasing_set[stream].insert(instance);
+    auto it = reserved.find(stream + "/" + instance);
+    return ready_value(Stored<int64_t>{it == reserved.end() ? 0 : it->second, {}});
+  }
+
+  boost::asio::awaitable<Stored<std::vector<std::string>>> releasing(
+      const std::string& stream) override {
+    calls.push_back("releasing " + stream);
+    if (!fail_with.empty())
+      return ready_value(Stored<std::vector<std::string>>{std::nullopt, fail_with});
+    const auto& set = releasing_set[stream];
+    return ready_value(
+        Stored<std::vector<std::string>>{std::vector<std::string>(set.begin(), set.end()), {}});
   }
 
   boost::asio::awaitable<Stored<SweepResult>> sweep(const std::string& stream, int64_t,

@@ -7,6 +7,8 @@
 #include "tests/integration/policyd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
 
+#include "store/lua_scripts.hpp"
+
 namespace sg::testing {
 namespace {
 
@@ -128,6 +130,41 @@ TEST_F(ReservationTest, EveryReservationKeyExpires) {
     EXPECT_GT(ttl, 10'000) << key;
     EXPECT_LE(ttl, 10'000 + 86'400'000) << key;
   }
+}
+
+// rampd marks a held message's reservation before `postsuper -H`: no sweep
+// returns it while the release's outcome is unknown; commit (it left the
+// hold queue) or cancel (it did not) settles it and clears the mark.
+TEST_F(ReservationTest, AReleaseMarkKeepsTheChargesUntilCommitOrCancelSettlesIt) {
+  start("end_of_message");
+  PolicyClient c(policyd->socket());
+  EXPECT_EQ(rcpt(c, "a@outlook.com", "rampd-Q1"), "DUNNO");
+  EXPECT_EQ(rcpt(c, "b@outlook.com", "rampd-Q2"), "DUNNO");
+  const std::vector<std::string> head = {"EVAL", kReservationsLua, "3", "sg:{trucking}:resv"};
+  auto eval = [&](const std::string& instance, std::vector<std::string> args) {
+    std::vector<std::string> argv = head;
+    argv.push_back("sg:{trucking}:resv:" + instance);
+    argv.push_back("sg:{trucking}:releasing");
+    argv.insert(argv.end(), args.begin(), args.end());
+    return redis.cmd(argv);
+  };
+  const std::string now = std::to_string(policyd->clock.now_ms());
+  const std::string until = std::to_string(policyd->clock.now_ms() + 86'400'000);
+  for (const char* q : {"rampd-Q1", "rampd-Q2"})
+    EXPECT_NE(eval(q, {"release", now, q, until}), "0") << "the charges it holds";
+  EXPECT_EQ(redis.cmd({"ZRANGE", "sg:{trucking}:releasing", "0", "-1"}), "rampd-Q1,rampd-Q2");
+
+  policyd->clock.advance(11'000);  // past reserve_ttl_s
+  policyd->sweep_reservations();
+  EXPECT_EQ(count(), "2") << "a sweep gave back the charges of a release in progress";
+
+  EXPECT_NE(eval("rampd-Q1", {"commit", "rampd-Q1"}), "0");
+  EXPECT_NE(eval("rampd-Q2", {"cancel", std::to_string(policyd->clock.now_ms()), "rampd-Q2"}),
+            "0");
+  EXPECT_EQ(count(), "1");
+  EXPECT_EQ(count("microsoft"), "1");
+  EXPECT_EQ(redis.cmd({"ZRANGE", "sg:{trucking}:releasing", "0", "-1"}), "");
+  EXPECT_EQ(redis.cmd({"ZRANGE", "sg:{trucking}:resv", "0", "-1"}), "");
 }
 
 }  // namespace
