@@ -152,15 +152,19 @@ void Drainer::note_wait(const std::string& id, Known& k, const StreamConfig& s, 
 boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg_ptr,
                                                int64_t now_ms) {
   const Config& cfg = *cfg_ptr;
-  auto reading = read_hold_queue(cfg);
-  if (!co_await std::move(reading)) co_return;
+  auto listing = list_hold_queue(cfg);
+  if (!co_await std::move(listing)) co_return;
   for (auto it = released_.begin(); it != released_.end();)
     it = now_ms - it->second > kRememberReleasedMs ? released_.erase(it) : std::next(it);
-  Queues queues = tally(cfg, now_ms);
-  first_round_ = false;
+  // Settled before anything new is looked at or charged, with the listing
+  // just read: whether each marked message is still held.
   auto settling = settle(cfg, now_ms);
-  if (!co_await std::move(settling)) co_return;
-  if (!cfg.rampd.drain) co_return;
+  const bool settled = co_await std::move(settling);
+  auto reading = read_new_envelopes(cfg);
+  co_await std::move(reading);
+  first_round_ = false;
+  Queues queues = tally(cfg, now_ms);
+  if (!settled || !cfg.rampd.drain) co_return;
   if (!use_config(cfg_ptr)) {
     status_.problem = runtime_problem_;
     co_return;
@@ -173,7 +177,7 @@ boost::asio::awaitable<void> Drainer::run_once(std::shared_ptr<const Config> cfg
   }
 }
 
-boost::asio::awaitable<bool> Drainer::read_hold_queue(const Config& cfg) {
+boost::asio::awaitable<bool> Drainer::list_hold_queue(const Config& cfg) {
   const auto list_argv = postfix_command(cfg, "postqueue", {"-j"});
   auto reading_queue = run_off_loop(list_argv);
   auto listing_cmd = co_await std::move(reading_queue);
@@ -184,15 +188,20 @@ boost::asio::awaitable<bool> Drainer::read_hold_queue(const Config& cfg) {
   status_.problem.clear();
   auto listing = held::parse_postqueue(listing_cmd.out);
   for (const auto& e : listing.errors) spdlog::warn("postqueue -j: {}", e);
+  in_hold_.clear();
+  for (const auto& m : listing.messages)
+    if (m.queue_name == "hold") in_hold_[m.queue_id] = m.arrival_time;
+  for (auto it = known_.begin(); it != known_.end();)
+    it = in_hold_.count(it->first) ? std::next(it) : known_.erase(it);
+  co_return true;
+}
 
+boost::asio::awaitable<void> Drainer::read_new_envelopes(const Config& cfg) {
   std::map<std::string, std::string> stream_of_transport;
   for (const auto& s : cfg.streams) stream_of_transport[s.postfix.transport] = s.name;
-  in_hold_.clear();
-  for (const auto& m : listing.messages) {
-    if (m.queue_name != "hold") continue;
-    in_hold_.insert(m.queue_id);
-    if (known_.count(m.queue_id)) continue;
-    auto reading_envelope = read_envelope(cfg, m.queue_id);
+  for (const auto& [id, arrival] : in_hold_) {
+    if (known_.count(id)) continue;
+    auto reading_envelope = read_envelope(cfg, id);
     auto env = co_await std::move(reading_envelope);
     if (!env) continue;  // gone meanwhile, or unreadable: looked at again next round
     Known k;
@@ -200,12 +209,9 @@ boost::asio::awaitable<bool> Drainer::read_hold_queue(const Config& cfg) {
     auto it = stream_of_transport.find(std::string(held::filter_transport(env->content_filter)));
     if (it != stream_of_transport.end()) k.stream = it->second;
     k.recipients = env->recipients;
-    k.arrival_s = m.arrival_time;
-    known_.emplace(m.queue_id, std::move(k));
+    k.arrival_s = arrival;
+    known_.emplace(id, std::move(k));
   }
-  for (auto it = known_.begin(); it != known_.end();)
-    it = in_hold_.count(it->first) ? std::next(it) : known_.erase(it);
-  co_return true;
 }
 
 boost::asio::awaitable<std::optional<held::Envelope>> Drainer::read_envelope(

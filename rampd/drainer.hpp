@@ -128,9 +128,11 @@ class Drainer {
   // Per stream: (arrival, queue id), oldest first.
   using Queues = std::map<std::string, std::vector<std::pair<int64_t, std::string>>>;
 
-  // Lists the hold queue and reads the envelope of each message not seen
-  // before; forgets what left it. False when the queue cannot be read.
-  boost::asio::awaitable<bool> read_hold_queue(const Config& cfg);
+  // Lists the hold queue (in_hold_) and forgets what left it. False when
+  // the queue cannot be read.
+  boost::asio::awaitable<bool> list_hold_queue(const Config& cfg);
+  // Reads the envelope of each held message not seen before.
+  boost::asio::awaitable<void> read_new_envelopes(const Config& cfg);
   boost::asio::awaitable<std::optional<held::Envelope>> read_envelope(const Config& cfg,
                                                                       const std::string& queue_id);
   // Counts held mail per stream into the status (and warns of the old).
@@ -175,7 +177,7 @@ class Drainer {
   std::unique_ptr<MxLookup> mx_;             // made when a stream needs MX lookups
   std::map<std::string, Known> known_;       // queue id -> what we know of it
   std::map<std::string, int64_t> released_;  // queue id -> when released or returned (a day)
-  std::set<std::string> in_hold_;  // the hold queue as this round read it
+  std::map<std::string, int64_t> in_hold_;   // the hold queue as this round read it: id -> arrival
   bool first_round_ = true;
   uint32_t command_timeout_ms_ = 30'000;
   DrainStatus status_;

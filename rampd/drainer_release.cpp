@@ -137,17 +137,21 @@ boost::asio::awaitable<bool> Drainer::settle(const Config& cfg, int64_t now_ms) 
       if (held) {
         if (auto it = known_.find(id); it != known_.end()) it->second.charged = 0;
         spdlog::warn(
-            "held {} (stream {}): its release did not happen; {} charge(s) given back, it waits "
-            "its turn again",
-            id, s.name, *c.value);
+            "held {} (stream {}): its release did not happen; its charges are given back and it "
+            "waits its turn again",
+            id, s.name);
         continue;
       }
       ++status_.streams[s.name].released_total;
       released_[id] = now_ms;
       spdlog::warn(
           "held {} (stream {}): it left the hold queue in a release whose end rampd did not see "
-          "(rampd stopped, or postsuper timed out after releasing it); {} charge(s) committed",
-          id, s.name, *c.value);
+          "(rampd stopped, or postsuper timed out after releasing it); its charges are committed",
+          id, s.name);
+      // That release never asked for delivery now: a released message waits
+      // in the deferred queue for the next queue run otherwise.
+      auto flushing = run_off_loop(postfix_command(cfg, "postqueue", {"-i", id}));
+      co_await std::move(flushing);
     }
   }
   co_return true;

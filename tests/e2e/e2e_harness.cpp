@@ -335,6 +335,17 @@ void Harness::stop_rampd() {
   rampd_pid_ = -1;
 }
 
+bool Harness::wait_rampd_exit(std::chrono::milliseconds limit) {
+  if (rampd_pid_ <= 0) return true;
+  const bool gone =
+      wait_until([&] { return ::waitpid(rampd_pid_, nullptr, WNOHANG) == rampd_pid_; }, limit);
+  if (gone) {
+    reaper_.forget_pid(rampd_pid_);
+    rampd_pid_ = -1;
+  }
+  return gone;
+}
+
 std::string Harness::rampd_log() const {
   return slurp(root_ + "/rampd.log");
 }

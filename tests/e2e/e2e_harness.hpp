@@ -14,6 +14,7 @@
 // queue, maillog, policyd log) for a look after the test.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -129,6 +130,9 @@ class Harness {
   // socket answers.
   void start_rampd();
   void stop_rampd();  // SIGTERM, waited for
+  // Waits (up to `limit`) for rampd to exit by itself or by another's
+  // signal; true when it did (it is reaped and may be started again).
+  bool wait_rampd_exit(std::chrono::milliseconds limit);
   std::string rampd_log() const;
   std::string rampd_status_socket() const { return root_ + "/rampd-status.sock"; }
   std::string policyd_status_socket() const { return root_ + "/policyd-status.sock"; }

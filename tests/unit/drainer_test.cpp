@@ -176,10 +176,10 @@ TEST_F(DrainerTest, HeldMailWithinItsCapsIsChargedReleasedCommittedAndFlushed) {
             (std::vector<std::string>{"postsuper -H 39812A80135", "postqueue -i 39812A80135"}));
   // The first round after a start cancels what an earlier rampd may have
   // left reserved; the release is marked before postsuper runs.
-  EXPECT_EQ(acts(), (std::vector<std::string>{"cancel healthcare rampd-39812A80135",
-                                              "charge healthcare", "charge healthcare",
-                                              "release healthcare rampd-39812A80135",
-                                              "commit healthcare rampd-39812A80135"}));
+  EXPECT_EQ(acts(),
+            (std::vector<std::string>{"cancel healthcare rampd-39812A80135", "charge healthcare",
+                                      "charge healthcare", "release healthcare rampd-39812A80135",
+                                      "commit healthcare rampd-39812A80135"}));
   EXPECT_TRUE(store.releasing_set["healthcare"].empty());
   EXPECT_EQ(store.committed["healthcare/rampd-39812A80135"], 2);
   const auto& st = drainer.status().streams.at("healthcare");
