@@ -110,8 +110,7 @@ TEST(BreakerFeed, LineTimeComesFromTheIsoStampOrTheSyslogStampInThisYear) {
   auto iso = maillog::parse_line(burst().front());
   ASSERT_TRUE(iso);
   EXPECT_EQ(line_time_ms(*iso, 0, tzif::Zone{}), 1'795'381'200'993);
-  EXPECT_EQ(line_time_ms(classic_line("Nov 22 21:00:00"), kAfter, tzif::Zone{}),
-            1'795'381'200'000);
+  EXPECT_EQ(line_time_ms(classic_line("Nov 22 21:00:00"), kAfter, tzif::Zone{}), 1'795'381'200'000);
   // Read in January, a December line is last year's, not eleven months ahead.
   const int64_t jan2 = 1'798'848'000'000;  // 2027-01-02T00:00:00Z
   const auto dec = classic_line("Dec 31 23:00:00");
@@ -131,8 +130,7 @@ TEST(BreakerFeed, ClassicStampsAreReadInTheHostsZoneNotTheConfigs) {
   const auto chicago = zone_file("America/Chicago");
   EXPECT_EQ(line_time_ms(classic_line("Nov 22 15:00:00"), kAfter, chicago), 1'795'381'200'000);
   const int64_t jul2 = 1'782'950'400'000;  // 2026-07-02T00:00:00Z
-  EXPECT_EQ(line_time_ms(classic_line("Jul  1 16:00:00"), jul2, chicago),
-            jul2 - 3 * 3'600'000);
+  EXPECT_EQ(line_time_ms(classic_line("Jul  1 16:00:00"), jul2, chicago), jul2 - 3 * 3'600'000);
   ASSERT_TRUE(set_process_timezone("UTC"));
 }
 

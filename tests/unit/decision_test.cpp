@@ -392,6 +392,52 @@ TEST(DecideCaps, ShadowAnswersDunnoButReportsTheRefusal) {
   expect_verdict(decide_caps(s, plan, ok), Action::dunno, Action::dunno, "DUNNO", "ok", false);
 }
 
+// An open breaker in shadow mode: Postfix is told DUNNO, the metrics and the
+// log say what enforcement would have answered.
+TEST(DecideCaps, ShadowBreakerAnswersDunnoButReportsTheBreaker) {
+  StreamConfig s = trucking();
+  s.mode = StreamMode::shadow;
+  auto plan = plan_limits(s, "google");
+  LimiterResult r;
+  r.allowed = false;
+  r.breaker = Action::hold;
+  r.breaker_until_ms = 600'000;
+  r.breaker_reason = "421 4.7.28 rate limited";
+  r.states.resize(plan.limiters.size());
+  const auto v = decide_caps(s, plan, r, 0);
+  EXPECT_EQ(v.action, Action::dunno);
+  EXPECT_EQ(v.would, Action::hold);
+  EXPECT_EQ(v.reply, "DUNNO");
+  EXPECT_EQ(v.reason, "breaker");
+  EXPECT_TRUE(v.shadow);
+  s.mode = StreamMode::enforce;
+  EXPECT_EQ(decide_caps(s, plan, r, 0).reply,
+            "HOLD stream trucking to google is paused by a breaker (421 4.7.28 rate limited) for "
+            "another 10m00s");
+}
+
+// ---------------------------------------------------------------- decide_dns_failure
+
+TEST(DecideDnsFailure, EachActionNamesTheDomainAndTheLookupError) {
+  const std::string why =
+      "streamguard cannot tell which operator receives mail for clinic.example "
+      "(MX lookup: timed out)";
+  expect_verdict(decide_dns_failure(trucking(), Action::defer, "clinic.example", "timed out"),
+                 Action::defer, Action::defer, "DEFER_IF_PERMIT 4.7.1 " + why + "; try again later",
+                 "dns_failure", false);
+  expect_verdict(decide_dns_failure(trucking(), Action::hold, "clinic.example", "timed out"),
+                 Action::hold, Action::hold, "HOLD " + why + "; held until it can be checked",
+                 "dns_failure", false);
+  const auto reject = decide_dns_failure(trucking(), Action::reject, "clinic.example", "timed out");
+  EXPECT_EQ(reject.action, Action::reject);
+  EXPECT_TRUE(reject.reply.starts_with("REJECT ")) << reject.reply;
+  EXPECT_NE(reject.reply.find(why), std::string::npos) << reject.reply;
+  StreamConfig s = trucking();
+  s.mode = StreamMode::shadow;
+  expect_verdict(decide_dns_failure(s, Action::hold, "clinic.example", "timed out"), Action::dunno,
+                 Action::hold, "DUNNO", "dns_failure", true);
+}
+
 // ---------------------------------------------------------------- decide_store_error
 
 TEST(DecideStoreError, EachAction) {

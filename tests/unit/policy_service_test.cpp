@@ -6,6 +6,9 @@
 #include "policyd/policy_service.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -95,6 +98,16 @@ struct ServiceTest : ::testing::Test {
                 {"recipient", to},
                 {"instance", instance}});
   }
+  // How many requests of the healthcare stream were answered DUNNO for this
+  // reason (streamguard_policy_requests_total).
+  int answered(const std::string& reason) {
+    const std::string series =
+        "streamguard_policy_requests_total{stream=\"healthcare\",action=\"dunno\",reason=\"" +
+        reason + "\"} ";
+    const std::string text = registry.render();
+    const auto at = text.find(series);
+    return at == std::string::npos ? 0 : std::stoi(text.substr(at + series.size()));
+  }
   std::string end_of_message(uint16_t port, const std::string& instance) {
     return ask({{"request", "smtpd_access_policy"},
                 {"protocol_state", "END-OF-MESSAGE"},
@@ -175,9 +188,19 @@ TEST_F(ServiceTest, EndOfMessageCommitsTheTransactionsReservations) {
   EXPECT_EQ(end_of_message(2526, "tx1"), "DUNNO");
   EXPECT_EQ(store.committed["healthcare/tx1"], 2);
   EXPECT_EQ(store.calls.back(), "commit healthcare tx1");
+  // Every END-OF-MESSAGE answers DUNNO (the message is accepted whatever the
+  // store says); why is in the metrics and the log line.
+  EXPECT_EQ(answered("committed"), 1);
+  // A transaction with nothing reserved (its recipients were all refused).
+  EXPECT_EQ(end_of_message(2526, "tx0"), "DUNNO");
+  EXPECT_EQ(answered("nothing_reserved"), 1);
   // A failed commit still accepts the message (its reservation expires).
+  EXPECT_EQ(rcpt(2526, "c@clinic.example", "tx2"), "DUNNO");
   store.fail_with = "redis: down";
   EXPECT_EQ(end_of_message(2526, "tx2"), "DUNNO");
+  EXPECT_EQ(answered("commit_failed"), 1);
+  EXPECT_EQ(store.reserved["healthcare/tx2"], 1) << "left for the sweep to return";
+  EXPECT_EQ(answered("committed"), 1);
 }
 
 TEST_F(ServiceTest, AnUnknownPortIsDeferredAndOtherStagesPass) {
@@ -198,6 +221,26 @@ TEST_F(ServiceTest, AStreamInShadowAnswersDunnoButStillCounts) {
   EXPECT_EQ(rcpt(25, "c@carrier.example"), "DUNNO");  // would have been held
   EXPECT_EQ(rcpt(25, "x@yahoo.com"), "DUNNO");        // would have been refused
   EXPECT_EQ(store.used["trucking/daily/"], 2);
+}
+
+// /status as streamguardctl status and enforce read it.
+TEST_F(ServiceTest, StatusNamesTheDaemonItsStreamsAndWhatItAnswered) {
+  start("mode = \"shadow\"\n");
+  EXPECT_EQ(rcpt(2526, "dr@clinic.example"), "DUNNO");
+  const auto j = nlohmann::json::parse(service->status_json());
+  EXPECT_EQ(j["daemon"], "streamguard-policyd");
+  EXPECT_EQ(j["pid"], ::getpid());
+  EXPECT_EQ(j["redis_ready"], true);
+  EXPECT_EQ(j["answered"], 1);
+  EXPECT_EQ(j["dns"], false);
+  ASSERT_EQ(j["streams"].size(), 2u);
+  EXPECT_EQ(j["streams"][0]["name"], "trucking");
+  EXPECT_EQ(j["streams"][0]["mode"], "shadow");
+  EXPECT_EQ(j["streams"][0]["ports"], nlohmann::json::array({25}));
+  EXPECT_EQ(j["streams"][1]["name"], "healthcare");
+  EXPECT_EQ(j["streams"][1]["mode"], "enforce");
+  store.up = false;
+  EXPECT_EQ(nlohmann::json::parse(service->status_json())["redis_ready"], false);
 }
 
 }  // namespace
