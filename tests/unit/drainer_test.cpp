@@ -188,6 +188,42 @@ TEST_F(DrainerTest, HeldMailWithinItsCapsIsChargedReleasedCommittedAndFlushed) {
   EXPECT_TRUE(drainer.status().problem.empty()) << drainer.status().problem;
 }
 
+// Oldest first by arrival, not by queue id: the younger message has the
+// smaller id here, and the stream's cap lets one through.
+TEST_F(DrainerTest, TheOldestHeldMessageIsReleasedFirst) {
+  configure();  // trucking: daily_cap = 3
+  hold("39812A80100", "sg-trucking", {"a@fleet.example", "b@fleet.example"}, 1795386300);
+  hold("39812A80199", "sg-trucking", {"c@fleet.example", "d@fleet.example"}, 1795386100);
+  run_once();
+  EXPECT_TRUE(released("39812A80199"));
+  EXPECT_FALSE(released("39812A80100"));
+}
+
+// A message partly charged long ago: its reservation is near expiry (a
+// sweep would give it back under it), so it starts over, never keeping
+// charges a sweep may return.
+TEST_F(DrainerTest, APartialChargeNearItsReservationsExpiryStartsOver) {
+  configure();  // trucking: daily_cap = 3
+  hold("39812A80135", "sg-trucking", {"a@fleet.example", "b@fleet.example"}, 1795386100);
+  hold("39812A80136", "sg-trucking", {"c@fleet.example", "d@fleet.example"}, 1795386200);
+  run_once();  // 135 released (2), 136 holds 1 charge
+  ASSERT_EQ(store.reserved["trucking/rampd-39812A80136"], 1);
+  auto later = [&](int64_t ms) {
+    auto guard = net::make_work_guard(io);
+    net::co_spawn(io, drainer.run_once(cfg, kNowMs + ms),
+                  [&](std::exception_ptr) { guard.reset(); });
+    io.restart();
+    io.run();
+  };
+  later(Drainer::kReserveMs / 2 + 1000);
+  // Two cancels: the first round's (what an earlier rampd may have left),
+  // and the start over.
+  EXPECT_EQ(std::count(store.calls.begin(), store.calls.end(), "cancel trucking rampd-39812A80136"),
+            2);
+  EXPECT_EQ(store.used["trucking/daily/"], 3) << "the stale charge was kept as well as a new one";
+  EXPECT_FALSE(released("39812A80136"));
+}
+
 TEST_F(DrainerTest, OverTheStreamCapNothingIsReleasedAndTheOldestKeepsItsCharges) {
   configure();  // trucking: daily_cap = 3
   hold("39812A80135", "sg-trucking", {"a@fleet.example", "b@fleet.example"}, 1795386100);
