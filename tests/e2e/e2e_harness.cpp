@@ -68,7 +68,7 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
   ::chmod(root_.c_str(), 0755);  // Postfix's unprivileged daemons work below it
 
   sink_ = std::make_unique<SmtpSink>();
-  redis_ = std::make_unique<sg::testing::RedisServer>();
+  redis_ = std::make_unique<sg::testing::RedisServer>(opts_.redis_server_args);
   if (!opts_.dns_records.empty())
     dns_ = std::make_unique<sg::testing::DnsServer>(opts_.dns_records);
   reaper_.watch_pid(redis_->pid());
@@ -164,6 +164,11 @@ void Harness::start_milters() {
   if (!wait_until([&] { return unix_accepts(sock_dir + "/opendkim.sock"); }, 15s))
     throw std::runtime_error("opendkim did not start:\n" + tail(opendkim_log()));
 
+  start_milter();
+}
+
+void Harness::start_milter() {
+  if (milter_pid_ > 0) throw std::runtime_error("streamguard-milter is already running");
   const std::string milter_sock = postfix_->queue_dir() + "/private/streamguard-milter";
   milter_pid_ = spawn({SG_MILTER_BIN, "--config", policyd_config_path_}, root_ + "/milter.log");
   reaper_.watch_pid(milter_pid_);
@@ -325,6 +330,14 @@ void Harness::start_rampd() {
     stop_rampd();
     throw std::runtime_error("streamguard-rampd did not become ready:\n" + tail(rampd_log()));
   }
+}
+
+void Harness::kill_rampd() {
+  if (rampd_pid_ <= 0) return;
+  ::kill(rampd_pid_, SIGKILL);
+  ::waitpid(rampd_pid_, nullptr, 0);
+  reaper_.forget_pid(rampd_pid_);
+  rampd_pid_ = -1;
 }
 
 void Harness::stop_rampd() {

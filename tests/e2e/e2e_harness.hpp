@@ -48,6 +48,8 @@ struct HarnessOptions {
   // daily cap makes policyd keep the day's counter, which tests read.
   std::string trucking = "daily_cap = 1000\n";
   std::string healthcare = "daily_cap = 1000\n";
+  // redis-server options added to the test's own (e.g. "--appendonly", "yes").
+  std::vector<std::string> redis_server_args;
   // TOML lines added to [redis] (url and timeout_ms are set by the harness).
   std::string redis = "on_error = \"hold\"\n";
   // TOML lines added to [policyd] (listen is set by the harness).
@@ -124,12 +126,14 @@ class Harness {
   // The streamguard.toml the daemons and streamguardctl read.
   const std::string& config_path() const { return policyd_config_path_; }
   std::string milter_log() const;
-  void kill_milter();  // SIGKILL: a crashed milter
+  void kill_milter();   // SIGKILL: a crashed milter
+  void start_milter();  // streamguard-milter again (OpenDKIM keeps running)
   pid_t milter_pid() const { return milter_pid_; }
   // streamguard-rampd with the same config; start waits until its status
   // socket answers.
   void start_rampd();
   void stop_rampd();  // SIGTERM, waited for
+  void kill_rampd();  // SIGKILL: a crashed rampd
   // Waits (up to `limit`) for rampd to exit by itself or by another's
   // signal; true when it did (it is reaped and may be started again).
   bool wait_rampd_exit(std::chrono::milliseconds limit);
