@@ -282,6 +282,7 @@ int run_milter(int argc, char** argv) {
     return 2;
 
   boost::asio::io_context io(1);
+  daemon::build_info(app.registry, "streamguard-milter", STREAMGUARD_VERSION);
   std::unique_ptr<StatusServer> status_server;
   try {
     status_server = daemon::serve_status(

@@ -289,6 +289,7 @@ int run_policyd(int argc, char** argv) {
   daemon::Signals signals(io);
   SystemClock clock;
   metrics::Registry registry;
+  daemon::build_info(registry, "streamguard-policyd", STREAMGUARD_VERSION);
   std::unique_ptr<PolicyService> service;
   std::unique_ptr<PolicyServer> server;
   std::unique_ptr<StatusServer> status_server;

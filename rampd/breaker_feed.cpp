@@ -68,6 +68,8 @@ std::vector<breaker::Verdict> BreakerFeed::feed(const std::vector<std::string>& 
     auto e = mapper_.event(*d, line_time_ms(*d, now_ms, log_zone_));
     if (!e) continue;
     ++counts_.of_streams;
+    ++counts_.results[{e->stream, e->op.empty() ? "other" : e->op, maillog::to_string(e->status),
+                       e->dsn.empty() ? "none" : e->dsn}];
     for (auto& v : breaker_.record(*e)) {
       ++counts_.trips;
       tripped.push_back(std::move(v));

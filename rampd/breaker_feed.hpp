@@ -11,6 +11,7 @@
 
 #include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <map>
@@ -30,6 +31,9 @@ struct FeedCounts {
   uint64_t deliveries = 0;  // delivery results among them
   uint64_t of_streams = 0;  // results of a stream's transport
   uint64_t trips = 0;       // breakers tripped open
+  // Results of a stream's transport by (stream, operator, status, dsn):
+  // operator "other" when neither the relay host nor the domain tells it.
+  std::map<std::array<std::string, 4>, uint64_t> results;
 };
 
 class BreakerFeed {

@@ -216,21 +216,28 @@ void Rampd::delivery_metrics() {
   for (const auto& t : feed_->engine().tripped(now))
     bstate.labels({t.stream, t.op, t.verdict.rule})
         .set(t.verdict.state == breaker::State::open ? 1 : 2);
-  auto& rate = r.gauge("streamguard_rampd_delivery_rate",
-                       "Share of the stream's delivery results in the last hour that were sent "
-                       "(-1: none).",
-                       {"stream"});
+  auto& ratio = r.gauge("streamguard_rampd_delivery_ratio",
+                        "Share of the stream's delivery results in the last hour that were sent "
+                        "(0 to 1; -1: none).",
+                        {"stream"});
   auto& results =
       r.gauge("streamguard_rampd_results_last_hour",
               "Delivery results of the stream in the last hour, by status.", {"stream", "status"});
   for (const auto& s : cfg_->streams) {
     auto c = feed_->engine().counts(s.name, now);
-    rate.labels({s.name}).set(c.delivery_rate().value_or(-1));
+    ratio.labels({s.name}).set(c.delivery_ratio().value_or(-1));
     results.labels({s.name, "sent"}).set(double(c.sent));
     results.labels({s.name, "deferred"}).set(double(c.deferred));
     results.labels({s.name, "bounced"}).set(double(c.bounced));
     results.labels({s.name, "expired"}).set(double(c.expired));
   }
+  auto& results_total =
+      r.counter("streamguard_rampd_deliveries_total",
+                "Delivery results in the Postfix log of a stream's transport, by stream, receiving "
+                "operator (by relay host or domain; \"other\"), status and enhanced status code.",
+                {"stream", "operator", "status", "dsn"});
+  for (const auto& [k, n] : feed_->counts().results)
+    mirror(results_total.labels({k[0], k[1], k[2], k[3]}), double(n));
   mirror(r.counter("streamguard_rampd_log_lines_total", "Postfix log lines read.").labels({}),
          double(feed_->counts().lines));
   mirror(r.counter("streamguard_rampd_breaker_trips_total", "Breakers tripped open.").labels({}),

@@ -270,6 +270,7 @@ int run_rampd(int argc, char** argv) {
   Rampd app(io, redis_client, cfg);
   app_ptr = &app;
   auto& reloads = daemon::reload_counter(app.registry());
+  daemon::build_info(app.registry(), "streamguard-rampd", STREAMGUARD_VERSION);
   std::unique_ptr<StatusServer> status_server;
   try {
     status_server = daemon::serve_status(

@@ -92,7 +92,7 @@ const char* to_string(State s) {
   return "?";
 }
 
-std::optional<double> DeliveryCounts::delivery_rate() const {
+std::optional<double> DeliveryCounts::delivery_ratio() const {
   if (total() == 0) return std::nullopt;
   return static_cast<double>(sent) / static_cast<double>(total());
 }

@@ -93,7 +93,7 @@ struct DeliveryCounts {
   uint64_t expired = 0;
   uint64_t total() const { return sent + deferred + bounced + expired; }
   // sent / total; nullopt when there was nothing.
-  std::optional<double> delivery_rate() const;
+  std::optional<double> delivery_ratio() const;
 };
 
 // kRecoveryFloor at `from`, rising linearly to 1 at `to`; 1 when to <= from.

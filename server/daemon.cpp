@@ -60,6 +60,14 @@ void reload_failed(const std::string& file, const std::vector<std::string>& erro
                 errors.size());
 }
 
+void build_info(metrics::Registry& registry, std::string_view daemon, std::string_view version) {
+  registry
+      .gauge("streamguard_build_info", "1, labelled with the daemon and its version.",
+             {"daemon", "version"})
+      .labels({daemon, version})
+      .set(1);
+}
+
 metrics::Family<metrics::Counter>& reload_counter(metrics::Registry& registry) {
   return registry.counter("streamguard_config_reloads_total", "Config reloads by result.",
                           {"result"});

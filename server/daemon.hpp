@@ -71,6 +71,8 @@ struct Hooks {
 
 // The counter every daemon reports reloads in (ok, error).
 metrics::Family<metrics::Counter>& reload_counter(metrics::Registry& registry);
+// streamguard_build_info{daemon, version} = 1: which build answers, on /metrics.
+void build_info(metrics::Registry& registry, std::string_view daemon, std::string_view version);
 
 // The daemon's signals (SIGHUP, SIGTERM, SIGINT), caught from construction
 // on: make it before the daemon binds or says it is serving, so a signal

@@ -81,6 +81,8 @@ TEST(ShadowE2E, AShadowStreamRefusesNothingAndLogsWhatItWouldHaveRefused) {
                        "streamguard_milter_shadow_total{stream=\"trucking\","
                        "would=\"tempfail\"} 1\n"))
       << milter_metrics;
+  EXPECT_TRUE(contains(milter_metrics, "streamguard_build_info{daemon=\"streamguard-milter\","))
+      << milter_metrics;
 
   // The enforcing stream beside it still refuses.
   auto e = h.submit("healthcare", {yahoo});

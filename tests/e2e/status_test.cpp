@@ -38,6 +38,15 @@ TEST(StatusE2E, OneTableOfEveryDaemonAndWhatToActOn) {
   EXPECT_TRUE(contains(up.output, "0 ok, 0 failed")) << up.output;
   // The test Redis keeps nothing on disk: said, with what to set.
   EXPECT_TRUE(contains(up.output, "streamguard-policyd: redis: appendonly is off")) << up.output;
+  // Which build answers, on every daemon's /metrics.
+  for (const auto& [socket, daemon] : {std::pair{h.policyd_status_socket(), "streamguard-policyd"},
+                                       std::pair{h.rampd_status_socket(), "streamguard-rampd"}}) {
+    const std::string metrics = http_get_unix(socket, "/metrics");
+    EXPECT_TRUE(std::regex_search(
+        metrics, std::regex(std::string("streamguard_build_info\\{daemon=\"") + daemon +
+                            "\",version=\"[0-9]+\\.[0-9]+\\.[0-9]+\"\\} 1\n")))
+        << metrics;
+  }
 
   // A reload that cannot read a list fails; policyd keeps the running
   // configuration. (The file itself still parses, for streamguardctl.)

@@ -46,8 +46,11 @@ bool is_address(const std::string& s) {
 void probe_host_entry(std::string_view line) {
   const auto hash = line.find('#');
   line = line.substr(0, hash);
-  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-  const auto end = line.find_first_of(" \t\r");
+  // The dataset parser's whitespace (text::is_space): a form feed ends a key too.
+  constexpr std::string_view kSpace = " \t\r\f\v";
+  while (!line.empty() && kSpace.find(line.front()) != std::string_view::npos)
+    line.remove_prefix(1);
+  const auto end = line.find_first_of(kSpace);
   const std::string key(line.substr(0, end));
   if (key.empty() || key.front() == '!' || key.front() == '[') return;
   // A client hostname "unknown" is Postfix's "no name", never looked up.

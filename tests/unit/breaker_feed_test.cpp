@@ -64,6 +64,23 @@ TEST(BreakerFeed, OpenDeferBreakerBecomesADeferFieldWithItsEnd) {
   EXPECT_GE(f.counts().of_streams, 9u);
 }
 
+// streamguard_rampd_deliveries_total: every result of a stream's transport,
+// by stream, operator (the relay host tells yahoo; gmail and outlook are no
+// operator of this config), status and enhanced status code.
+TEST(BreakerFeed, DeliveryResultsAreCountedByStreamOperatorStatusAndCode) {
+  auto cfg = config("defer");
+  BreakerFeed f(*cfg, tzif::Zone{});
+  f.feed(burst(), kAfter);
+  using Key = std::array<std::string, 4>;
+  const std::map<Key, uint64_t> want = {
+      {{"healthcare", "yahoo", "deferred", "4.7.0"}, 6},
+      {{"trucking", "yahoo", "deferred", "4.7.0"}, 3},
+      {{"healthcare", "other", "deferred", "4.7.28"}, 6},
+      {{"healthcare", "other", "sent", "2.6.0"}, 4},
+  };
+  EXPECT_EQ(f.counts().results, want);
+}
+
 TEST(BreakerFeed, HoldAndRecoveryAreWrittenAsPolicydReadsThem) {
   auto cfg = config("hold");
   BreakerFeed f(*cfg, tzif::Zone{});

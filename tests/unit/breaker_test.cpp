@@ -168,13 +168,13 @@ TEST(BreakerCorpus, DeliveryCountsPerStream) {
   EXPECT_EQ(hc.sent, 4u);
   EXPECT_EQ(hc.deferred, 12u);
   EXPECT_EQ(hc.bounced, 0u);
-  ASSERT_TRUE(hc.delivery_rate());
-  EXPECT_DOUBLE_EQ(*hc.delivery_rate(), 4.0 / 16.0);
+  ASSERT_TRUE(hc.delivery_ratio());
+  EXPECT_DOUBLE_EQ(*hc.delivery_ratio(), 4.0 / 16.0);
   const DeliveryCounts tr = b.counts("trucking", now);
   EXPECT_EQ(tr.deferred, 3u);
   EXPECT_EQ(tr.sent, 0u);
-  EXPECT_EQ(*tr.delivery_rate(), 0.0);
-  EXPECT_FALSE(b.counts("nobody", now).delivery_rate());
+  EXPECT_EQ(*tr.delivery_ratio(), 0.0);
+  EXPECT_FALSE(b.counts("nobody", now).delivery_ratio());
 
   // An hour later the window has moved past them; the totals remain.
   EXPECT_EQ(b.counts("healthcare", now + 3600 * kS + 60 * kS).total(), 0u);
