@@ -62,10 +62,19 @@ DESCRIPTION
 
     Held mail. Every [rampd] drain_interval_s, the hold queue is read with
     postqueue -j. Each held message's stream comes from its queue file's
-    content_filter (postcat -e). Oldest first, each recipient is charged
-    against the same caps policyd uses; a message whose recipients are all
-    charged is released (postsuper -H, then postqueue -i). Mail held longer
-    than held_warn_s is reported, never expired.
+    content_filter (postcat -e). Oldest first, each recipient goes through
+    the check policyd answers RCPT with (lists, operator by domain or by MX
+    with the same [dns] settings, exclusions, [dns] on_failure) and is
+    charged against the same caps and breakers; a message whose recipients
+    are all charged is released (postsuper -H, then postqueue -i). One that
+    waits for an operator's cap or breaker says why once in the log. A
+    message none of whose recipients the stream may mail now is returned to
+    its sender (postsuper -f); one with some such recipients stays held and
+    is reported. Mail held longer than held_warn_s is reported, never
+    expired. Each release is marked in Redis before postsuper runs, and the
+    next round settles a release whose end rampd did not see (a crash,
+    postsuper timing out): committed if the message left the hold queue,
+    given back if not.
 
 OPTIONS
     --config FILE     The TOML configuration (required). See
@@ -103,7 +112,10 @@ EXIT STATUS
 FILES
     Redis keys (prefix "sg", {stream} hash tag): sg:{STREAM}:caps (caps,
     breakers, ramp:* fields), sg:{STREAM}:ramp (the ramp state) and
-    sg:{STREAM}:sent_days (send history), kept without a TTL.
+    sg:{STREAM}:sent_days (send history), kept without a TTL;
+    sg:{STREAM}:releasing (held messages being released, until settled).
+    /etc/localtime: the zone classic syslog stamps in the maillog are read
+    in (not the config's timezone).
 
 EXAMPLES
     streamguard-rampd --config /etc/streamguard/streamguard.toml --check-config
