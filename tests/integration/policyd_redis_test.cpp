@@ -166,6 +166,52 @@ TEST_F(PolicydRedisTest, CapsWrittenInRedisOverrideTheConfig) {
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO");
 }
 
+// The other fields rampd writes: the hourly cap (the configured burst
+// stays), and an operator's daily cap over the config's (google = 0).
+TEST_F(PolicydRedisTest, HourlyAndOperatorCapsWrittenInRedisOverrideTheConfigToo) {
+  PolicyClient c(policyd->socket());
+  redis.cmd({"HSET", "sg:{healthcare}:caps", "hourly", "60"});
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO") << i;
+  EXPECT_EQ(c.rcpt("a@clinic.example", 2526),
+            "HOLD stream healthcare is over its hourly cap of 60, paced evenly over the hour (one "
+            "message every 1m00s, up to 5 at once); the next one fits in 1m00s");
+
+  redis.cmd({"HSET", "sg:{trucking}:caps", "op:google:daily", "2"});
+  EXPECT_EQ(c.rcpt("a@gmail.com", 25), "DUNNO");
+  EXPECT_EQ(c.rcpt("b@gmail.com", 25), "DUNNO");
+  const auto third = c.rcpt("c@gmail.com", 25);
+  EXPECT_TRUE(
+      third.starts_with("DEFER_IF_PERMIT 4.7.1 stream trucking to google is over its "
+                        "daily cap of 2 (2 used)"))
+      << third;
+  redis.cmd({"HDEL", "sg:{trucking}:caps", "op:google:daily"});
+  EXPECT_EQ(c.rcpt("d@gmail.com", 25),
+            "DEFER_IF_PERMIT 4.7.1 stream trucking to google is closed (daily cap 0)");
+}
+
+// Without a configured burst the limiter derives one: a minute's worth of
+// the hourly cap, at least 1 (store/lua/limiter.lua), and says so.
+TEST_F(PolicydRedisTest, WithoutABurstAMinutesWorthPassesAtOnce) {
+  start(config_with_streams(R"(
+[[stream]]
+name = "small"
+ports = [2600]
+hourly_cap = 240
+)"));
+  PolicyClient c(policyd->socket());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(c.rcpt("a@b.example", 2600), "DUNNO") << i;
+  EXPECT_EQ(c.rcpt("a@b.example", 2600),
+            "DEFER_IF_PERMIT 4.7.1 stream small is over its hourly cap of 240, paced evenly over "
+            "the hour (one message every 15s, up to 4 at once); the next one fits in 15s");
+  // A cap under 60 an hour still lets one through.
+  redis.cmd({"HSET", "sg:{small}:caps", "hourly", "30"});
+  policyd->clock.advance(3'600'000);
+  EXPECT_EQ(c.rcpt("a@b.example", 2600), "DUNNO");
+  EXPECT_TRUE(c.rcpt("a@b.example", 2600)
+                  .starts_with("DEFER_IF_PERMIT 4.7.1 stream small is "
+                               "over its hourly cap of 30"));
+}
+
 TEST_F(PolicydRedisTest, EveryKeyIsHashTaggedByStreamAndExpires) {
   PolicyClient c(policyd->socket());
   c.rcpt("a@outlook.com", 25);
