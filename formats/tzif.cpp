@@ -58,8 +58,8 @@ bool header(Reader& r, char& version, Counts& c, std::string& error) {
 }
 
 uint64_t block_size(const Counts& c, unsigned time_bytes) {
-  return c.time * time_bytes + c.time + c.type * 6 + c.chars + c.leap * (time_bytes + 4) +
-         c.isstd + c.isut;
+  return c.time * time_bytes + c.time + c.type * 6 + c.chars + c.leap * (time_bytes + 4) + c.isstd +
+         c.isut;
 }
 
 }  // namespace

@@ -159,8 +159,7 @@ TEST_F(ReservationTest, AReleaseMarkKeepsTheChargesUntilCommitOrCancelSettlesIt)
   EXPECT_EQ(count(), "2") << "a sweep gave back the charges of a release in progress";
 
   EXPECT_NE(eval("rampd-Q1", {"commit", "rampd-Q1"}), "0");
-  EXPECT_NE(eval("rampd-Q2", {"cancel", std::to_string(policyd->clock.now_ms()), "rampd-Q2"}),
-            "0");
+  EXPECT_NE(eval("rampd-Q2", {"cancel", std::to_string(policyd->clock.now_ms()), "rampd-Q2"}), "0");
   EXPECT_EQ(count(), "1");
   EXPECT_EQ(count("microsoft"), "1");
   EXPECT_EQ(redis.cmd({"ZRANGE", "sg:{trucking}:releasing", "0", "-1"}), "");
