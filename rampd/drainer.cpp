@@ -46,16 +46,16 @@ bool Drainer::use_config(const std::shared_ptr<const Config>& cfg) {
   if (!built.runtime) {
     // The previous runtime is not kept: held mail waits until the lists read.
     runtime_.reset();
-    runtime_problem_ = "reading the lists of " + cfg->path + ": " + built.errors.front().file +
-                       ":" + std::to_string(built.errors.front().line) + ": " +
-                       built.errors.front().message;
+    runtime_problem_ =
+        "reading the lists of " + cfg->path + ": " + built.errors.front().to_string();
     spdlog::error("held mail is not released until the lists read: {}", runtime_problem_);
     return false;
   }
   runtime_ = built.runtime;
   runtime_problem_.clear();
-  const bool lookups =
-      cfg->dns.enabled && !runtime_->mx_operators.empty() && !runtime_->streams_needing_mx.empty();
+  // MX lookups only when one can change a stream's answer, as in policyd.
+  const bool lookups = std::any_of(cfg->streams.begin(), cfg->streams.end(),
+                                   [&](const StreamConfig& s) { return runtime_->needs_mx(s); });
   if (!lookups) {
     mx_.reset();
   } else if (mx_) {

@@ -163,6 +163,9 @@ class Drainer {
   // store failed: it stays dirty.
   boost::asio::awaitable<bool> give_back(const std::string& stream, const std::string& id, Known& k,
                                          int64_t now_ms);
+  // postqueue -i ID: a message just released from hold (to the deferred
+  // queue) goes now, not at the next queue run; a failure is only logged.
+  boost::asio::awaitable<void> deliver_now(const Config& cfg, const std::string& id);
   // Settles the releases earlier rounds marked and did not finish.
   boost::asio::awaitable<bool> settle(const Config& cfg, int64_t now_ms);
   static std::string instance_of(const std::string& queue_id) { return kInstancePrefix + queue_id; }

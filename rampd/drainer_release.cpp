@@ -41,7 +41,7 @@ boost::asio::awaitable<void> Drainer::refuse(const Config& cfg, const StreamConf
     co_return;
   }
   // Released to the deferred queue: bounced at once, not at the next queue run.
-  auto flushing = run_off_loop(postfix_command(cfg, "postqueue", {"-i", id}));
+  auto flushing = deliver_now(cfg, id);
   co_await std::move(flushing);
   ++status_.streams[s.name].returned_total;
   released_[id] = now_ms;
@@ -96,14 +96,8 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
   if (!c.value)
     spdlog::warn("held {}: released; committing its charges failed ({}): the next round does it",
                  id, c.error);
-  const auto flush = postfix_command(cfg, "postqueue", {"-i", id});
-  auto flushing = run_off_loop(flush);
-  auto f = co_await std::move(flushing);
-  if (!f.ok())
-    spdlog::warn(
-        "held {}: released to the deferred queue; asking for delivery now failed ({}): "
-        "it goes at the next queue run",
-        id, command::describe(f, flush));
+  auto flushing = deliver_now(cfg, id);
+  co_await std::move(flushing);
   auto& st = status_.streams[s.name];
   ++st.released_total;
   st.recipients_released_total += k.recipients.size();
@@ -150,11 +144,22 @@ boost::asio::awaitable<bool> Drainer::settle(const Config& cfg, int64_t now_ms) 
           id, s.name);
       // That release never asked for delivery now: a released message waits
       // in the deferred queue for the next queue run otherwise.
-      auto flushing = run_off_loop(postfix_command(cfg, "postqueue", {"-i", id}));
+      auto flushing = deliver_now(cfg, id);
       co_await std::move(flushing);
     }
   }
   co_return true;
+}
+
+boost::asio::awaitable<void> Drainer::deliver_now(const Config& cfg, const std::string& id) {
+  const auto argv = postfix_command(cfg, "postqueue", {"-i", id});
+  auto flushing = run_off_loop(argv);
+  auto f = co_await std::move(flushing);
+  if (!f.ok())
+    spdlog::warn(
+        "held {}: released to the deferred queue; asking for delivery now failed ({}): "
+        "it goes at the next queue run",
+        id, command::describe(f, argv));
 }
 
 }  // namespace sg::rampd
