@@ -102,19 +102,16 @@ std::optional<Zone> Zone::parse(std::string_view bytes, std::string& error) {
       error = "TZif transitions are out of order or name an unknown type";
       return std::nullopt;
     }
-    // Offsets beyond a day are not a real zone's (RFC 8536: -89999..93599).
-    if (utoff[index[i]] < -89999 || utoff[index[i]] > 93599) {
-      error = "TZif offset out of range";
-      return std::nullopt;
-    }
+    z.offsets_.push_back(utoff[index[i]]);
   }
-  if (utoff[0] < -89999 || utoff[0] > 93599) {
+  z.times_ = std::move(times);
+  z.initial_ = utoff[0];
+  // Offsets beyond a day are not a real zone's (RFC 8536: -89999..93599).
+  const auto in_range = [](int32_t o) { return o >= -89999 && o <= 93599; };
+  if (!in_range(z.initial_) || !std::all_of(z.offsets_.begin(), z.offsets_.end(), in_range)) {
     error = "TZif offset out of range";
     return std::nullopt;
   }
-  z.times_ = std::move(times);
-  for (auto i : index) z.offsets_.push_back(utoff[i]);
-  z.initial_ = utoff[0];
   if (time_bytes == 8 && r.in.size() >= 2 && r.in.front() == '\n') {
     auto end = r.in.find('\n', 1);
     if (end != std::string_view::npos) z.footer_ = std::string(r.in.substr(1, end - 1));

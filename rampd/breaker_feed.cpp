@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -14,11 +16,15 @@
 namespace sg::rampd {
 
 tzif::Zone host_log_zone(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  std::string error = in ? "" : "cannot open it";
-  auto zone = in ? tzif::Zone::parse(bytes.str(), error) : std::nullopt;
+  std::string error;
+  std::optional<tzif::Zone> zone;
+  if (std::ifstream in(path, std::ios::binary); !in) {
+    error = std::string("cannot open it: ") + std::strerror(errno);
+  } else {
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    zone = tzif::Zone::parse(bytes.str(), error);
+  }
   if (!zone) {
     spdlog::error(
         "maillog: the host's time zone {} cannot be read ({}): classic syslog stamps are read "
