@@ -32,7 +32,10 @@ inline std::string config_with_streams(const std::string& streams,
          "[operators.google]\ndomains = [\"gmail.com\", \"googlemail.com\", "
          "\"google-practice.example\"]\n"
          "[operators.microsoft]\ndomains = [\"outlook.com\", \"hotmail.com\", "
-         "\"m365-clinic.example\"]\n" +
+         "\"m365-clinic.example\"]\n"
+         // No MX lookups, so no resolver built from the host's /etc/resolv.conf
+         // (the tests that look MX up give their own dnsmasq: mx_operator_test).
+         "[dns]\nenabled = false\n" +
          streams;
 }
 

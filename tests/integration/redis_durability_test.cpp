@@ -40,9 +40,8 @@ std::vector<std::string> guide_redis_options() {
   return out;
 }
 
-// No MX lookups: policyd never asks the host's resolver here.
-const std::string kStreams =
-    "[dns]\nenabled = false\n[[stream]]\nname = \"trucking\"\nports = [2525]\n";
+// config_with_streams turns [dns] off: policyd never asks the host's resolver here.
+const std::string kStreams = "[[stream]]\nname = \"trucking\"\nports = [2525]\n";
 
 TEST(RedisDurabilityCheck, RedisSetUpAsTheGuideSaysIsDurable) {
   const auto options = guide_redis_options();
