@@ -183,6 +183,7 @@ boost::asio::awaitable<void> Rampd::drain_round(int64_t now_ms) {
   auto cfg = cfg_;
   auto draining = drainer_.run_once(cfg, now_ms);
   co_await std::move(draining);
+  ++drain_rounds_;
 }
 
 // The ramp of each stream as the last round published it.
@@ -275,6 +276,12 @@ void Rampd::held_metrics() {
   r.gauge("streamguard_rampd_held_of_no_stream", "Held messages no stream's transport is on.")
       .labels({})
       .set(double(drainer_.status().held_of_no_stream));
+  // A counter that stops moving is a drainer that is stuck (a hung postqueue
+  // or Redis call); tests wait on it instead of sleeping.
+  mirror(r.counter("streamguard_rampd_drain_rounds_total",
+                   "Rounds over the hold queue rampd has finished.")
+             .labels({}),
+         double(drain_rounds_));
 }
 
 // Listmonk's settings as last kept in step.

@@ -97,7 +97,8 @@ class Rampd {
   std::map<std::string, std::string> last_logged_;  // stream -> last ramp line logged
   std::map<std::string, ListmonkState> listmonk_;
   std::string breaker_problem_;
-  int64_t last_now_ms_ = 0;  // the latest round's time: /status and /metrics are as of then
+  uint64_t drain_rounds_ = 0;  // drain rounds finished, for /metrics
+  int64_t last_now_ms_ = 0;    // the latest round's time: /status and /metrics are as of then
 };
 
 }  // namespace sg::rampd

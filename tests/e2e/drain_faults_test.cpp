@@ -125,7 +125,8 @@ TEST(DrainFaultsE2E, RedisStoppedPastTheDeadlineDuringAChargeCountsTheMessageOnc
   ASSERT_TRUE(fs::exists(stopped));
   ASSERT_TRUE(missed) << h.rampd_log();
   ASSERT_TRUE(h.sink().wait_for_rcpt(to, 30s)) << h.rampd_log();
-  std::this_thread::sleep_for(3s);  // rounds after the release: nothing more is charged
+  // Rounds after the release: nothing more is charged.
+  ASSERT_TRUE(wait_drain_rounds(h.rampd_status_socket(), 3, 30s)) << h.rampd_log();
   EXPECT_EQ(h.sink().messages().size(), 1u);
   EXPECT_EQ(h.daily_count("healthcare"), 1) << h.rampd_log();
   expect_settled(h);

@@ -31,19 +31,22 @@ TEST(DrainE2E, HeldMailDrainsAtTheCapRateAndEveryMessageIsDeliveredOnce) {
   }
   // The first went out; the others, over the rate, wait in the hold queue.
   ASSERT_TRUE(h.sink().wait_for_rcpt(rcpts[0], 15s)) << h.postfix().log();
-  std::size_t held = 0;
+  // Every message is either delivered or held: nothing else left in the queue.
+  std::size_t held = 0, queued = 0;
   ASSERT_TRUE(wait_until([&] {
     auto q = h.postfix().queue();
+    queued = q.size();
     held = std::count_if(q.begin(), q.end(), [](const auto& e) { return e.queue_name == "hold"; });
-    return held >= 3;
-  }));
-  std::this_thread::sleep_for(1s);
-  EXPECT_EQ(h.sink().messages().size() + held, static_cast<std::size_t>(kMessages));
+    return held >= 3 && held == queued &&
+           h.sink().messages().size() + held == static_cast<std::size_t>(kMessages);
+  })) << held
+      << " held of " << queued << " queued, " << h.sink().messages().size() << " delivered";
 
   h.start_rampd();
   ASSERT_TRUE(wait_until([&] { return h.sink().messages().size() >= kMessages; }, 60s))
       << h.rampd_log();
-  std::this_thread::sleep_for(2s);  // nothing more may arrive
+  // Two more rounds over an empty hold queue: nothing more may arrive.
+  ASSERT_TRUE(wait_drain_rounds(h.rampd_status_socket(), 2, 30s)) << h.rampd_log();
 
   // Every message exactly once, through the healthcare transport.
   auto msgs = h.sink().messages();
@@ -93,7 +96,7 @@ TEST(DrainE2E, MailHeldOnAClosedStreamIsKeptAndReportedNeverReleasedOrExpired) {
   ASSERT_TRUE(
       wait_until([&] { return h.rampd_log().find("has waited") != std::string::npos; }, 20s))
       << h.rampd_log();
-  std::this_thread::sleep_for(3s);  // a few more rounds
+  ASSERT_TRUE(wait_drain_rounds(h.rampd_status_socket(), 3, 30s)) << h.rampd_log();
   EXPECT_NE(h.rampd_log().find("held " + s.queue_id + " (stream healthcare) has waited"),
             std::string::npos)
       << h.rampd_log();

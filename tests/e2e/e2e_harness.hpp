@@ -22,6 +22,7 @@
 #include "tests/e2e/postfix_instance.hpp"
 #include "tests/e2e/process.hpp"
 #include "tests/e2e/smtp_sink.hpp"
+#include "tests/e2e/status_probe.hpp"
 #include "tests/integration/dns_server.hpp"
 #include "tests/integration/redis_server.hpp"
 
@@ -79,9 +80,6 @@ struct HarnessOptions {
   // `streamguardctl postfix-conf --apply` and --rollback.
   bool render = true;
 };
-
-// GET path over a unix socket (a status socket); the whole response.
-std::string http_get_unix(const std::string& socket_path, const std::string& path);
 
 class Harness {
  public:

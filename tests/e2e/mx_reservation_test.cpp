@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 
 #include "tests/e2e/e2e_harness.hpp"
 
@@ -91,10 +90,9 @@ TEST_F(ReservationE2E, OnlyAcceptedMailCountsAndAnAbandonedTransactionGivesItsBu
       << over.reply_to("c@fleet-three.example");
 
   // ...until the abandoned reservation expires and the sweeper returns it.
-  auto deadline = std::chrono::steady_clock::now() + 40s;
-  while (h.daily_count("trucking") != 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(200ms);
-  ASSERT_EQ(h.daily_count("trucking"), 1) << h.policyd_log();
+  ASSERT_TRUE(wait_until([&] { return h.daily_count("trucking") == 1; }, 40s))
+      << h.daily_count("trucking") << "\n"
+      << h.policyd_log();
   EXPECT_NE(h.policyd_log().find("1 transaction(s) never reached END-OF-MESSAGE"),
             std::string::npos);
 
