@@ -164,6 +164,20 @@ void read_breakers(Reader& r, const toml::node& n, Config& cfg) {
   }
 }
 
+void read_suppress_rules(Reader& r, const toml::node& n, Config& cfg) {
+  const toml::array* arr = tables(r, n, "suppress");
+  if (!arr) return;
+  const auto operators = operator_names(cfg);
+  std::set<std::string> names;
+  for (const auto& e : *arr) {
+    const auto& t = *e.as_table();
+    cfg.suppress.push_back(read_suppress(r, t, operators));
+    const auto& name = cfg.suppress.back().name;
+    if (!name.empty() && !names.insert(name).second)
+      r.error(*t.get("name"), "suppress rule name '" + name + "' is used twice");
+  }
+}
+
 struct Section {
   std::string_view key;
   SectionReader read;
@@ -214,6 +228,7 @@ const Section kSections[] = {
      }},
     {"stream", read_streams},
     {"breaker", read_breakers},
+    {"suppress", read_suppress_rules},
 };
 
 // What a config has before its file is read.

@@ -259,13 +259,23 @@ inline const char* to_string(BreakerAction a) {
 // The breaker keeps the last `threshold` matching times per stream x operator.
 inline constexpr uint32_t kMaxBreakerThreshold = 10000;
 
-// [[breaker]]: a rule rampd applies to the delivery results in the Postfix log.
-struct BreakerRule {
-  std::string name;
-  std::string op;    // operator name; "" : any (each stream x operator still counted apart)
-  std::string dsn;   // enhanced status prefix by component: "5.7.1", "4.7", "5"; "" : any
-  std::string text;  // case-insensitive substring of the result text; "" : any
+// What a [[breaker]] or [[suppress]] rule counts among the delivery results
+// of the Postfix log. Every part given must match; a list matches when any
+// of its entries does (receivers word the same refusal several ways).
+struct ResultMatch {
+  std::string op;                 // operator name; "" : any
+  std::vector<std::string> dsn;   // enhanced status prefixes by component: "5.7.1", "4.7"; {} : any
+  std::vector<std::string> text;  // case-insensitive substrings of the result text; {} : any
   std::vector<std::string> status = {"deferred", "bounced"};  // sent, deferred, bounced, expired
+
+  bool operator==(const ResultMatch&) const = default;
+};
+// At most this many entries in a rule's `dsn` or `text` list.
+inline constexpr std::size_t kMaxMatchEntries = 64;
+
+// [[breaker]]: a rule rampd applies to the delivery results in the Postfix log.
+struct BreakerRule : ResultMatch {
+  std::string name;
   uint32_t threshold = 0;  // this many matching results (1..kMaxBreakerThreshold) ...
   uint32_t window_s = 0;   // ... within this many seconds trip the breaker
   BreakerAction action = BreakerAction::defer;
@@ -273,6 +283,27 @@ struct BreakerRule {
   uint32_t recovery_s = 0;     // then recovering (a growing share of the cap) this long
 
   bool operator==(const BreakerRule&) const = default;
+};
+
+enum class SuppressScope { address, domain };
+inline constexpr EnumName<SuppressScope> kSuppressScopeNames[] = {
+    {"address", SuppressScope::address}, {"domain", SuppressScope::domain}};
+inline const char* to_string(SuppressScope s) {
+  return name_of(kSuppressScopeNames, s);
+}
+
+// [[suppress]]: results that show an address (or a whole domain) is dead;
+// rampd learns it and every stream refuses it until ttl_s has passed.
+struct SuppressRule : ResultMatch {
+  std::string name;
+  SuppressScope scope = SuppressScope::address;
+  uint32_t threshold = 1;     // this many matching results for one address/domain ...
+  uint32_t window_s = 86400;  // ... within this many seconds ...
+  uint32_t span_s = 0;        // ... the first and the last at least this far apart (a dead tenant
+                              // fails for days; an outage of an hour must not teach it)
+  uint32_t ttl_s = 0;         // suppressed this long
+
+  bool operator==(const SuppressRule&) const = default;
 };
 
 struct Config {
@@ -292,6 +323,7 @@ struct Config {
   std::vector<OperatorConfig> operators;
   std::vector<StreamConfig> streams;
   std::vector<BreakerRule> breakers;
+  std::vector<SuppressRule> suppress;
 
   const StreamConfig* stream_for_port(uint16_t port) const;
   const StreamConfig* stream_named(std::string_view name) const;

@@ -1,5 +1,7 @@
-// [[breaker]]: the delivery signals that stop a stream's traffic to an
-// operator.
+// [[breaker]] (the delivery signals that stop a stream's traffic to an
+// operator) and [[suppress]] (those that show an address or domain is dead):
+// both count delivery results by the same match (ResultMatch).
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -29,10 +31,34 @@ bool dsn_prefix(std::string_view s) {
   return s.back() != '.';
 }
 
-// What a rule counts: the operator, the enhanced status (prefix), the reply
-// text and the delivery statuses.
+// A string or an array of strings, each checked by `ok` (which reports its
+// own error and returns false). A list may not be empty, nor longer than
+// kMaxMatchEntries; repeats are dropped.
+template <class Ok>
+std::vector<std::string> one_or_more(Reader& r, const toml::node& n, const char* key, Ok ok) {
+  std::vector<std::string> out;
+  std::vector<std::string> given;
+  if (n.as_string()) {
+    if (auto v = r.str(n, key)) given.push_back(*v);
+  } else if (n.as_array()) {
+    given = r.strings(n, key);
+    if (given.empty() && n.as_array()->empty())
+      r.error(n, "'" + std::string(key) + "' must name at least one entry");
+    if (given.size() > kMaxMatchEntries)
+      r.error(n, "'" + std::string(key) + "' has " + std::to_string(given.size()) +
+                     " entries, at most " + std::to_string(kMaxMatchEntries));
+  } else {
+    r.error(n, "'" + std::string(key) + "' must be a string or an array of strings");
+  }
+  for (auto& v : given)
+    if (ok(v) && std::find(out.begin(), out.end(), v) == out.end()) out.push_back(std::move(v));
+  return out;
+}
+
+// What a rule counts: the operator, the enhanced status (prefixes), the
+// reply text (substrings) and the delivery statuses.
 void read_match(Reader& r, const toml::table& t, const std::set<std::string>& operators,
-                BreakerRule& b) {
+                ResultMatch& b) {
   if (auto n = t.get("operator")) {
     if (auto v = r.str(*n, "operator")) {
       if (*v == "any")
@@ -45,22 +71,20 @@ void read_match(Reader& r, const toml::table& t, const std::set<std::string>& op
     }
   }
   if (auto n = t.get("dsn")) {
-    if (auto v = r.str(*n, "dsn")) {
-      if (dsn_prefix(*v))
-        b.dsn = *v;
-      else
-        r.error(*n, "'dsn' is \"" + *v +
-                        "\", must be an enhanced status or a prefix of one (e.g. \"5.7.1\", "
-                        "\"4.7\")");
-    }
+    b.dsn = one_or_more(r, *n, "dsn", [&](const std::string& v) {
+      if (dsn_prefix(v)) return true;
+      r.error(*n, "'dsn' is \"" + v +
+                      "\", must be an enhanced status or a prefix of one (e.g. \"5.7.1\", "
+                      "\"4.7\")");
+      return false;
+    });
   }
   if (auto n = t.get("text")) {
-    if (auto v = r.str(*n, "text")) {
-      if (!v->empty() && v->size() <= 200)
-        b.text = *v;
-      else
-        r.error(*n, "'text' must be 1-200 characters");
-    }
+    b.text = one_or_more(r, *n, "text", [&](const std::string& v) {
+      if (!v.empty() && v.size() <= 200) return true;
+      r.error(*n, "'text' must be 1-200 characters");
+      return false;
+    });
   }
   if (auto n = t.get("status")) {
     auto list = r.strings(*n, "status");
@@ -76,6 +100,20 @@ void read_match(Reader& r, const toml::table& t, const std::set<std::string>& op
   }
 }
 
+// The rule's `name`: required, 1-32 of a-z 0-9 _ -.
+std::string read_rule_name(Reader& r, const toml::table& t, const char* kind) {
+  if (auto n = t.get("name")) {
+    if (auto v = r.str(*n, "name")) {
+      if (!valid_name(*v))
+        r.error(*n, std::string(kind) + " name '" + *v + "' must be 1-32 of a-z 0-9 _ -");
+      return *v;
+    }
+  } else {
+    r.error_at(t.source().begin, "[[" + std::string(kind) + "]] needs a 'name'");
+  }
+  return {};
+}
+
 }  // namespace
 
 BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::string>& operators) {
@@ -83,15 +121,7 @@ BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::st
               {"name", "operator", "dsn", "text", "status", "threshold", "window_s", "action",
                "cooldown_s", "recovery_s"});
   BreakerRule b;
-  if (auto n = t.get("name")) {
-    if (auto v = r.str(*n, "name")) {
-      b.name = *v;
-      if (!valid_name(b.name))
-        r.error(*n, "breaker name '" + b.name + "' must be 1-32 of a-z 0-9 _ -");
-    }
-  } else {
-    r.error_at(t.source().begin, "[[breaker]] needs a 'name'");
-  }
+  b.name = read_rule_name(r, t, "breaker");
   read_match(r, t, operators, b);
   auto u32 = [&](const char* key, int64_t lo, int64_t hi, uint32_t& field, bool required) {
     if (auto n = t.get(key)) {
@@ -107,6 +137,47 @@ BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::st
   if (auto n = t.get("action"))
     if (auto a = r.choice(*n, "action", kBreakerActionNames)) b.action = *a;
   return b;
+}
+
+SuppressRule read_suppress(Reader& r, const toml::table& t,
+                           const std::set<std::string>& operators) {
+  r.only_keys(t, "[[suppress]]",
+              {"name", "scope", "operator", "dsn", "text", "status", "threshold", "window_s",
+               "span_s", "ttl_s"});
+  SuppressRule s;
+  s.name = read_rule_name(r, t, "suppress");
+  read_match(r, t, operators, s);
+  if (auto n = t.get("scope")) {
+    if (auto v = r.choice(*n, "scope", kSuppressScopeNames)) s.scope = *v;
+  } else {
+    r.error_at(t.source().begin,
+               "suppress rule '" + s.name + "' needs 'scope' (\"address\" or \"domain\")");
+  }
+  auto u32 = [&](const char* key, int64_t lo, int64_t hi, uint32_t& field) {
+    if (auto n = t.get(key))
+      if (auto v = r.integer(*n, key, lo, hi)) field = static_cast<uint32_t>(*v);
+  };
+  u32("threshold", 1, kMaxBreakerThreshold, s.threshold);
+  u32("window_s", 1, 30 * 86400, s.window_s);
+  u32("span_s", 0, 30 * 86400, s.span_s);
+  if (auto n = t.get("ttl_s")) {
+    if (auto v = r.integer(*n, "ttl_s", 60, 3 * 366 * 86400)) s.ttl_s = static_cast<uint32_t>(*v);
+  } else {
+    r.error_at(t.source().begin,
+               "suppress rule '" + s.name + "' needs 'ttl_s' (how long an entry it learns lasts)");
+  }
+  if (s.span_s > s.window_s)
+    r.error_at(t.source().begin, "suppress rule '" + s.name + "': span_s (" +
+                                     std::to_string(s.span_s) + ") is longer than window_s (" +
+                                     std::to_string(s.window_s) + "); it could never trip");
+  // Reputation replies (x.7.x: security or policy) are the breakers' to count;
+  // the address is alive, the sender is not trusted.
+  for (const auto& d : s.dsn)
+    if (d.size() >= 3 && d[2] == '7')
+      r.error(*t.get("dsn"), "suppress rule '" + s.name + "' matches dsn " + d +
+                                 ", a security or policy status (a reputation reply, not a dead "
+                                 "address): use a [[breaker]] for it");
+  return s;
 }
 
 }  // namespace sg::config_detail

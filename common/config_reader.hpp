@@ -175,8 +175,9 @@ StreamMilterConfig read_stream_milter(Reader& r, const toml::node& n);
 StreamConfig read_stream(Reader& r, const toml::table& t, const Config& cfg,
                          const std::set<std::string>& operators);
 void check_streams(Reader& r, const toml::array& streams, const Config& cfg);
-// [[breaker]] (config_breaker.cpp).
+// [[breaker]] and [[suppress]] (config_breaker.cpp).
 BreakerRule read_breaker(Reader& r, const toml::table& t, const std::set<std::string>& operators);
+SuppressRule read_suppress(Reader& r, const toml::table& t, const std::set<std::string>& operators);
 
 // [rampd] and a stream's `listmonk = { ... }` (common/config_rampd.cpp).
 void read_rampd(Reader& r, const toml::table& t, const std::string& config_path, RampdConfig& out);

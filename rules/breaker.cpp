@@ -10,28 +10,6 @@ namespace sg::breaker {
 
 namespace {
 
-using text::lower;
-using text::lower_char;
-
-// Case-insensitive (ASCII) substring; `needle` already lowercase.
-bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.empty()) return true;
-  if (needle.size() > hay.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    std::size_t j = 0;
-    while (j < needle.size() && lower_char(hay[i + j]) == needle[j]) ++j;
-    if (j == needle.size()) return true;
-  }
-  return false;
-}
-
-// "5.7" matches "5.7.1" and "5.7.26", not "5.70.1": a prefix by component.
-bool dsn_matches(std::string_view prefix, std::string_view dsn) {
-  if (prefix.empty()) return true;
-  if (!dsn.starts_with(prefix)) return false;
-  return dsn.size() == prefix.size() || dsn[prefix.size()] == '.';
-}
-
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -112,21 +90,14 @@ Breaker::Breaker(std::vector<BreakerRule> rules, Limits limits)
     // The config bounds these; a rule built by hand is bounded the same way.
     r.threshold = std::clamp<uint32_t>(r.threshold, 1, kMaxBreakerThreshold);
     r.window_s = std::max<uint32_t>(r.window_s, 1);
-    Compiled c;
-    c.text_lower = lower(r.text);
-    for (const auto& s : r.status)
-      if (auto st = maillog::parse_status(s)) c.status[status_index(*st)] = true;
-    compiled_.push_back(std::move(c));
+    compiled_.emplace_back(r);
   }
   const int64_t window_ms = int64_t{std::max<uint32_t>(limits_.rate_window_s, 1)} * 1000;
   bucket_ms_ = std::max<int64_t>(1, window_ms / static_cast<int64_t>(kRateBuckets));
 }
 
 bool Breaker::matches(std::size_t i, const Event& e) const {
-  const auto& r = rules_[i];
-  const auto& c = compiled_[i];
-  return c.status[status_index(e.status)] && (r.op.empty() || r.op == e.op) &&
-         dsn_matches(r.dsn, e.dsn) && icontains(e.text, c.text_lower);
+  return compiled_[i].matches(e.op, e.status, e.dsn, e.text);
 }
 
 std::vector<Verdict> Breaker::record(const Event& e) {
@@ -195,15 +166,11 @@ Verdict Breaker::verdict(std::size_t i, const Key& key, const Cell& c, int64_t n
   v.opened_ms = c.opened_ms;
   std::string what;
   for (const auto& s : r.status) what += (what.empty() ? "" : "/") + s;
-  std::string match;
-  if (!r.dsn.empty()) match += " dsn " + r.dsn;
-  if (!r.text.empty())
-    match += std::string(match.empty() ? "" : " and") + " text \"" + r.text + "\"";
+  const std::string match = compiled_[i].describe();
   v.reason = "breaker '" + r.name + "' on " + key.first + "/" +
              (key.second.empty() ? std::string("unknown operator") : key.second) + ": " +
-             std::to_string(c.count) + " " + what + " results" +
-             (match.empty() ? "" : " matching" + match) + " within " + std::to_string(r.window_s) +
-             "s (threshold " + std::to_string(r.threshold) + "); ";
+             std::to_string(c.count) + " " + what + " results" + match + " within " +
+             std::to_string(r.window_s) + "s (threshold " + std::to_string(r.threshold) + "); ";
   if (now_ms < c.until_ms) {
     v.state = State::open;
     v.until_ms = c.until_ms;
@@ -293,12 +260,12 @@ std::string EventMapper::stream_for(const maillog::Delivery& d) const {
 }
 
 std::string EventMapper::operator_for(const maillog::Delivery& d) const {
-  std::string host = lower(d.relay_host);
+  std::string host = text::lower(d.relay_host);
   // relay=none: the MX that did not answer is in "connect to HOST[IP]:25: ...".
   if (host.empty() && d.detail.starts_with("connect to ")) {
     std::string_view rest = std::string_view(d.detail).substr(11);
     auto open = rest.find('[');
-    if (open != std::string_view::npos) host = lower(rest.substr(0, open));
+    if (open != std::string_view::npos) host = text::lower(rest.substr(0, open));
   }
   if (!host.empty()) {
     std::string op = mx_.operator_for({host});
@@ -318,6 +285,8 @@ std::optional<Event> EventMapper::event(const maillog::Delivery& d, int64_t time
   e.status = d.status;
   e.dsn = d.dsn;
   e.text = d.detail;
+  e.recipient = d.recipient;
+  e.reply = d.reply;
   return e;
 }
 

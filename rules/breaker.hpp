@@ -46,6 +46,7 @@
 #include "formats/maillog.hpp"
 #include "rules/classifier.hpp"
 #include "rules/mx_operator.hpp"
+#include "rules/result_match.hpp"
 
 namespace sg::breaker {
 
@@ -59,8 +60,10 @@ struct Event {
   std::string stream;
   std::string op;  // receiving operator; "" when unknown
   maillog::Status status = maillog::Status::deferred;
-  std::string dsn;   // "4.7.0"
-  std::string text;  // the result's detail (remote reply, or why no server answered)
+  std::string dsn;        // "4.7.0"
+  std::string text;       // the result's detail (remote reply, or why no server answered)
+  std::string recipient;  // to=<...>; "" on an expiry line (suppression learns from it)
+  std::string reply;      // the remote server's reply within `text`; "" when none answered
 };
 
 enum class State { closed, open, recovering };
@@ -132,10 +135,6 @@ class Breaker {
   const std::vector<BreakerRule>& rules() const { return rules_; }
 
  private:
-  struct Compiled {
-    std::string text_lower;
-    std::array<bool, maillog::kStatusCount> status{};
-  };
   struct Cell {                 // one rule on one (stream, operator)
     std::deque<int64_t> times;  // matching results while not open, oldest first
     bool ever_opened = false;
@@ -168,7 +167,7 @@ class Breaker {
   Verdict verdict(std::size_t rule, const Key& key, const Cell& c, int64_t now_ms) const;
 
   std::vector<BreakerRule> rules_;
-  std::vector<Compiled> compiled_;
+  std::vector<rules::CompiledMatch> compiled_;
   Limits limits_;
   int64_t bucket_ms_;
   std::map<Key, std::vector<Cell>, KeyLess> cells_;  // one Cell per rule

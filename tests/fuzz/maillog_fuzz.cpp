@@ -85,8 +85,8 @@ std::vector<sg::BreakerRule> rules() {
   any.status = {"sent", "deferred", "bounced", "expired"};
   sg::BreakerRule tss;
   tss.name = "tss04";
-  tss.text = "tss04";
-  tss.dsn = "4.7";
+  tss.text = {"tss04"};
+  tss.dsn = {"4.7"};
   tss.threshold = 3;
   tss.window_s = 60;
   tss.action = sg::BreakerAction::hold;

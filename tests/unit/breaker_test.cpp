@@ -104,7 +104,8 @@ bool is_tss04(const Event& e) {
 Event event(int64_t t_ms, std::string stream, std::string op, std::string dsn = "4.7.0",
             std::string text = "421 4.7.0 [TSS04] Messages from 192.0.2.107 temporarily deferred",
             maillog::Status status = maillog::Status::deferred) {
-  return Event{t_ms, std::move(stream), std::move(op), status, std::move(dsn), std::move(text)};
+  return Event{t_ms, std::move(stream), std::move(op), status, std::move(dsn), std::move(text), "",
+               ""};
 }
 
 const int64_t kT0 = *maillog::iso_time_ms("2026-11-22T21:00:00Z");
@@ -338,7 +339,7 @@ TEST(BreakerLife, MostSevereRuleWins) {
   hold.name = "h";
   hold.action = BreakerAction::hold;
   hold.cooldown_s = 100;
-  hold.text = "tss04";
+  hold.text = {"tss04"};
   Breaker b({defer, hold});
   b.record(event(kT0, "healthcare", "yahoo"));
   EXPECT_EQ(b.state("healthcare", "yahoo", kT0).rule, "h");
@@ -422,8 +423,8 @@ TEST(BreakerConfig, ParsesRulesAndDefaults) {
   ASSERT_EQ(rules.size(), 2u);
   EXPECT_EQ(rules[0].name, "yahoo-tss04");
   EXPECT_EQ(rules[0].op, "yahoo");
-  EXPECT_EQ(rules[0].dsn, "4.7");
-  EXPECT_EQ(rules[0].text, "tss04");
+  EXPECT_EQ(rules[0].dsn, (std::vector<std::string>{"4.7"}));
+  EXPECT_EQ(rules[0].text, (std::vector<std::string>{"tss04"}));
   EXPECT_EQ(rules[0].status, (std::vector<std::string>{"deferred", "bounced"}));
   EXPECT_EQ(rules[0].threshold, 5u);
   EXPECT_EQ(rules[0].window_s, 600u);
@@ -448,8 +449,8 @@ window_s = 1
   ASSERT_TRUE(r.config) << testing::all_errors(r);
   const auto& b = r.config->breakers.at(0);
   EXPECT_EQ(b.op, "");
-  EXPECT_EQ(b.dsn, "");
-  EXPECT_EQ(b.text, "");
+  EXPECT_TRUE(b.dsn.empty());
+  EXPECT_TRUE(b.text.empty());
   EXPECT_EQ(b.action, BreakerAction::defer);
   EXPECT_EQ(b.cooldown_s, 3600u);
   EXPECT_STREQ(to_string(BreakerAction::freeze_ramp), "freeze_ramp");

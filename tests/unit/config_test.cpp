@@ -323,7 +323,7 @@ ports = [25]
 )",
       2, 10,
       "unknown key 'colour' in the top level (known: timezone, log_level, mode, redis, "
-      "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker)");
+      "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker, suppress)");
 }
 
 TEST(ConfigErrors, UnknownTopLevelTable) {
@@ -338,7 +338,7 @@ x = 1
 )",
       5, 1,
       "unknown key 'extras' in the top level (known: timezone, log_level, mode, redis, "
-      "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker)");
+      "policyd, dns, lists, operators, postfix, milter, rampd, stream, breaker, suppress)");
 }
 
 TEST(ConfigErrors, UnknownStreamKey) {
