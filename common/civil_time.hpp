@@ -17,4 +17,7 @@ bool set_process_timezone(const std::string& zone);
 
 CivilDay civil_day(int64_t now_ms);
 
+// Milliseconds since the epoch -> "2026-11-22T21:46:16Z" (UTC; no zone database).
+std::string utc_text(int64_t ms);
+
 }  // namespace sg

@@ -28,6 +28,12 @@ class Counter {
   std::atomic<double> value_{0.0};
 };
 
+// A counter that mirrors a running total kept elsewhere (a daemon's own
+// count, rendered at scrape time).
+inline void mirror(Counter& c, double total) {
+  if (total > c.value()) c.inc(total - c.value());
+}
+
 class Gauge {
  public:
   void set(double v) { value_.store(v, std::memory_order_relaxed); }

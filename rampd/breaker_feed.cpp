@@ -64,7 +64,8 @@ BreakerFeed::BreakerFeed(const Config& cfg, tzif::Zone log_zone)
     : mapper_(cfg), breaker_(cfg.breakers), log_zone_(std::move(log_zone)) {}
 
 std::vector<breaker::Verdict> BreakerFeed::feed(const std::vector<std::string>& lines,
-                                                int64_t now_ms) {
+                                                int64_t now_ms,
+                                                std::vector<breaker::Event>* events) {
   std::vector<breaker::Verdict> tripped;
   for (const auto& line : lines) {
     ++counts_.lines;
@@ -80,6 +81,7 @@ std::vector<breaker::Verdict> BreakerFeed::feed(const std::vector<std::string>& 
       ++counts_.trips;
       tripped.push_back(std::move(v));
     }
+    if (events) events->push_back(std::move(*e));
   }
   return tripped;
 }

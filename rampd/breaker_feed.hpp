@@ -45,8 +45,11 @@ class BreakerFeed {
   // streams' transports and operators' MX suffixes and domains may have changed.
   void remap(const Config& cfg) { mapper_ = breaker::EventMapper(cfg); }
 
-  // Parses the lines and records the results; returns the breakers they tripped.
-  std::vector<breaker::Verdict> feed(const std::vector<std::string>& lines, int64_t now_ms);
+  // Parses the lines and records the results; returns the breakers they
+  // tripped. The results of streams' transports are appended to `events`
+  // when given (the suppression rules see the same results).
+  std::vector<breaker::Verdict> feed(const std::vector<std::string>& lines, int64_t now_ms,
+                                     std::vector<breaker::Event>* events = nullptr);
 
   // The caps-hash fields for one stream at `now` (field -> value).
   std::map<std::string, std::string> fields(const std::string& stream, int64_t now_ms) const;

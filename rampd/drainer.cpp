@@ -105,7 +105,6 @@ boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
   }
   k.refused = std::move(refused);
   if (!k.refused.empty()) co_return Charge::refused;
-  k.refused_logged = false;
 
   const CivilDay day = civil_day(now_ms);
   const Reservation resv{kReserveMs, instance_of(id)};
@@ -125,6 +124,18 @@ boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
       co_return Charge::error;
     }
     const LimiterResult& res = *r.value;
+    if (!res.suppressed_field.empty()) {
+      // Suppressed while it waited: never released to it (nothing was charged
+      // for it; what the others charged is given back by refuse()).
+      const Verdict v = decide_caps(s, c.plan, res, now_ms);
+      if (v.action == Action::dunno) {  // shadow: released, as policyd answers it
+        ++k.charged;
+        continue;
+      }
+      k.refused = {k.recipients[k.charged] + ": " + std::string(why(v.reply))};
+      ++status_.streams[s.name].suppressed_total;
+      co_return Charge::refused;
+    }
     if (res.allowed) {
       ++k.charged;
       k.last_charge_ms = now_ms;

@@ -75,9 +75,10 @@ struct StreamHeld {
   int64_t oldest_age_s = 0;
   uint64_t released_total = 0;
   uint64_t recipients_released_total = 0;
-  uint64_t waiting = 0;         // skipped in the last round: an operator cap, breaker or DNS
-  uint64_t held_refused = 0;    // kept: some (not all) of its recipients are refused
-  uint64_t returned_total = 0;  // every recipient refused: returned to the sender
+  uint64_t waiting = 0;           // skipped in the last round: an operator cap, breaker or DNS
+  uint64_t held_refused = 0;      // kept: some (not all) of its recipients are refused
+  uint64_t returned_total = 0;    // every recipient refused: returned to the sender
+  uint64_t suppressed_total = 0;  // a recipient found suppressed when charged
 };
 
 struct DrainStatus {
@@ -119,7 +120,7 @@ class Drainer {
     bool warned = false;
     std::string waiting;               // why it last waited (a verdict's reason), logged once
     std::vector<std::string> refused;  // "address: reply" of the recipients refused now
-    bool refused_logged = false;
+    std::string refused_said;          // the refusal last logged (logged again when it changes)
     // Its reservation may hold charges not counted in `charged` (a lost
     // reply, an earlier rampd): cancelled before the next charge.
     bool dirty = false;

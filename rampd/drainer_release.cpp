@@ -17,13 +17,13 @@ boost::asio::awaitable<void> Drainer::refuse(const Config& cfg, const StreamConf
   std::string list;
   for (const auto& r : k.refused) list += (list.empty() ? "" : "; ") + r;
   if (k.refused.size() < k.recipients.size()) {
-    if (!k.refused_logged)
+    if (k.refused_said != list)
       spdlog::error(
           "held {} (stream {}): {} of its {} recipients must not be mailed now ({}); Postfix "
           "cannot release a message to some recipients only, so it stays held: return it to "
           "its sender with `postsuper -f {}`, or delete it with `postsuper -d {}`",
           id, s.name, k.refused.size(), k.recipients.size(), list, id, id);
-    k.refused_logged = true;
+    k.refused_said = list;
     co_return;
   }
   // postsuper -f: expire it and release it from hold; the queue manager

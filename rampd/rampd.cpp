@@ -12,10 +12,7 @@
 namespace sg::rampd {
 namespace {
 
-// A counter that mirrors a running total kept elsewhere.
-void mirror(metrics::Counter& c, double total) {
-  if (total > c.value()) c.inc(total - c.value());
-}
+using metrics::mirror;
 
 std::string frozen_by(const breaker::Breaker& b, const std::string& stream, int64_t now_ms) {
   for (const auto& t : b.tripped(now_ms))
@@ -33,7 +30,8 @@ Rampd::Rampd(boost::asio::io_context& io, RedisClient& redis, std::shared_ptr<co
       breaker_publisher_(redis, cfg_->redis.key_prefix),
       limiter_(redis, cfg_->redis.key_prefix),
       drainer_(io, pool_, limiter_, registry_),
-      feed_(std::make_unique<BreakerFeed>(*cfg_, host_log_zone())) {
+      feed_(std::make_unique<BreakerFeed>(*cfg_, host_log_zone())),
+      suppression_(redis, *cfg_) {
   if (!cfg_->rampd.maillog.empty())
     follower_ = std::make_unique<LogFollower>(cfg_->rampd.maillog, cfg_->rampd.maillog_from_start);
 }
@@ -58,6 +56,7 @@ void Rampd::set_config(std::shared_ptr<const Config> cfg) {
   } else {
     feed_->remap(*cfg);
   }
+  suppression_.set_config(*cfg);
   if (cfg->rampd.maillog != cfg_->rampd.maillog)
     follower_ = cfg->rampd.maillog.empty()
                     ? nullptr
@@ -171,11 +170,17 @@ boost::asio::awaitable<void> Rampd::log_round(int64_t now_ms) {
   last_now_ms_ = now_ms;
   if (follower_) {
     auto lines = follower_->poll();
-    for (const auto& v : feed_->feed(lines, now_ms)) spdlog::warn("breaker tripped: {}", v.reason);
+    std::vector<breaker::Event> events;
+    for (const auto& v : feed_->feed(lines, now_ms, &events))
+      spdlog::warn("breaker tripped: {}", v.reason);
+    suppression_.learn(events);
   }
   auto publishing = breaker_publisher_.publish(*cfg_, *feed_, now_ms);
   breaker_problem_ = co_await std::move(publishing);
   if (!breaker_problem_.empty()) spdlog::error("{}", breaker_problem_);
+  auto suppressing = suppression_.publish(*cfg_, now_ms);
+  suppression_problem_ = co_await std::move(suppressing);
+  if (!suppression_problem_.empty()) spdlog::error("suppression: {}", suppression_problem_);
 }
 
 boost::asio::awaitable<void> Rampd::drain_round(int64_t now_ms) {
@@ -265,7 +270,13 @@ void Rampd::held_metrics() {
   auto& returned =
       r.counter("streamguard_rampd_returned_total",
                 "Held messages returned to the sender, every recipient refused.", {"stream"});
+  auto& suppressed =
+      r.counter("streamguard_rampd_held_suppressed_total",
+                "Held messages found, when charged, to have a recipient suppressed while they "
+                "waited (never released to it).",
+                {"stream"});
   for (const auto& [name, st] : drainer_.status().streams) {
+    mirror(suppressed.labels({name}), double(st.suppressed_total));
     held.labels({name}).set(double(st.held));
     held_old.labels({name}).set(double(st.held_over_warn));
     mirror(released.labels({name}), double(st.released_total));
@@ -303,6 +314,7 @@ std::string Rampd::metrics_text() {
   delivery_metrics();
   held_metrics();
   listmonk_metrics();
+  suppression_.metrics(registry_);
   return registry_.render();
 }
 
@@ -362,6 +374,8 @@ std::string Rampd::status_json() const {
                              {"reason", t.verdict.reason}});
   if (!drainer_.status().problem.empty()) j["drain_problem"] = drainer_.status().problem;
   if (!breaker_problem_.empty()) j["breaker_problem"] = breaker_problem_;
+  j["suppression"] = suppression_.status();
+  if (!suppression_problem_.empty()) j["suppression"]["problem"] = suppression_problem_;
   if (follower_) {
     j["maillog"]["path"] = follower_->path();
     if (!follower_->problem().empty()) j["maillog"]["problem"] = follower_->problem();

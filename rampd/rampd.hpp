@@ -26,6 +26,7 @@
 #include "rampd/drainer.hpp"
 #include "rampd/log_follower.hpp"
 #include "rampd/ramp_publisher.hpp"
+#include "rampd/suppression_keeper.hpp"
 #include "server/daemon_record.hpp"
 #include "store/cap_limiter.hpp"
 
@@ -70,6 +71,7 @@ class Rampd {
   const std::map<std::string, ListmonkState>& listmonk() const { return listmonk_; }
   const BreakerFeed& breakers() const { return *feed_; }
   const DrainStatus& drain() const { return drainer_.status(); }
+  const SuppressionKeeper& suppression() const { return suppression_; }
 
  private:
   boost::asio::awaitable<void> sync_listmonk(const StreamConfig& s, uint64_t hourly_cap,
@@ -92,11 +94,13 @@ class Rampd {
   CapLimiter limiter_;  // policyd's caps, charged for the held mail released
   Drainer drainer_;
   std::unique_ptr<BreakerFeed> feed_;
+  SuppressionKeeper suppression_;
   std::unique_ptr<LogFollower> follower_;
   std::map<std::string, RampReport> ramps_;
   std::map<std::string, std::string> last_logged_;  // stream -> last ramp line logged
   std::map<std::string, ListmonkState> listmonk_;
   std::string breaker_problem_;
+  std::string suppression_problem_;
   uint64_t drain_rounds_ = 0;  // drain rounds finished, for /metrics
   int64_t last_now_ms_ = 0;    // the latest round's time: /status and /metrics are as of then
 };

@@ -4,6 +4,7 @@
 
 #include "common/await.hpp"
 #include "common/text.hpp"
+#include "rules/suppression.hpp"
 
 namespace sg {
 namespace {
@@ -61,6 +62,7 @@ boost::asio::awaitable<RecipientCheck> check_recipient(const Runtime& rt, const 
     if ((out.verdict = apply_mx(rt, s, out, a.first, a.second))) co_return out;
   }
   out.plan = plan_limits(s, out.op);
+  out.plan.suppress_fields = suppression::fields_for(recipient);
   co_return out;
 }
 

@@ -1,5 +1,6 @@
 #include "rules/breaker.hpp"
 
+#include "common/civil_time.hpp"
 #include "common/text.hpp"
 
 #include <algorithm>
@@ -14,28 +15,6 @@ int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
   return q;
-}
-
-// Milliseconds since the epoch -> "2026-11-22T21:46:16Z" (H. Hinnant's
-// civil_from_days; no time zone database, no clock).
-std::string utc_text(int64_t ms) {
-  const int64_t secs = floor_div(ms, 1000);
-  const int64_t days = floor_div(secs, 86400);
-  const int64_t sod = secs - days * 86400;
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
-                static_cast<long long>(sod / 60 % 60), static_cast<long long>(sod % 60));
-  return buf;
 }
 
 int severity(const Verdict& v) {

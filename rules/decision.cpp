@@ -1,5 +1,7 @@
 #include "rules/decision.hpp"
 
+#include "rules/suppression.hpp"
+
 #include "rules/limiter_keys.hpp"
 
 #include <algorithm>
@@ -164,6 +166,13 @@ LimiterPlan plan_limits(const StreamConfig& stream, const std::string& op) {
 
 Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r,
                     int64_t now_ms) {
+  if (!r.suppressed_field.empty()) {
+    const bool address = r.suppressed_field.starts_with("a:");
+    return enforce_or_shadow(
+        stream, Action::reject,
+        "REJECT " + suppression::refusal_text(r.suppressed_field, r.suppressed_record),
+        address ? "suppressed:address" : "suppressed:domain");
+  }
   if (r.breaker == Action::defer || r.breaker == Action::hold) {
     std::string who = "stream " + stream.name;
     if (!plan.op.empty()) who += " to " + plan.op;

@@ -5,7 +5,8 @@
 //   1. decide_exclusion(): lists alone, no Redis. An excluded recipient is
 //      rejected here and never counted.
 //   2. plan_limits() says which caps apply; the caller charges them all in one
-//      atomic Redis call; decide_caps() turns that result into the answer.
+//      atomic Redis call, which first checks the suppressed addresses and
+//      domains; decide_caps() turns that result into the answer.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,10 @@ struct LimiterSpec {
 struct LimiterPlan {
   std::vector<LimiterSpec> limiters;
   std::string op;  // the recipient's operator ("" when none): its breaker is checked
+  // The suppression entries that would refuse this recipient ("a:ADDRESS",
+  // "d:DOMAIN"; rules/suppression.hpp), checked in the same call before
+  // anything is charged. Empty: not checked.
+  std::vector<std::string> suppress_fields;
 };
 
 // What the Redis limiter reports for each LimiterSpec, in plan order.
@@ -50,6 +55,10 @@ struct LimiterState {
 };
 
 struct LimiterResult {
+  // A suppression entry in force refused before anything was charged: its
+  // field ("a:…" / "d:…") and record (rules/suppression.hpp, parse_record).
+  std::string suppressed_field;
+  std::string suppressed_record;
   // An open breaker (streamguard-rampd's, in the caps hash) refused before
   // any cap was looked at: defer or hold, until when, and why.
   Action breaker = Action::dunno;

@@ -51,6 +51,18 @@ std::string sent_days(std::string_view prefix, std::string_view stream) {
   return stream_base(prefix, stream).append("sent_days");
 }
 
+std::string suppress_all(std::string_view prefix) {
+  return std::string(prefix).append(":suppress");
+}
+
+std::string suppress_expiry(std::string_view prefix) {
+  return std::string(prefix).append(":suppress:expiry");
+}
+
+std::string suppressed(std::string_view prefix, std::string_view stream) {
+  return stream_base(prefix, stream).append("suppress");
+}
+
 std::string cap_field(std::string_view window, std::string_view op) {
   std::string f;
   if (!op.empty()) f.append("op:").append(op).append(":");

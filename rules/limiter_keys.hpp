@@ -36,6 +36,17 @@ std::string releasing(std::string_view prefix, std::string_view stream);
 std::string ramp_state(std::string_view prefix, std::string_view stream);
 std::string sent_days(std::string_view prefix, std::string_view stream);
 
+// Suppressed addresses and domains (rules/suppression.hpp). The whole set,
+// `suppress` (hash: entry field "a:ADDRESS" / "d:DOMAIN" -> record), is the
+// one streamguardctl and rampd keep; each stream has a copy in its own hash
+// slot, `suppressed(stream)`, so the limiter script reads it in the same
+// atomic call that charges the caps (Redis Cluster allows one slot per
+// script). `suppress_expiry` orders the entries by when they end (sorted
+// set: field scored by until_ms) so rampd removes ended ones everywhere.
+std::string suppress_all(std::string_view prefix);
+std::string suppress_expiry(std::string_view prefix);
+std::string suppressed(std::string_view prefix, std::string_view stream);
+
 // Field names in the caps hash: "hourly", "daily", "op:<name>:hourly", "op:<name>:daily".
 std::string cap_field(std::string_view window, std::string_view op = {});
 

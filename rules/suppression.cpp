@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/civil_time.hpp"
 #include "common/text.hpp"
 #include "rules/classifier.hpp"
 
@@ -14,17 +15,117 @@ constexpr std::string_view kReputationMarks[] = {
     "tss0",     "s3150",     "4.7.500",    "unsolicited", "reputation",
     "spamhaus", "blocklist", "block list", "blacklist",   "listed at"};
 
-std::string cut(std::string_view s) {
-  if (s.size() <= kMaxEntryText) return std::string(s);
-  std::size_t n = kMaxEntryText;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // UTF-8 boundary
-  return std::string(s.substr(0, n)) + "…";
+// The reply as an entry keeps it, fit for an SMTP reply line: Postfix joins
+// a multi-line reply with spaces, so "550-5.1.1 " opens every line after
+// the first; those markers go. Bytes outside printable ASCII become '?', and
+// the text is cut at kMaxEntryText with "...".
+std::string entry_text(std::string_view s) {
+  auto marker_at = [&s](std::size_t i) {  // "550-5.1.1 " or "550 5.1.1 " at i
+    if (i + 4 > s.size()) return std::size_t{0};
+    for (std::size_t k = 0; k < 3; ++k)
+      if (s[i + k] < '0' || s[i + k] > '9') return std::size_t{0};
+    if (s[i + 3] != '-' && s[i + 3] != ' ') return std::size_t{0};
+    std::size_t j = i + 4;
+    while (j < s.size() && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.')) ++j;
+    if (j == i + 4 || j >= s.size() || s[j] != ' ') return std::size_t{0};
+    return j + 1 - i;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && out.size() < kMaxEntryText;) {
+    if (i > 0 && s[i - 1] == ' ') {
+      if (const std::size_t n = marker_at(i); n > 0) {
+        i += n;
+        continue;
+      }
+    }
+    const char c = s[i++];
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  if (out.size() >= kMaxEntryText) out += "...";
+  return out;
 }
 
 }  // namespace
 
 std::string entry_field(SuppressScope scope, std::string_view key) {
   return (scope == SuppressScope::address ? "a:" : "d:") + std::string(key);
+}
+
+std::vector<std::string> fields_for(std::string_view recipient) {
+  const std::string address = text::lower(recipient);
+  const auto domain = recipient_domain(address);
+  if (!domain) return {};
+  return {entry_field(SuppressScope::address, address),
+          entry_field(SuppressScope::domain, *domain)};
+}
+
+std::string record_of(const Entry& e) {
+  auto word = [](const std::string& w) { return w.empty() ? std::string("-") : w; };
+  std::string text = e.text;
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = ' ';
+  return std::to_string(e.until_ms) + " " + std::to_string(e.learned_ms) + " " + word(e.rule) +
+         " " + word(e.stream) + " " + word(e.dsn) + " " + text;
+}
+
+std::optional<Entry> parse_entry(std::string_view field, std::string_view record) {
+  Entry e;
+  if (field.starts_with("a:"))
+    e.scope = SuppressScope::address;
+  else if (field.starts_with("d:"))
+    e.scope = SuppressScope::domain;
+  else
+    return std::nullopt;
+  e.key = std::string(field.substr(2));
+  if (e.key.empty()) return std::nullopt;
+  std::string_view rest = record;
+  auto next = [&rest]() -> std::optional<std::string> {
+    const auto sp = rest.find(' ');
+    if (sp == 0 || rest.empty()) return std::nullopt;
+    std::string w(rest.substr(0, sp));
+    rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
+    return w;
+  };
+  auto number = [](const std::optional<std::string>& w) -> std::optional<int64_t> {
+    if (!w || w->empty() || w->size() > 18 ||
+        w->find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    return std::stoll(*w);
+  };
+  const auto until = number(next()), learned = number(next());
+  auto rule = next(), stream = next(), dsn = next();
+  if (!until || !learned || !rule || !stream || !dsn) return std::nullopt;
+  e.until_ms = *until;
+  e.learned_ms = *learned;
+  e.rule = *rule;
+  e.stream = *stream == "-" ? "" : *stream;
+  e.dsn = *dsn == "-" ? "" : *dsn;
+  e.text = std::string(rest);
+  return e;
+}
+
+std::string refusal_text(std::string_view field, std::string_view record) {
+  const auto e = parse_entry(field, record);
+  if (!e)
+    return "5.1.1 recipient is suppressed (" + std::string(field) +
+           "; its record in Redis is unreadable: see streamguardctl suppress show)";
+  const std::string day = utc_text(e->learned_ms).substr(0, 10);
+  // A short entry (added by hand for an hour) ends on the day it began: say when.
+  const std::string until = e->until_ms - e->learned_ms < 2 * 86'400'000
+                                ? utc_text(e->until_ms)
+                                : utc_text(e->until_ms).substr(0, 10);
+  std::string why;
+  if (e->rule == "manual") {
+    why = "added by hand on " + day + (e->text.empty() ? "" : ": " + e->text);
+  } else {
+    why = std::string(e->scope == SuppressScope::address ? "it hard-bounced" : "its mail failed") +
+          " (" + e->text + ") on " + day + (e->stream.empty() ? "" : " via " + e->stream) +
+          " (rule " + e->rule + ")";
+  }
+  const std::string what = e->scope == SuppressScope::address
+                               ? "5.1.1 <" + e->key + "> is suppressed: "
+                               : "5.1.2 domain " + e->key + " is suppressed: ";
+  return what + why + "; no stream mails it until " + until;
 }
 
 bool is_reputation_reply(std::string_view dsn, std::string_view text) {
@@ -105,7 +206,7 @@ std::vector<Entry> Learner::record(const breaker::Event& e) {
     en.rule = r.name;
     en.stream = e.stream;
     en.dsn = e.dsn;
-    en.text = cut(text);
+    en.text = entry_text(text);
     en.count = c.count;
     en.learned_ms = e.time_ms;
     en.until_ms = e.time_ms + int64_t{r.ttl_s} * 1000;

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,7 +37,7 @@
 
 namespace sg::suppression {
 
-// The reply text an entry keeps (cut at a character boundary).
+// The reply text an entry keeps (ASCII; cut, then "...").
 inline constexpr std::size_t kMaxEntryText = 160;
 
 struct Entry {
@@ -45,7 +46,7 @@ struct Entry {
   std::string rule;    // the [[suppress]] rule that taught it
   std::string stream;  // the stream whose mail taught it
   std::string dsn;     // of the result that completed it: "5.1.1"
-  std::string text;    // that result's remote reply (or detail), cut
+  std::string text;    // that result's remote reply (or detail), as entry_text() keeps it
   uint32_t count = 0;  // matching results it took
   int64_t learned_ms = 0;
   int64_t until_ms = 0;
@@ -98,5 +99,21 @@ class Learner {
 // "a:frontdesk@clinic.example" / "d:clinic.example": the entry's field name in
 // Redis and in learned_.
 std::string entry_field(SuppressScope scope, std::string_view key);
+// The fields that would refuse `recipient`: its address, then its domain
+// (lower case); none when it has no domain.
+std::vector<std::string> fields_for(std::string_view recipient);
+
+// An entry as kept in Redis (keys::suppress_all and each stream's copy): the
+// value "UNTIL_MS LEARNED_MS RULE STREAM DSN TEXT" (RULE "manual" and STREAM
+// "-" for an entry added by hand; DSN "-" when none; TEXT may hold spaces),
+// read back with its field. The limiter script reads UNTIL_MS only.
+std::string record_of(const Entry& e);
+std::optional<Entry> parse_entry(std::string_view field, std::string_view record);
+
+// policyd's refusal for a recipient an entry covers, without the action
+// word: "5.1.1 <a@b> is suppressed: it hard-bounced (550 5.1.1 …) on
+// 2026-06-17 via healthcare (rule user-unknown); no stream mails it until
+// 2027-06-17". A record that does not parse still refuses, saying so.
+std::string refusal_text(std::string_view field, std::string_view record);
 
 }  // namespace sg::suppression

@@ -41,6 +41,7 @@ boost::asio::awaitable<Stored<LimiterResult>> CapLimiter::charge(const std::stri
     keys.push_back(keys::reservations(prefix_, stream));
     keys.push_back(keys::reservation(prefix_, stream, reservation.instance));
   }
+  if (!plan.suppress_fields.empty()) keys.push_back(keys::suppressed(prefix_, stream));
   std::vector<std::string> args;
   args.reserve(5 + 5 * n);
   args.push_back(std::to_string(now_ms));
@@ -56,6 +57,8 @@ boost::asio::awaitable<Stored<LimiterResult>> CapLimiter::charge(const std::stri
     args.push_back(std::to_string(l.burst));
     args.push_back(reset_ms);
   }
+  args.push_back(std::to_string(plan.suppress_fields.size()));
+  for (const auto& f : plan.suppress_fields) args.push_back(f);
   // Not a coroutine: everything the call needs is built above and owned by
   // the awaitable, so the caller's arguments need not outlive it.
   using Result = Stored<LimiterResult>;
@@ -177,9 +180,10 @@ std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t 
     error = "redis: " + std::string(r->str, r->len);
     return std::nullopt;
   }
-  // allowed, denied, 4 per limiter, then breaker code, until, reason.
+  // allowed, denied, 4 per limiter, then breaker code, until, reason, then
+  // the suppressed field and its record.
   const std::size_t integers = 2 + 4 * limiters + 2;
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != integers + 1) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != integers + 3) {
     error = "redis: limiter reply has an unexpected shape";
     return std::nullopt;
   }
@@ -190,18 +194,23 @@ std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t 
     }
   }
   const redisReply* why = r->element[integers];
-  if (why->type != REDIS_REPLY_STRING) {
-    error = "redis: limiter reply has no breaker reason";
+  const redisReply* field = r->element[integers + 1];
+  const redisReply* record = r->element[integers + 2];
+  if (why->type != REDIS_REPLY_STRING || field->type != REDIS_REPLY_STRING ||
+      record->type != REDIS_REPLY_STRING) {
+    error = "redis: limiter reply has no breaker reason or suppression";
     return std::nullopt;
   }
   LimiterResult out;
+  out.suppressed_field.assign(field->str, field->len);
+  out.suppressed_record.assign(record->str, record->len);
   const long long breaker = r->element[integers - 2]->integer;
   out.breaker = breaker == 1 ? Action::defer : breaker == 2 ? Action::hold : Action::dunno;
   out.breaker_until_ms = r->element[integers - 1]->integer;
   out.breaker_reason.assign(why->str, why->len);
   out.allowed = r->element[0]->integer == 1;
   out.denied = static_cast<int>(r->element[1]->integer) - 1;
-  if (!out.allowed && out.breaker == Action::dunno &&
+  if (!out.allowed && out.breaker == Action::dunno && out.suppressed_field.empty() &&
       (out.denied < 0 || static_cast<std::size_t>(out.denied) >= limiters)) {
     error = "redis: limiter reply names no refusing limiter";
     return std::nullopt;

@@ -10,6 +10,9 @@
 --            transaction instances, scored by the ms their reservation expires
 -- KEYS[n+3]  (only when reserving) this instance's reservation record: a
 --            list of what was charged, "r <key> <interval_ms>" or "c <key>"
+-- KEYS[#KEYS] (only when m > 0, below) the stream's copy of the suppressed
+--            addresses and domains: hash, field "a:ADDRESS" / "d:DOMAIN" ->
+--            "UNTIL_MS LEARNED_MS RULE STREAM DSN TEXT" (rules/suppression.hpp)
 -- ARGV[1]    now, milliseconds since the epoch (the daemon's clock, never Redis's)
 -- ARGV[2]    n, the number of limiters
 -- ARGV[3]    reserve_ms: 0 charges for good; > 0 records the charge as a
@@ -24,6 +27,12 @@
 --             stream's daily count without a cap still counts, never refuses)
 --   burst     "r": burst in messages; -1: max(1, floor(cap / 60))
 --   reset_ms  "c": ms until the counter's day ends (its TTL adds one day more)
+-- ARGV[6 + 5*n]      m, the number of suppression fields to check (0: none)
+-- ARGV[7 + 5*n ...]  the fields: the recipient's "a:ADDRESS", then "d:DOMAIN"
+--
+-- Suppression first: an entry whose UNTIL_MS has not passed refuses before
+-- breakers and caps, and nothing is charged (a dead address is dead for
+-- every stream, whatever its budget).
 --
 -- Breakers (written by streamguard-rampd into KEYS[1]): field "breaker" for
 -- the whole stream, "breaker:op:NAME" for one operator, each
@@ -34,10 +43,11 @@
 -- A breaker whose UNTIL_MS has passed is ignored.
 --
 -- Reply: { allowed (1|0), denied (1-based index of the first limiter that
---          refused; 0 when allowed or when a breaker refused), then for each
---          limiter: cap (-1: none applied), used, retry_ms (-1: none, or
---          never while cap is 0), refused (1|0); then breaker (0: none,
---          1: defer, 2: hold), breaker_until_ms, breaker_reason (string) }
+--          refused; 0 when allowed or when a breaker or suppression refused),
+--          then for each limiter: cap (-1: none applied), used, retry_ms (-1:
+--          none, or never while cap is 0), refused (1|0); then breaker (0:
+--          none, 1: defer, 2: hold), breaker_until_ms, breaker_reason
+--          (string), suppressed field (string, "" when none), its record }
 --
 -- Every key written gets a TTL. Nothing is written unless every limiter allows.
 
@@ -49,6 +59,38 @@ local HOUR = 3600000
 local DAY = 86400000
 
 local op = ARGV[5]
+
+-- A reply that charged nothing: no limiter looked at.
+local function untouched(breaker, until_ms, why, field, record)
+  local reply = { 0, 0 }
+  for _ = 1, n do
+    reply[#reply + 1] = -1
+    reply[#reply + 1] = 0
+    reply[#reply + 1] = -1
+    reply[#reply + 1] = 0
+  end
+  reply[#reply + 1] = breaker
+  reply[#reply + 1] = until_ms
+  reply[#reply + 1] = why
+  reply[#reply + 1] = field
+  reply[#reply + 1] = record
+  return reply
+end
+
+local m = tonumber(ARGV[6 + 5 * n]) or 0
+if m > 0 then
+  local sup = {}
+  for j = 1, m do sup[j] = ARGV[6 + 5 * n + j] end
+  local found = redis.call('HMGET', KEYS[#KEYS], unpack(sup))
+  for j = 1, m do
+    local rec = found[j]
+    if rec then
+      local until_ms = tonumber(string.match(rec, '^(%d+) '))
+      if until_ms and until_ms > now then return untouched(0, 0, '', sup[j], rec) end
+    end
+  end
+end
+
 local fields = {}
 for i = 1, n do
   fields[i] = ARGV[6 + 5 * (i - 1) + 1]
@@ -65,17 +107,7 @@ for j = 1, 2 do
     local action, until_ms, frac, why = string.match(b, '^(%a+) (%d+) ([%d%.]+) ?(.*)$')
     if action and tonumber(until_ms) > now then
       if action == 'defer' or action == 'hold' then
-        local reply = { 0, 0 }
-        for _ = 1, n do
-          reply[#reply + 1] = -1
-          reply[#reply + 1] = 0
-          reply[#reply + 1] = -1
-          reply[#reply + 1] = 0
-        end
-        reply[#reply + 1] = action == 'defer' and 1 or 2
-        reply[#reply + 1] = tonumber(until_ms)
-        reply[#reply + 1] = why
-        return reply
+        return untouched(action == 'defer' and 1 or 2, tonumber(until_ms), why, '', '')
       elseif action == 'recover' then
         if j == 1 then fraction_all = tonumber(frac) else fraction_op = tonumber(frac) end
       end
@@ -184,5 +216,7 @@ end
 
 reply[#reply + 1] = 0
 reply[#reply + 1] = 0
+reply[#reply + 1] = ''
+reply[#reply + 1] = ''
 reply[#reply + 1] = ''
 return reply

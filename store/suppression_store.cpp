@@ -1,0 +1,150 @@
+#include "store/suppression_store.hpp"
+
+#include "rules/limiter_keys.hpp"
+#include "store/redis_await.hpp"
+
+namespace sg {
+
+namespace {
+
+// Fields copied per HSET while a stream's copy is rebuilt.
+constexpr const char* kSyncBatch = "1000";
+
+}  // namespace
+
+SuppressionStore::SuppressionStore(RedisClient& redis, std::string key_prefix)
+    : redis_(redis), prefix_(std::move(key_prefix)) {}
+
+boost::asio::awaitable<std::string> SuppressionStore::add(const suppression::Entry& e,
+                                                          const std::vector<std::string>& streams) {
+  const std::string field = suppression::entry_field(e.scope, e.key);
+  const std::string record = suppression::record_of(e);
+  // The whole set first: a failure part way leaves a stream's copy short,
+  // which sync() repairs from it.
+  std::vector<std::vector<std::string>> commands;
+  commands.push_back({"HSET", keys::suppress_all(prefix_), field, record});
+  commands.push_back({"ZADD", keys::suppress_expiry(prefix_), std::to_string(e.until_ms), field});
+  for (const auto& s : streams)
+    commands.push_back({"HSET", keys::suppressed(prefix_, s), field, record});
+  for (auto& argv : commands) {
+    auto calling = call(redis_, std::move(argv));
+    Reply r = co_await std::move(calling);
+    if (!r.ok()) co_return "writing suppression " + field + ": " + r.error();
+  }
+  co_return std::string();
+}
+
+boost::asio::awaitable<Stored<int64_t>> SuppressionStore::expire(
+    int64_t now_ms, const std::vector<std::string>& streams, int64_t limit) {
+  Stored<int64_t> out;
+  auto listing = cmd(redis_, "ZRANGEBYSCORE", keys::suppress_expiry(prefix_), "-inf",
+                     std::to_string(now_ms), "LIMIT", "0", std::to_string(limit));
+  Reply ended = co_await std::move(listing);
+  if (!ended.ok() || ended.type != Reply::Type::array) {
+    out.error = "listing ended suppressions: " + (ended.ok() ? "not a list" : ended.error());
+    co_return out;
+  }
+  if (ended.elements.empty()) {
+    out.value = 0;
+    co_return out;
+  }
+  std::vector<std::string> fields;
+  for (const auto& e : ended.elements) fields.push_back(e.str);
+  std::vector<std::string> keys{keys::suppress_all(prefix_)};
+  for (const auto& s : streams) keys.push_back(keys::suppressed(prefix_, s));
+  for (const auto& key : keys) {
+    std::vector<std::string> argv{"HDEL", key};
+    argv.insert(argv.end(), fields.begin(), fields.end());
+    auto deleting = call(redis_, std::move(argv));
+    Reply r = co_await std::move(deleting);
+    if (!r.ok()) {
+      out.error = "removing ended suppressions: " + r.error();
+      co_return out;
+    }
+  }
+  // Out of the index last: a failure above leaves them listed for next time.
+  std::vector<std::string> argv{"ZREM", keys::suppress_expiry(prefix_)};
+  argv.insert(argv.end(), fields.begin(), fields.end());
+  auto removing = call(redis_, std::move(argv));
+  Reply r = co_await std::move(removing);
+  if (!r.ok()) {
+    out.error = "removing ended suppressions: " + r.error();
+    co_return out;
+  }
+  out.value = static_cast<int64_t>(fields.size());
+  co_return out;
+}
+
+boost::asio::awaitable<Stored<int64_t>> SuppressionStore::size() {
+  Stored<int64_t> out;
+  auto counting = cmd(redis_, "HLEN", keys::suppress_all(prefix_));
+  Reply r = co_await std::move(counting);
+  if (r.type != Reply::Type::integer)
+    out.error = "counting suppressions: " + (r.ok() ? "not a number" : r.error());
+  else
+    out.value = r.integer;
+  co_return out;
+}
+
+boost::asio::awaitable<Stored<int64_t>> SuppressionStore::sync(
+    const std::vector<std::string>& streams) {
+  Stored<int64_t> out;
+  auto sizing = size();
+  Stored<int64_t> whole = co_await std::move(sizing);
+  if (!whole.value) {
+    out.error = whole.error;
+    co_return out;
+  }
+  int64_t copied = 0;
+  for (const auto& s : streams) {
+    const std::string copy = keys::suppressed(prefix_, s);
+    auto counting = cmd(redis_, "HLEN", copy);
+    Reply n = co_await std::move(counting);
+    if (n.type != Reply::Type::integer) {
+      out.error = "counting " + copy + ": " + (n.ok() ? "not a number" : n.error());
+      co_return out;
+    }
+    if (n.integer == *whole.value) continue;
+    // Built aside in the stream's own slot, then swapped in at once.
+    const std::string aside = copy + ":building";
+    auto clearing = cmd(redis_, "DEL", aside);
+    Reply cleared = co_await std::move(clearing);
+    if (!cleared.ok()) {
+      out.error = "rebuilding " + copy + ": " + cleared.error();
+      co_return out;
+    }
+    std::string cursor = "0";
+    do {
+      auto scanning =
+          cmd(redis_, "HSCAN", keys::suppress_all(prefix_), cursor, "COUNT", kSyncBatch);
+      Reply page = co_await std::move(scanning);
+      if (!page.ok() || page.type != Reply::Type::array || page.elements.size() != 2) {
+        out.error = "reading suppressions: " + (page.ok() ? "unexpected reply" : page.error());
+        co_return out;
+      }
+      cursor = page.elements[0].str;
+      const auto& pairs = page.elements[1].elements;
+      if (pairs.empty()) continue;
+      std::vector<std::string> argv{"HSET", aside};
+      for (const auto& p : pairs) argv.push_back(p.str);
+      auto writing = call(redis_, std::move(argv));
+      Reply w = co_await std::move(writing);
+      if (!w.ok()) {
+        out.error = "rebuilding " + copy + ": " + w.error();
+        co_return out;
+      }
+      copied += static_cast<int64_t>(pairs.size() / 2);
+    } while (cursor != "0");
+    auto swapping =
+        *whole.value > 0 ? cmd(redis_, "RENAME", aside, copy) : cmd(redis_, "DEL", copy);
+    Reply sw = co_await std::move(swapping);
+    if (!sw.ok()) {
+      out.error = "swapping in " + copy + ": " + sw.error();
+      co_return out;
+    }
+  }
+  out.value = copied;
+  co_return out;
+}
+
+}  // namespace sg
