@@ -28,6 +28,9 @@ class FakeCapStore final : public sg::CapStore {
   std::map<std::string, int64_t> committed;  // "STREAM/INSTANCE" -> charges made final
   std::map<std::string, std::set<std::string>> releasing_set;  // stream -> instances
   std::map<std::string, std::vector<std::string>> records;     // "STREAM/INSTANCE" -> used keys
+  // Suppression entries in force (field "a:ADDR" / "d:DOMAIN" -> record):
+  // a charge whose plan names one is refused before anything moves.
+  std::map<std::string, std::string> suppressed;
   // The next this many charges act (the counters move) but answer an error:
   // a reply lost after the store acted, a deadline that fired too late.
   int lose_replies = 0;
@@ -45,6 +48,16 @@ class FakeCapStore final : public sg::CapStore {
       return ready_value(std::move(out));
     }
     LimiterResult r;
+    for (const auto& f : plan.suppress_fields) {
+      if (auto it = suppressed.find(f); it != suppressed.end()) {
+        r.allowed = false;
+        r.suppressed_field = f;
+        r.suppressed_record = it->second;
+        r.states.resize(plan.limiters.size());
+        out.value = std::move(r);
+        return ready_value(std::move(out));
+      }
+    }
     r.breaker = breaker;
     r.allowed = breaker == Action::dunno;
     r.states.resize(plan.limiters.size());

@@ -281,6 +281,46 @@ TEST_F(DrainerTest, HeldMailWithSomeRecipientsExcludedNowStaysHeldAndIsCounted) 
   EXPECT_EQ(drainer.status().streams.at("trucking").returned_total, 0u);
 }
 
+// Suppressed while it waited (rampd learned the address hard-bounced).
+constexpr const char* kDeadRecord =
+    "1890000000000 1795386000000 user-unknown healthcare 5.1.1 550 5.1.1 User unknown";
+
+TEST_F(DrainerTest, HeldMailToAnAddressSuppressedWhileItWaitedIsReturnedNeverReleased) {
+  configure();
+  store.suppressed["a:gone@fleet.example"] = kDeadRecord;
+  hold("39812A80135", "sg-trucking", {"gone@fleet.example"}, 1795386100);
+  hold("39812A80136", "sg-trucking", {"c@fleet.example"}, 1795386200);
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_TRUE(expired("39812A80135"));
+  EXPECT_TRUE(released("39812A80136")) << "the suppressed message held up the stream";
+  EXPECT_EQ(drainer.status().streams.at("trucking").suppressed_total, 1u);
+  EXPECT_EQ(drainer.status().streams.at("trucking").returned_total, 1u);
+}
+
+TEST_F(DrainerTest, HeldMailWithOneSuppressedRecipientGivesItsChargesBackAndStaysHeld) {
+  configure();
+  store.suppressed["d:gone.example"] = kDeadRecord;
+  hold("39812A80135", "sg-trucking", {"a@fleet.example", "b@gone.example"}, 1795386100);
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_FALSE(expired("39812A80135")) << "a live recipient's mail returned to the sender";
+  EXPECT_EQ(store.reserved.count("trucking/rampd-39812A80135"), 0u)
+      << "the first recipient's charge was kept";
+  EXPECT_EQ(drainer.status().streams.at("trucking").held_refused, 0u);  // counted next round
+  run_once();
+  EXPECT_FALSE(released("39812A80135"));
+  EXPECT_EQ(drainer.status().streams.at("trucking").suppressed_total, 2u);
+}
+
+TEST_F(DrainerTest, InShadowModeASuppressedRecipientIsReleasedAsPolicydAnswers) {
+  configure("", "mode = \"shadow\"\n");
+  store.suppressed["a:gone@fleet.example"] = kDeadRecord;
+  hold("39812A80135", "sg-trucking", {"gone@fleet.example"}, 1795386100);
+  run_once();
+  EXPECT_TRUE(released("39812A80135"));
+}
+
 TEST_F(DrainerTest, InShadowModeAnExcludedRecipientIsReleasedUnchargedAsPolicydAnswers) {
   configure("", "mode = \"shadow\"\n");
   hold("39812A80135", "sg-trucking", {"a@deadisp.example", "b@fleet.example"}, 1795386100);
