@@ -154,7 +154,8 @@ void print_summary(const Config& cfg) {
     std::cout << "  stream " << s.name << ": "
               << (s.ramp ? "ramp from " + s.ramp->stamp : std::string("no ramp"))
               << (s.listmonk ? "; Listmonk kept in step" : "") << "\n";
-  std::cout << "  breakers: " << cfg.breakers.size() << " rules; Postfix log: "
+  std::cout << "  breakers: " << cfg.breakers.size() << " rules; suppress: " << cfg.suppress.size()
+            << " rules; Postfix log: "
             << (cfg.rampd.maillog.empty() ? "none (breakers idle)" : cfg.rampd.maillog)
             << "\n  held mail: " << (cfg.rampd.drain ? "drained" : "reported only") << "\n";
 }
