@@ -292,7 +292,8 @@ std::string Harness::policyd_config() const {
     << "exclude = [\"yahoo_family\", \"dead_isp\", \"direct_hisp\", \"consumer\"]\n"
     << "postfix = { transport = \"hcout1\", syslog_name = \"postfix/healthcare\", "
        "helo_name = \"hcmta01.example.com\", bind_address = \"127.0.0.1\" }\n"
-    << opts_.healthcare << "\n";
+    << opts_.healthcare << "\n"
+    << opts_.rules << "\n";
   return c.str();
 }
 

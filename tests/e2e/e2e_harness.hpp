@@ -71,6 +71,8 @@ struct HarnessOptions {
   std::string opendkim_internal_hosts = "127.0.0.1\n::1\n";
   // TOML lines added to [milter] (listen and opendkim_conf are set).
   std::string milter_settings;
+  // TOML added at the end of the config: [[breaker]] and [[suppress]] rules.
+  std::string rules;
   // TOML lines added to [rampd] (status, maillog and the Postfix directories
   // are set by the harness: rampd follows this Postfix's maillog_file and
   // runs postqueue/postsuper/postcat -c on its config).

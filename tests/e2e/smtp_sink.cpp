@@ -143,8 +143,18 @@ void SmtpSink::serve(int fd) {
         if (!in_txn) {
           ok = reply(fd, "503 5.5.1 Error: need MAIL command");
         } else {
-          txn.rcpts.push_back(path_arg(line));
-          ok = reply(fd, "250 2.1.5 Ok");
+          const std::string rcpt = path_arg(line);
+          std::string refusal;
+          {
+            std::lock_guard lk(mu_);
+            if (rcpt_answer_) refusal = rcpt_answer_(rcpt);
+          }
+          if (refusal.empty()) {
+            txn.rcpts.push_back(rcpt);
+            ok = reply(fd, "250 2.1.5 Ok");
+          } else {
+            ok = reply(fd, refusal);
+          }
         }
       } else if (verb == "DATA") {
         if (!in_txn || txn.rcpts.empty()) {

@@ -1,4 +1,5 @@
-// A loopback SMTP server that accepts every message and remembers it: the
+// A loopback SMTP server that accepts every message (or refuses the
+// recipients a test says, answer_rcpt) and remembers it: the
 // HELO/EHLO name the client gave (so a test can tell which Postfix transport
 // delivered), the envelope sender, the recipients and the data. One thread
 // accepts, one thread per connection (Postfix caches and reuses
@@ -42,6 +43,13 @@ class SmtpSink {
   bool wait_for(const std::function<bool(const SinkMessage&)>& pred,
                 std::chrono::milliseconds limit);
   bool wait_for_rcpt(const std::string& rcpt, std::chrono::milliseconds limit);
+  // How RCPT TO is answered: `answer(rcpt)` returns the whole reply line for
+  // a recipient the sink refuses ("550 5.1.1 ...", "451 4.4.4 ..."), or ""
+  // to accept it (the default for everyone).
+  void answer_rcpt(std::function<std::string(const std::string& rcpt)> answer) {
+    std::lock_guard lk(mu_);
+    rcpt_answer_ = std::move(answer);
+  }
 
  private:
   void accept_loop();
@@ -57,6 +65,7 @@ class SmtpSink {
   std::vector<int> open_fds_;
   std::vector<std::thread> workers_;
   bool stopping_ = false;
+  std::function<std::string(const std::string&)> rcpt_answer_;
 };
 
 }  // namespace sg::e2e
