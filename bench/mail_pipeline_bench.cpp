@@ -106,11 +106,16 @@ HarnessOptions harness_options(Pipeline setup) {
 
 void use_baseline_config(Harness& h, Pipeline setup) {
   if (setup != Pipeline::opendkim && setup != Pipeline::opendkim_policyd) return;
-  // OpenDKIM alone in smtpd_milters; without policyd for the baseline.
-  std::vector<std::string> args = {"-e", "smtpd_milters = unix:opendkim/opendkim.sock"};
+  // OpenDKIM alone as the stream services' milters; without policyd for the
+  // baseline. The stream services take these from the main.cf parameters
+  // streamguardctl renders (-o smtpd_milters=$streamguard_milters, ...), so
+  // those are what change (main.cf's own smtpd_milters does not reach them).
+  std::vector<std::string> args = {"-e", "streamguard_milters = unix:opendkim/opendkim.sock"};
   if (setup == Pipeline::opendkim) {
-    args.push_back("smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination");
-    args.push_back("smtpd_end_of_data_restrictions =");
+    const std::string plain = "permit_mynetworks, reject_unauth_destination";
+    args.push_back("streamguard_recipient_restrictions = " + plain);
+    args.push_back("streamguard_shadow_recipient_restrictions = " + plain);
+    args.push_back("streamguard_end_of_data_restrictions =");
   }
   auto& pf = h.postfix();
   auto r = pf.command("postconf", args);

@@ -195,7 +195,8 @@ struct MilterConfig {
   std::string header = "X-Streamguard-Stream";         // added to every accepted message
   CheckAction unknown_stream = CheckAction::tempfail;  // a port no stream owns
   uint32_t reload_check_s = 5;  // how often the OpenDKIM files are checked for changes
-  MilterEngine engine = MilterEngine::libmilter;
+  // asio by default: the lower CPU per message (docs/benchmarks.md, issue 14).
+  MilterEngine engine = MilterEngine::asio;
 };
 
 // A stream's `listmonk = { ... }`: the Listmonk instance that feeds it, whose

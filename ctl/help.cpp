@@ -13,6 +13,12 @@ SYNOPSIS
                    [--postfix-config DIR]
     streamguardctl enforce | shadow STREAM --config FILE [--postfix-config DIR]
     streamguardctl status --config FILE [--json]
+    streamguardctl suppress show ADDRESS|DOMAIN --config FILE
+    streamguardctl suppress add ADDRESS|DOMAIN --config FILE --reason TEXT
+                   [--days N]
+    streamguardctl suppress remove ADDRESS|DOMAIN --config FILE
+    streamguardctl suppress list --config FILE [--kind address|domain]
+                   [--rule NAME] [--stream NAME]
     streamguardctl --help | --version
 
 DESCRIPTION
@@ -109,6 +115,22 @@ DESCRIPTION
     --json prints the same as a JSON array (each daemon's /status whole).
     Exit 1 when a daemon does not answer.
 
+    suppress works on the addresses and domains no stream may mail
+    ([[suppress]] in docs/configuration.md), in the config's Redis:
+      show      Why ADDRESS (and its domain) or DOMAIN is refused and until
+                when: the rule, when and from which stream it was learned,
+                the receiver's reply. Exit 1 when neither is suppressed.
+      add       Suppress ADDRESS or DOMAIN by hand for N days (default 365
+                for an address, 30 for a domain); --reason is shown in the
+                REJECT every stream answers and by show.
+      remove    Take ADDRESS or DOMAIN out early, from every stream.
+      list      Every entry in force, one a line, tab-separated: kind,
+                address or domain, until, rule ("manual" by hand), stream
+                that learned it, enhanced status, reply. The count goes to
+                standard error. --kind, --rule and --stream filter.
+    An address and a domain are told apart by the "@". Keys are lower case.
+    Not yet: import and export of CSV files.
+
 OPTIONS
     --config FILE   The streamguard configuration (required). Its lists are
                     read too. See docs/configuration.md, [postfix] and a
@@ -150,7 +172,8 @@ EXIT STATUS
     cannot be written, or --apply or --rollback is refused or fails (the
     files are then as they were), or enforce or shadow stops at a step (it
     names the step and what is left as it was), or status finds a daemon
-    that does not answer; 2 on a usage error.
+    that does not answer, or Redis cannot be reached or show finds nothing
+    suppressed; 2 on a usage error.
 
 EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less
@@ -160,6 +183,10 @@ EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml --apply
     streamguardctl enforce trucking --config /etc/streamguard/streamguard.toml
     streamguardctl status --config /etc/streamguard/streamguard.toml
+    streamguardctl suppress show dr.who@clinic.example \
+        --config /etc/streamguard/streamguard.toml
+    streamguardctl suppress add old-practice.example --reason "practice closed" \
+        --config /etc/streamguard/streamguard.toml
 )";
 
 }  // namespace sg

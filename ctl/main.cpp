@@ -9,6 +9,7 @@
 #include "ctl/postfix_conf_command.hpp"
 #include "ctl/status_command.hpp"
 #include "ctl/stream_mode.hpp"
+#include "ctl/suppress_command.hpp"
 
 namespace {
 
@@ -19,6 +20,7 @@ int usage(const std::string& msg) {
             << "       streamguardctl postfix-conf --config FILE --diff | --apply | --rollback\n"
             << "       streamguardctl enforce | shadow STREAM --config FILE\n"
             << "       streamguardctl status --config FILE [--json]\n"
+            << "       streamguardctl suppress show|add|remove|list ... --config FILE\n"
             << "       streamguardctl --help\n";
   return 2;
 }
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   if (args[0] == "enforce") return sg::run_stream_mode(sg::StreamMode::enforce, rest);
   if (args[0] == "shadow") return sg::run_stream_mode(sg::StreamMode::shadow, rest);
   if (args[0] == "status") return sg::run_status(rest);
+  if (args[0] == "suppress") return sg::run_suppress(rest);
   if (args[0] != "postfix-conf") return usage("unknown command '" + args[0] + "'");
   sg::PostfixConfOptions o;
   if (auto bad = sg::parse_postfix_conf_args(rest, o); !bad.empty()) return usage(bad);

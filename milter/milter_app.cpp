@@ -67,9 +67,10 @@ DESCRIPTION
     (550 5.7.0). The most severe finding answers. An accepted message gets
     the header [milter] header (X-Streamguard-Stream: <stream>).
 
-    [milter] engine picks how Postfix is served: "libmilter" (the default,
-    a thread per connection) or "asio" (streamguard's own milter-protocol
-    server on one thread); both answer, log and count alike.
+    [milter] engine picks how Postfix is served: "asio" (the default:
+    streamguard's own milter-protocol server on one thread, about half the
+    CPU per message) or "libmilter" (Sendmail's libmilter, a thread per
+    connection); both answer, log and count alike.
 
 OPTIONS
     --config FILE         The TOML configuration (required); see

@@ -15,8 +15,8 @@ constexpr const char* kSyncBatch = "1000";
 SuppressionStore::SuppressionStore(RedisClient& redis, std::string key_prefix)
     : redis_(redis), prefix_(std::move(key_prefix)) {}
 
-boost::asio::awaitable<std::string> SuppressionStore::add(const suppression::Entry& e,
-                                                          const std::vector<std::string>& streams) {
+boost::asio::awaitable<std::string> SuppressionStore::add(suppression::Entry e,
+                                                          std::vector<std::string> streams) {
   const std::string field = suppression::entry_field(e.scope, e.key);
   const std::string record = suppression::record_of(e);
   // The whole set first: a failure part way leaves a stream's copy short,
@@ -34,8 +34,9 @@ boost::asio::awaitable<std::string> SuppressionStore::add(const suppression::Ent
   co_return std::string();
 }
 
-boost::asio::awaitable<Stored<int64_t>> SuppressionStore::expire(
-    int64_t now_ms, const std::vector<std::string>& streams, int64_t limit) {
+boost::asio::awaitable<Stored<int64_t>> SuppressionStore::expire(int64_t now_ms,
+                                                                 std::vector<std::string> streams,
+                                                                 int64_t limit) {
   Stored<int64_t> out;
   auto listing = cmd(redis_, "ZRANGEBYSCORE", keys::suppress_expiry(prefix_), "-inf",
                      std::to_string(now_ms), "LIMIT", "0", std::to_string(limit));
@@ -86,8 +87,7 @@ boost::asio::awaitable<Stored<int64_t>> SuppressionStore::size() {
   co_return out;
 }
 
-boost::asio::awaitable<Stored<int64_t>> SuppressionStore::sync(
-    const std::vector<std::string>& streams) {
+boost::asio::awaitable<Stored<int64_t>> SuppressionStore::sync(std::vector<std::string> streams) {
   Stored<int64_t> out;
   auto sizing = size();
   Stored<int64_t> whole = co_await std::move(sizing);
@@ -144,6 +144,63 @@ boost::asio::awaitable<Stored<int64_t>> SuppressionStore::sync(
     }
   }
   out.value = copied;
+  co_return out;
+}
+
+boost::asio::awaitable<Stored<std::vector<std::string>>> SuppressionStore::get(
+    std::vector<std::string> fields) {
+  Stored<std::vector<std::string>> out;
+  std::vector<std::string> argv{"HMGET", keys::suppress_all(prefix_)};
+  argv.insert(argv.end(), fields.begin(), fields.end());
+  auto reading = call(redis_, std::move(argv));
+  Reply r = co_await std::move(reading);
+  if (!r.ok() || r.type != Reply::Type::array || r.elements.size() != fields.size()) {
+    out.error = "reading suppressions: " + (r.ok() ? std::string("unexpected reply") : r.error());
+    co_return out;
+  }
+  out.value.emplace();
+  for (const auto& e : r.elements) out.value->push_back(e.str);
+  co_return out;
+}
+
+boost::asio::awaitable<Stored<bool>> SuppressionStore::remove(std::string field,
+                                                              std::vector<std::string> streams) {
+  Stored<bool> out;
+  auto deleting = cmd(redis_, "HDEL", keys::suppress_all(prefix_), field);
+  Reply whole = co_await std::move(deleting);
+  if (whole.type != Reply::Type::integer) {
+    out.error = "removing " + field + ": " + (whole.ok() ? "unexpected reply" : whole.error());
+    co_return out;
+  }
+  std::vector<std::vector<std::string>> rest{{"ZREM", keys::suppress_expiry(prefix_), field}};
+  for (const auto& s : streams) rest.push_back({"HDEL", keys::suppressed(prefix_, s), field});
+  for (auto& argv : rest) {
+    auto calling = call(redis_, std::move(argv));
+    Reply r = co_await std::move(calling);
+    if (!r.ok()) {
+      out.error = "removing " + field + ": " + r.error();
+      co_return out;
+    }
+  }
+  out.value = whole.integer > 0;
+  co_return out;
+}
+
+boost::asio::awaitable<Stored<SuppressionStore::Page>> SuppressionStore::page(std::string cursor,
+                                                                              int count) {
+  Stored<Page> out;
+  auto scanning =
+      cmd(redis_, "HSCAN", keys::suppress_all(prefix_), cursor, "COUNT", std::to_string(count));
+  Reply r = co_await std::move(scanning);
+  if (!r.ok() || r.type != Reply::Type::array || r.elements.size() != 2) {
+    out.error = "reading suppressions: " + (r.ok() ? std::string("unexpected reply") : r.error());
+    co_return out;
+  }
+  out.value.emplace();
+  out.value->cursor = r.elements[0].str;
+  const auto& pairs = r.elements[1].elements;
+  for (std::size_t i = 0; i + 1 < pairs.size(); i += 2)
+    out.value->entries.emplace_back(pairs[i].str, pairs[i + 1].str);
   co_return out;
 }
 

@@ -12,7 +12,7 @@
 //             set (a stream added since, a write lost with a connection)
 //             gets a fresh copy, built aside and swapped in with RENAME so
 //             policyd never sees it half made.
-//   list()    one page of the whole set, for status pages and streamguardctl.
+//   get(), remove(), page()  for streamguardctl suppress.
 #pragma once
 
 #include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
@@ -28,21 +28,33 @@
 
 namespace sg {
 
+// Every argument is taken by value: a coroutine keeps it in its frame, so a
+// caller may pass temporaries.
 class SuppressionStore {
  public:
   SuppressionStore(RedisClient& redis, std::string key_prefix);
 
   // "" when written everywhere, else what failed.
-  boost::asio::awaitable<std::string> add(const suppression::Entry& e,
-                                          const std::vector<std::string>& streams);
+  boost::asio::awaitable<std::string> add(suppression::Entry e, std::vector<std::string> streams);
   // Entries removed (at most `limit` a call).
-  boost::asio::awaitable<Stored<int64_t>> expire(int64_t now_ms,
-                                                 const std::vector<std::string>& streams,
+  boost::asio::awaitable<Stored<int64_t>> expire(int64_t now_ms, std::vector<std::string> streams,
                                                  int64_t limit);
   // Entries copied into streams whose copy differed (0 when all agreed).
-  boost::asio::awaitable<Stored<int64_t>> sync(const std::vector<std::string>& streams);
+  boost::asio::awaitable<Stored<int64_t>> sync(std::vector<std::string> streams);
   // Entries in the whole set.
   boost::asio::awaitable<Stored<int64_t>> size();
+  // The records of these fields in the whole set ("" for a field it lacks).
+  boost::asio::awaitable<Stored<std::vector<std::string>>> get(std::vector<std::string> fields);
+  // The field out of the whole set, its index and every stream's copy;
+  // whether the whole set had it.
+  boost::asio::awaitable<Stored<bool>> remove(std::string field, std::vector<std::string> streams);
+  // One page of the whole set from `cursor` ("0" first): the next cursor
+  // ("0" when done) and (field, record) pairs.
+  struct Page {
+    std::string cursor;
+    std::vector<std::pair<std::string, std::string>> entries;
+  };
+  boost::asio::awaitable<Stored<Page>> page(std::string cursor, int count);
 
  private:
   RedisClient& redis_;

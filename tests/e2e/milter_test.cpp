@@ -164,6 +164,7 @@ TEST(MilterLibmilterE2E, SighupReloadsAndTheMilterKeepsServing) {
   if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
   HarnessOptions o;
   o.milter = true;
+  o.milter_settings = "engine = \"libmilter\"\n";
   Harness h(o);
   const std::string to = "dr.smith@riverside-clinic.example";
   for (int i = 0; i < 3; ++i) {

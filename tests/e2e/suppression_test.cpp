@@ -135,3 +135,62 @@ ttl_s = 2592000
 
 }  // namespace
 }  // namespace sg::e2e
+
+namespace sg::e2e {
+namespace {
+
+CommandResult ctl(const Harness& h, std::vector<std::string> args) {
+  std::vector<std::string> argv{SG_CTL_BIN, "suppress"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--config", h.config_path()});
+  return run_command(argv, std::chrono::seconds(30));
+}
+
+// The operator's side: an entry added by hand is refused by every stream
+// with its reason, shown, listed, and taken out again.
+TEST(SuppressionE2E, StreamguardctlAddsShowsListsAndRemovesAnEntry) {
+  Harness h;
+  const std::string rcpt = "frontdesk@old-practice.example";
+  auto added = ctl(h, {"add", "Old-Practice.example", "--reason", "practice closed in June",
+                       "--days", "10"});
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  EXPECT_NE(added.output.find("domain old-practice.example: suppressed until "),
+            std::string::npos)
+      << added.output;
+
+  for (const char* stream : {"trucking", "healthcare"}) {
+    auto s = h.submit(stream, {rcpt});
+    EXPECT_NE(s.reply_to(rcpt).find("domain old-practice.example is suppressed: added by hand on "),
+              std::string::npos)
+        << s.reply_to(rcpt);
+    EXPECT_NE(s.reply_to(rcpt).find(": practice closed in June; no stream mails it until "),
+              std::string::npos)
+        << s.reply_to(rcpt);
+  }
+
+  auto shown = ctl(h, {"show", rcpt});
+  EXPECT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find("address frontdesk@old-practice.example: not suppressed"),
+            std::string::npos)
+      << shown.output;
+  EXPECT_NE(shown.output.find("added by hand"), std::string::npos) << shown.output;
+
+  auto listed = ctl(h, {"list", "--kind", "domain"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("domain\told-practice.example\t"), std::string::npos)
+      << listed.output;
+  EXPECT_EQ(ctl(h, {"list", "--kind", "address"}).output.find("old-practice"), std::string::npos);
+
+  auto removed = ctl(h, {"remove", "old-practice.example"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.output;
+  EXPECT_TRUE(h.submit("healthcare", {rcpt}).accepted(rcpt));
+  EXPECT_EQ(ctl(h, {"show", rcpt}).exit_code, 1);
+
+  auto bad = ctl(h, {"add", "not an address", "--reason", "x"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("is neither an address (name@domain) nor a domain"), std::string::npos)
+      << bad.output;
+}
+
+}  // namespace
+}  // namespace sg::e2e

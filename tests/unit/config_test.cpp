@@ -1007,11 +1007,14 @@ ramp = { stamp = "/s", hourly = [[2, 50]] }
   EXPECT_EQ(r.errors[3].to_string(), kFile + ":5:34: the first 'hourly' step must be day 0");
 }
 
-TEST(ConfigMilter, EngineIsLibmilterByDefaultOrAsio) {
+TEST(ConfigMilter, EngineIsAsioByDefaultOrLibmilter) {
   const std::string stream = "[[stream]]\nname = \"a\"\nports = [25]\n";
   auto plain = parse("[milter]\n" + stream);
   ASSERT_TRUE(plain.config) << all_errors(plain);
-  EXPECT_EQ(plain.config->milter.engine, MilterEngine::libmilter);
+  EXPECT_EQ(plain.config->milter.engine, MilterEngine::asio);
+  auto libmilter = parse("[milter]\nengine = \"libmilter\"\n" + stream);
+  ASSERT_TRUE(libmilter.config) << all_errors(libmilter);
+  EXPECT_EQ(libmilter.config->milter.engine, MilterEngine::libmilter);
   auto asio = parse("[milter]\nengine = \"asio\"\n" + stream);
   ASSERT_TRUE(asio.config) << all_errors(asio);
   EXPECT_EQ(asio.config->milter.engine, MilterEngine::asio);
