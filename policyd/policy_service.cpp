@@ -12,6 +12,7 @@
 #include "common/civil_time.hpp"
 #include "common/json.hpp"
 #include "common/text.hpp"
+#include "rules/suppression.hpp"
 #include "store/redis_durability.hpp"
 
 namespace sg {
@@ -233,7 +234,17 @@ boost::asio::awaitable<Verdict> PolicyService::charge(Context& ctx) {
     spdlog::warn("redis: charge for stream {} failed: {}", ctx.stream->name, r.error);
     co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error);
   }
-  if (r.value->breaker == Action::dunno) record_limits(ctx, *r.value);
+  if (!r.value->suppressed_field.empty()) {
+    // Refused before any limiter was looked at: no cap or usage to record.
+    const auto e = suppression::parse_entry(r.value->suppressed_field, r.value->suppressed_record);
+    stats_.suppressed
+        .labels({ctx.stream->name,
+                 r.value->suppressed_field.starts_with("a:") ? "address" : "domain",
+                 e ? e->rule : std::string("unreadable")})
+        .inc();
+  } else if (r.value->breaker == Action::dunno) {
+    record_limits(ctx, *r.value);
+  }
   co_return decide_caps(*ctx.stream, ctx.plan, *r.value, now);
 }
 

@@ -43,7 +43,12 @@ struct PolicydMetrics {
         reservations(r.counter("streamguard_reservations_total",
                                "Transactions whose RCPT charges were reserved and then committed "
                                "at END-OF-MESSAGE or returned to the budget, by stream.",
-                               {"stream", "result"})) {}
+                               {"stream", "result"})),
+        suppressed(r.counter("streamguard_suppressed_total",
+                             "Recipients whose address or domain is suppressed (refused; in "
+                             "shadow mode counted only), by stream, kind (address, domain) and "
+                             "the rule that learned it (\"manual\": added by hand).",
+                             {"stream", "kind", "rule"})) {}
 
   metrics::Family<metrics::Counter>& requests;
   metrics::Family<metrics::Counter>& shadow;
@@ -58,6 +63,7 @@ struct PolicydMetrics {
   metrics::Family<metrics::Gauge>& usage;
   metrics::Family<metrics::Counter>& reloads;
   metrics::Family<metrics::Counter>& reservations;
+  metrics::Family<metrics::Counter>& suppressed;
 };
 
 }  // namespace sg

@@ -110,6 +110,14 @@ TEST_F(SuppressionTest, AHardBounceOnOneStreamIsRefusedByEveryStreamAndChargesNo
                 "reason=\"suppressed:address\"} 1"),
             std::string::npos)
       << policyd->metrics_text();
+  EXPECT_NE(policyd->metrics_text().find("streamguard_suppressed_total{stream=\"healthcare\","
+                                         "kind=\"address\",rule=\"user-unknown\"} 1"),
+            std::string::npos)
+      << policyd->metrics_text();
+  EXPECT_EQ(policyd->metrics_text().find("streamguard_cap{stream=\"healthcare\",operator=\"all\","
+                                         "window=\"daily\"} -1"),
+            std::string::npos)
+      << "a suppressed recipient's placeholder states were recorded as the caps";
   EXPECT_NE(rampd->app().metrics_text().find(
                 "streamguard_rampd_suppress_learned_total{rule=\"user-unknown\"} 5"),
             std::string::npos)
