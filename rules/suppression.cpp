@@ -104,11 +104,23 @@ std::optional<Entry> parse_entry(std::string_view field, std::string_view record
   return e;
 }
 
+namespace {
+
+// One line of printable ASCII whatever Redis held: it becomes a policy
+// protocol line and an SMTP reply.
+std::string printable(std::string s) {
+  for (char& c : s)
+    if (c < 0x20 || c > 0x7e) c = '?';
+  return s;
+}
+
+}  // namespace
+
 std::string refusal_text(std::string_view field, std::string_view record) {
   const auto e = parse_entry(field, record);
   if (!e)
-    return "5.1.1 recipient is suppressed (" + std::string(field) +
-           "; its record in Redis is unreadable: see streamguardctl suppress show)";
+    return printable("5.1.1 recipient is suppressed (" + std::string(field) +
+                     "; its record in Redis is unreadable: see streamguardctl suppress show)");
   const std::string day = utc_text(e->learned_ms).substr(0, 10);
   // A short entry (added by hand for an hour) ends on the day it began: say when.
   const std::string until = e->until_ms - e->learned_ms < 2 * 86'400'000
@@ -125,7 +137,7 @@ std::string refusal_text(std::string_view field, std::string_view record) {
   const std::string what = e->scope == SuppressScope::address
                                ? "5.1.1 <" + e->key + "> is suppressed: "
                                : "5.1.2 domain " + e->key + " is suppressed: ";
-  return what + why + "; no stream mails it until " + until;
+  return printable(what + why + "; no stream mails it until " + until);
 }
 
 bool is_reputation_reply(std::string_view dsn, std::string_view text) {

@@ -114,6 +114,7 @@ std::optional<Entry> parse_entry(std::string_view field, std::string_view record
 // word: "5.1.1 <a@b> is suppressed: it hard-bounced (550 5.1.1 …) on
 // 2026-06-17 via healthcare (rule user-unknown); no stream mails it until
 // 2027-06-17". A record that does not parse still refuses, saying so.
+// Always one line of printable ASCII.
 std::string refusal_text(std::string_view field, std::string_view record);
 
 }  // namespace sg::suppression
