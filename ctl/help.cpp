@@ -129,6 +129,8 @@ DESCRIPTION
                 that learned it, enhanced status, reply. The count goes to
                 standard error. --kind, --rule and --stream filter.
     An address and a domain are told apart by the "@". Keys are lower case.
+    --redis URL (redis://HOST:PORT/DB or unix:///PATH) on any of them
+    replaces the config's [redis] url, as the daemons' --redis does.
     Not yet: import and export of CSV files.
 
 OPTIONS

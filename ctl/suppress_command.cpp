@@ -20,18 +20,19 @@
 namespace sg {
 
 const char* const kSuppressUsage =
-    "usage: streamguardctl suppress show ADDRESS|DOMAIN --config FILE\n"
+    "usage: streamguardctl suppress show ADDRESS|DOMAIN --config FILE [--redis URL]\n"
     "       streamguardctl suppress add ADDRESS|DOMAIN --config FILE --reason TEXT [--days N]\n"
     "       streamguardctl suppress remove ADDRESS|DOMAIN --config FILE\n"
     "       streamguardctl suppress list --config FILE [--kind address|domain] [--rule NAME]\n"
-    "                                    [--stream NAME]\n";
+    "                                    [--stream NAME]\n"
+    "       (--redis URL, on every subcommand, instead of the config's [redis] url)\n";
 
 namespace {
 
 namespace net = boost::asio;
 
 struct Args {
-  std::string verb, target, config, reason, kind, rule, stream;
+  std::string verb, target, config, reason, kind, rule, stream, redis;
   int days = 0;
 };
 
@@ -177,6 +178,8 @@ std::optional<Args> parse(const std::vector<std::string>& args, std::string& why
     const bool has = i + 1 < args.size();
     if (s == "--config" && has)
       a.config = args[++i];
+    else if (s == "--redis" && has)
+      a.redis = args[++i];
     else if (s == "--reason" && has)
       a.reason = args[++i];
     else if (s == "--kind" && has)
@@ -229,6 +232,13 @@ int run_suppress(const std::vector<std::string>& args) {
     return 1;
   }
   const Config& cfg = *loaded.config;
+  RedisUrl url{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password};
+  if (!a->redis.empty()) {
+    std::string err;
+    auto u = parse_redis_url(a->redis, err);
+    if (!u) return usage("--redis: " + err);
+    url = *u;
+  }
   net::io_context io(1);
   int status = 1;
   bool started = false;
@@ -242,22 +252,20 @@ int run_suppress(const std::vector<std::string>& args) {
     status = co_await std::move(doing);
     io.stop();
   };
-  RedisClient redis(
-      io,
-      RedisClientOptions{RedisUrl{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password},
-                         std::chrono::milliseconds(5000)},
-      RedisClientHooks{[&] {
-                         if (started) return;
-                         started = true;
-                         net::co_spawn(io, run(), [](std::exception_ptr) {});
-                       },
-                       [&](std::string_view down) {
-                         if (started) return;
-                         std::cerr << "streamguardctl: suppress: Redis at "
-                                   << cfg.redis.endpoint.to_string() << ": " << down << "\n";
-                         io.stop();
-                       },
-                       {}});
+  RedisClient redis(io, RedisClientOptions{url, std::chrono::milliseconds(5000)},
+                    RedisClientHooks{[&] {
+                                       if (started) return;
+                                       started = true;
+                                       net::co_spawn(io, run(), [](std::exception_ptr) {});
+                                     },
+                                     [&](std::string_view down) {
+                                       if (started) return;
+                                       std::cerr << "streamguardctl: suppress: Redis at "
+                                                 << url.endpoint.to_string() << ": " << down
+                                                 << "\n";
+                                       io.stop();
+                                     },
+                                     {}});
   SuppressionStore store(redis, cfg.redis.key_prefix);
   store_ptr = &store;
   redis.start();
