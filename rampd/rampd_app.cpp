@@ -22,7 +22,7 @@ namespace sg::rampd {
 namespace {
 
 constexpr const char* kHelp = R"(NAME
-    streamguard-rampd - ages warmup caps, trips breakers, drains held mail
+    streamguard-rampd - warmup caps, breakers, suppression, held mail
 
 SYNOPSIS
     streamguard-rampd --config FILE [--redis URL] [--status ADDR]...
@@ -59,6 +59,13 @@ DESCRIPTION
     hash as breaker:op:NAME; policyd then defers or holds that operator's
     recipients until the cool-down ends, and lets a growing share of the cap
     through during recovery. freeze_ramp breakers stop the ramp instead.
+
+    Suppression. The same results go to the [[suppress]] rules: an address
+    that hard-bounced, or a domain dead for a day, is written to Redis
+    (logged once: "suppressed address A until ... (rule R, ...)") and every
+    stream's policyd refuses it until its ttl ends; reputation replies never
+    teach one. Each round removes ended entries and repairs a stream's copy.
+    streamguardctl suppress show|add|remove|list for the operator.
 
     Held mail. Every [rampd] drain_interval_s, the hold queue is read with
     postqueue -j. Each held message's stream comes from its queue file's
@@ -113,7 +120,9 @@ FILES
     Redis keys (prefix "sg", {stream} hash tag): sg:{STREAM}:caps (caps,
     breakers, ramp:* fields), sg:{STREAM}:ramp (the ramp state) and
     sg:{STREAM}:sent_days (send history), kept without a TTL;
-    sg:{STREAM}:releasing (held messages being released, until settled).
+    sg:{STREAM}:releasing (held messages being released, until settled);
+    sg:suppress and sg:suppress:expiry (the suppressed addresses and
+    domains), sg:{STREAM}:suppress (each stream's copy).
     /etc/localtime: the zone classic syslog stamps in the maillog are read
     in (not the config's timezone).
 
