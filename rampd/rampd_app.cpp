@@ -61,9 +61,9 @@ DESCRIPTION
     through during recovery. freeze_ramp breakers stop the ramp instead.
 
     Suppression. The same results go to the [[suppress]] rules: an address
-    that hard-bounced, or a domain dead for a day, is written to Redis
-    (logged once: "suppressed address A until ... (rule R, ...)") and every
-    stream's policyd refuses it until its ttl ends; reputation replies never
+    that hard-bounced, or a domain dead for a day, is written to Redis and
+    logged once ("suppressed address A until T ..."); every stream's
+    policyd refuses it until its ttl ends; reputation replies never
     teach one. Each round removes ended entries and repairs a stream's copy.
     streamguardctl suppress show|add|remove|list for the operator.
 
