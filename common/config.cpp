@@ -150,32 +150,29 @@ void read_streams(Reader& r, const toml::node& n, Config& cfg) {
   check_postfix(r, *arr, cfg);
 }
 
-void read_breakers(Reader& r, const toml::node& n, Config& cfg) {
-  const toml::array* arr = tables(r, n, "breaker");
+// [[breaker]] or [[suppress]]: each table read by `read_one`, names unique.
+template <class Rule, class ReadOne>
+void read_rules(Reader& r, const toml::node& n, Config& cfg, const char* key, const char* what,
+                std::vector<Rule>& out, ReadOne read_one) {
+  const toml::array* arr = tables(r, n, key);
   if (!arr) return;
   const auto operators = operator_names(cfg);
   std::set<std::string> names;
   for (const auto& e : *arr) {
     const auto& t = *e.as_table();
-    cfg.breakers.push_back(read_breaker(r, t, operators));
-    const auto& name = cfg.breakers.back().name;
+    out.push_back(read_one(r, t, operators));
+    const auto& name = out.back().name;
     if (!name.empty() && !names.insert(name).second)
-      r.error(*t.get("name"), "breaker name '" + name + "' is used twice");
+      r.error(*t.get("name"), std::string(what) + " name '" + name + "' is used twice");
   }
 }
 
+void read_breakers(Reader& r, const toml::node& n, Config& cfg) {
+  read_rules(r, n, cfg, "breaker", "breaker", cfg.breakers, read_breaker);
+}
+
 void read_suppress_rules(Reader& r, const toml::node& n, Config& cfg) {
-  const toml::array* arr = tables(r, n, "suppress");
-  if (!arr) return;
-  const auto operators = operator_names(cfg);
-  std::set<std::string> names;
-  for (const auto& e : *arr) {
-    const auto& t = *e.as_table();
-    cfg.suppress.push_back(read_suppress(r, t, operators));
-    const auto& name = cfg.suppress.back().name;
-    if (!name.empty() && !names.insert(name).second)
-      r.error(*t.get("name"), "suppress rule name '" + name + "' is used twice");
-  }
+  read_rules(r, n, cfg, "suppress", "suppress rule", cfg.suppress, read_suppress);
 }
 
 struct Section {

@@ -52,11 +52,14 @@ std::string entry_field(SuppressScope scope, std::string_view key) {
 }
 
 std::vector<std::string> fields_for(std::string_view recipient) {
-  const std::string address = text::lower(recipient);
-  const auto domain = recipient_domain(address);
+  const auto domain = recipient_domain(recipient);
   if (!domain) return {};
-  return {entry_field(SuppressScope::address, address),
-          entry_field(SuppressScope::domain, *domain)};
+  return fields_for(recipient, *domain);
+}
+
+std::vector<std::string> fields_for(std::string_view recipient, std::string_view domain) {
+  return {entry_field(SuppressScope::address, text::lower(recipient)),
+          entry_field(SuppressScope::domain, domain)};
 }
 
 std::string record_of(const Entry& e) {

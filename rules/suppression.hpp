@@ -102,6 +102,8 @@ std::string entry_field(SuppressScope scope, std::string_view key);
 // The fields that would refuse `recipient`: its address, then its domain
 // (lower case); none when it has no domain.
 std::vector<std::string> fields_for(std::string_view recipient);
+// The same, for a recipient whose domain (recipient_domain()) is known.
+std::vector<std::string> fields_for(std::string_view recipient, std::string_view domain);
 
 // An entry as kept in Redis (keys::suppress_all and each stream's copy): the
 // value "UNTIL_MS LEARNED_MS RULE STREAM DSN TEXT" (RULE "manual" and STREAM

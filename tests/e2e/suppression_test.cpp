@@ -151,11 +151,10 @@ CommandResult ctl(const Harness& h, std::vector<std::string> args) {
 TEST(SuppressionE2E, StreamguardctlAddsShowsListsAndRemovesAnEntry) {
   Harness h;
   const std::string rcpt = "frontdesk@old-practice.example";
-  auto added = ctl(h, {"add", "Old-Practice.example", "--reason", "practice closed in June",
-                       "--days", "10"});
+  auto added = ctl(
+      h, {"add", "Old-Practice.example", "--reason", "practice closed in June", "--days", "10"});
   ASSERT_EQ(added.exit_code, 0) << added.output;
-  EXPECT_NE(added.output.find("domain old-practice.example: suppressed until "),
-            std::string::npos)
+  EXPECT_NE(added.output.find("domain old-practice.example: suppressed until "), std::string::npos)
       << added.output;
 
   for (const char* stream : {"trucking", "healthcare"}) {
