@@ -65,4 +65,47 @@ std::string utc_text(int64_t ms) {
   return buf;
 }
 
+std::optional<int64_t> parse_utc_text(std::string_view t) {
+  // Fixed-width digits at [at, at + n), or -1.
+  auto num = [&t](std::size_t at, std::size_t n) -> int64_t {
+    if (at + n > t.size()) return -1;
+    int64_t v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return -1;
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  const int64_t y = num(0, 4), m = num(5, 2), d = num(8, 2);
+  if (y < 1970 || m < 1 || m > 12 || d < 1 || t.size() < 10 || t[4] != '-' || t[7] != '-')
+    return std::nullopt;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > kDays[m - 1] + (m == 2 && leap)) return std::nullopt;
+  int64_t hh = 0, mm = 0, ss = 0;
+  std::size_t at = 10;
+  if (at < t.size()) {
+    if (t[at] != 'T' && t[at] != ' ') return std::nullopt;
+    hh = num(at + 1, 2);
+    mm = at + 3 < t.size() && t[at + 3] == ':' ? num(at + 4, 2) : -1;
+    if (hh < 0 || hh > 23 || mm < 0 || mm > 59) return std::nullopt;
+    at += 6;
+    if (at < t.size() && t[at] == ':') {
+      ss = num(at + 1, 2);
+      if (ss < 0 || ss > 59) return std::nullopt;
+      at += 3;
+    }
+    if (at < t.size() && t[at] == 'Z') ++at;
+    if (at != t.size()) return std::nullopt;
+  }
+  // Days since 1970-01-01 of a proleptic Gregorian date (March-based years).
+  const int64_t yy = m <= 2 ? y - 1 : y;
+  const int64_t era = yy / 400;
+  const int64_t yoe = yy - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = era * 146097 + doe - 719468;
+  return ((days * 86400) + hh * 3600 + mm * 60 + ss) * 1000;
+}
+
 }  // namespace sg

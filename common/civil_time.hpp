@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace sg {
 
@@ -19,5 +21,9 @@ CivilDay civil_day(int64_t now_ms);
 
 // Milliseconds since the epoch -> "2026-11-22T21:46:16Z" (UTC; no zone database).
 std::string utc_text(int64_t ms);
+// The other way, for dates a person or a spreadsheet wrote: "2027-06-17",
+// "2027-06-17 08:30", "2027-06-17T08:30:00Z" (UTC; a date alone is its
+// midnight). nullopt for anything else, or a date that does not exist.
+std::optional<int64_t> parse_utc_text(std::string_view text);
 
 }  // namespace sg

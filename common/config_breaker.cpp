@@ -146,6 +146,10 @@ SuppressRule read_suppress(Reader& r, const toml::table& t,
                "span_s", "ttl_s"});
   SuppressRule s;
   s.name = read_rule_name(r, t, "suppress");
+  // Entries name the rule that made them; these two are streamguardctl's.
+  if (s.name == "manual" || s.name == "import")
+    r.error(*t.get("name"), "suppress rule name '" + s.name +
+                                "' is reserved (entries added by hand or imported carry it)");
   read_match(r, t, operators, s);
   if (auto n = t.get("scope")) {
     if (auto v = r.choice(*n, "scope", kSuppressScopeNames)) s.scope = *v;

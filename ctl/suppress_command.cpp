@@ -12,7 +12,7 @@
 #include "common/civil_time.hpp"
 #include "common/clock.hpp"
 #include "common/config.hpp"
-#include "common/text.hpp"
+#include "ctl/suppress_csv.hpp"
 #include "rules/classifier.hpp"
 #include "rules/suppression.hpp"
 #include "store/suppression_store.hpp"
@@ -23,8 +23,12 @@ const char* const kSuppressUsage =
     "usage: streamguardctl suppress show ADDRESS|DOMAIN --config FILE [--redis URL]\n"
     "       streamguardctl suppress add ADDRESS|DOMAIN --config FILE --reason TEXT [--days N]\n"
     "       streamguardctl suppress remove ADDRESS|DOMAIN --config FILE\n"
-    "       streamguardctl suppress list --config FILE [--kind address|domain] [--rule NAME]\n"
-    "                                    [--stream NAME]\n"
+    "       streamguardctl suppress list --config FILE [FILTER...]\n"
+    "       streamguardctl suppress import FILE.csv|- --config FILE [--reason TEXT] [--days N]\n"
+    "                                      [--dry-run]\n"
+    "       streamguardctl suppress export --config FILE [--out FILE.csv] [--domains] [FILTER...]\n"
+    "       FILTER: --kind address|domain, --rule NAME, --stream NAME, --newer-than DAYS,\n"
+    "               --older-than DAYS (by when the entry was learned or added)\n"
     "       (--redis URL, on every subcommand, instead of the config's [redis] url)\n";
 
 namespace {
@@ -32,24 +36,23 @@ namespace {
 namespace net = boost::asio;
 
 struct Args {
-  std::string verb, target, config, reason, kind, rule, stream, redis;
+  std::string verb, target, config, reason, redis, out;
   int days = 0;
+  bool dry_run = false, domains = false;
+  suppress_cli::Filter filter;
 };
+
+bool takes_target(const std::string& verb) {
+  return verb != "list" && verb != "export";
+}
 
 int usage(const std::string& why) {
   std::cerr << "streamguardctl: suppress: " << why << "\n" << kSuppressUsage;
   return 2;
 }
 
-// "a:addr" for an address, "d:domain" for a domain; "" when it is neither.
 std::string field_of(const std::string& target) {
-  const std::string t = text::lower(target);
-  if (t.find('@') != std::string::npos)
-    return recipient_domain(t) ? suppression::entry_field(SuppressScope::address, t) : "";
-  if (t.empty() || t.size() > 253 ||
-      t.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos)
-    return "";
-  return suppression::entry_field(SuppressScope::domain, t);
+  return suppression::field_for_target(target);
 }
 
 std::vector<std::string> stream_names(const Config& cfg) {
@@ -61,8 +64,9 @@ std::vector<std::string> stream_names(const Config& cfg) {
 void print_entry(const suppression::Entry& e) {
   std::cout << to_string(e.scope) << " " << e.key << ": suppressed until " << utc_text(e.until_ms)
             << "\n";
-  if (e.rule == "manual")
-    std::cout << "  added by hand " << utc_text(e.learned_ms) << ": " << e.text << "\n";
+  if (e.rule == "manual" || e.rule == "import")
+    std::cout << (e.rule == "manual" ? "  added by hand " : "  imported ") << utc_text(e.learned_ms)
+              << ": " << e.text << "\n";
   else
     std::cout << "  rule " << e.rule << ", learned " << utc_text(e.learned_ms)
               << (e.stream.empty() ? "" : " from stream " + e.stream) << "\n"
@@ -107,10 +111,7 @@ net::awaitable<int> add(SuppressionStore& store, const Args& a, const Config& cf
   e.scope = field.starts_with("a:") ? SuppressScope::address : SuppressScope::domain;
   e.key = field.substr(2);
   e.rule = "manual";
-  // It goes into an SMTP reply: printable ASCII only.
-  e.text = a.reason;
-  for (char& c : e.text)
-    if (c < 0x20 || c > 0x7e) c = '?';
+  e.text = suppression::entry_text(a.reason);  // it goes into an SMTP reply
   e.learned_ms = SystemClock{}.now_ms();
   const int days = a.days > 0 ? a.days : (e.scope == SuppressScope::address ? 365 : 30);
   e.until_ms = e.learned_ms + int64_t{days} * 86'400'000;
@@ -152,10 +153,7 @@ net::awaitable<int> list(SuppressionStore& store, const Args& a) {
     cursor = p.value->cursor;
     for (const auto& [field, rec] : p.value->entries) {
       const auto e = suppression::parse_entry(field, rec);
-      if (!e || e->until_ms <= now) continue;
-      if (!a.kind.empty() && a.kind != to_string(e->scope)) continue;
-      if (!a.rule.empty() && a.rule != e->rule) continue;
-      if (!a.stream.empty() && a.stream != e->stream) continue;
+      if (!e || e->until_ms <= now || !a.filter.matches(*e)) continue;
       std::cout << to_string(e->scope) << "\t" << e->key << "\t" << utc_text(e->until_ms) << "\t"
                 << e->rule << "\t" << (e->stream.empty() ? "-" : e->stream) << "\t"
                 << (e->dsn.empty() ? "-" : e->dsn) << "\t" << e->text << "\n";
@@ -169,7 +167,7 @@ net::awaitable<int> list(SuppressionStore& store, const Args& a) {
 std::optional<Args> parse(const std::vector<std::string>& args, std::string& why) {
   Args a;
   if (args.empty()) {
-    why = "which: show, add, remove or list?";
+    why = "which: show, add, remove, list, import or export?";
     return std::nullopt;
   }
   a.verb = args[0];
@@ -183,40 +181,62 @@ std::optional<Args> parse(const std::vector<std::string>& args, std::string& why
     else if (s == "--reason" && has)
       a.reason = args[++i];
     else if (s == "--kind" && has)
-      a.kind = args[++i];
+      a.filter.kind = args[++i];
     else if (s == "--rule" && has)
-      a.rule = args[++i];
+      a.filter.rule = args[++i];
     else if (s == "--stream" && has)
-      a.stream = args[++i];
-    else if (s == "--days" && has) {
+      a.filter.stream = args[++i];
+    else if (s == "--out" && has)
+      a.out = args[++i];
+    else if (s == "--dry-run")
+      a.dry_run = true;
+    else if (s == "--domains")
+      a.domains = true;
+    else if ((s == "--days" || s == "--newer-than" || s == "--older-than") && has) {
+      int n = -1;
       try {
-        a.days = std::stoi(args[++i]);
+        n = std::stoi(args[++i]);
       } catch (...) {
-        a.days = -1;
       }
-      if (a.days < 1 || a.days > 3 * 366) {
-        why = "--days takes 1 to 1098";
+      if (n < 1 || n > 3 * 366) {
+        why = s + " takes 1 to 1098 (days)";
         return std::nullopt;
       }
-    } else if (!s.starts_with("--") && a.target.empty() && a.verb != "list") {
+      const int64_t ago = SystemClock{}.now_ms() - int64_t{n} * 86'400'000;
+      if (s == "--days")
+        a.days = n;
+      else if (s == "--newer-than")
+        a.filter.learned_after_ms = ago;
+      else
+        a.filter.learned_before_ms = ago;
+    } else if ((!s.starts_with("-") || s == "-") && a.target.empty() && takes_target(a.verb)) {
       a.target = s;
     } else {
       why = "unexpected '" + s + "'";
       return std::nullopt;
     }
   }
-  if (a.verb != "show" && a.verb != "add" && a.verb != "remove" && a.verb != "list")
+  if (a.verb != "show" && a.verb != "add" && a.verb != "remove" && a.verb != "list" &&
+      a.verb != "import" && a.verb != "export")
     why = "unknown subcommand '" + a.verb + "'";
   else if (a.config.empty())
     why = a.verb + " needs --config FILE";
-  else if (a.verb != "list" && a.target.empty())
+  else if (a.verb == "import" && a.target.empty())
+    why = "import needs a FILE.csv (or - for standard input)";
+  else if (takes_target(a.verb) && a.target.empty())
     why = a.verb + " needs an ADDRESS or a DOMAIN";
-  else if (a.verb != "list" && field_of(a.target).empty())
+  else if (takes_target(a.verb) && a.verb != "import" && field_of(a.target).empty())
     why = "'" + a.target + "' is neither an address (name@domain) nor a domain";
   else if (a.verb == "add" && a.reason.empty())
     why = "add needs --reason TEXT (shown to whoever is refused, and by show)";
-  else if (!a.kind.empty() && a.kind != "address" && a.kind != "domain")
+  else if (!a.filter.kind.empty() && a.filter.kind != "address" && a.filter.kind != "domain")
     why = "--kind is address or domain";
+  else if (a.domains && a.verb != "export")
+    why = "--domains goes with export";
+  else if (!a.out.empty() && a.verb != "export")
+    why = "--out goes with export";
+  else if (a.dry_run && a.verb != "import")
+    why = "--dry-run goes with import";
   return why.empty() ? std::optional<Args>(a) : std::nullopt;
 }
 
@@ -245,10 +265,16 @@ int run_suppress(const std::vector<std::string>& args) {
   SuppressionStore* store_ptr = nullptr;
   // The closure outlives the coroutine: io.run() returns before it goes.
   auto run = [&]() -> net::awaitable<void> {
-    auto doing = a->verb == "show"     ? show(*store_ptr, *a)
-                 : a->verb == "add"    ? add(*store_ptr, *a, cfg)
-                 : a->verb == "remove" ? remove(*store_ptr, *a, cfg)
-                                       : list(*store_ptr, *a);
+    auto doing =
+        a->verb == "show"     ? show(*store_ptr, *a)
+        : a->verb == "add"    ? add(*store_ptr, *a, cfg)
+        : a->verb == "remove" ? remove(*store_ptr, *a, cfg)
+        : a->verb == "import"
+            ? suppress_cli::import_csv(
+                  *store_ptr, suppress_cli::ImportArgs{a->target, a->reason, a->days, a->dry_run},
+                  stream_names(cfg))
+        : a->verb == "export" ? suppress_cli::export_csv(*store_ptr, a->filter, a->out, a->domains)
+                              : list(*store_ptr, *a);
     status = co_await std::move(doing);
     io.stop();
   };
@@ -270,8 +296,9 @@ int run_suppress(const std::vector<std::string>& args) {
   store_ptr = &store;
   redis.start();
   net::steady_timer give_up(io, std::chrono::seconds(60));
+  // Only for the connection: once connected, each command has its own deadline.
   give_up.async_wait([&](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec || started) return;
     std::cerr << "streamguardctl: suppress: no answer from Redis within 60 s\n";
     io.stop();
   });

@@ -63,9 +63,12 @@ boost::asio::awaitable<std::string> SuppressionKeeper::publish(const Config& cfg
   if (!copied.value) co_return copied.error;
   if (*copied.value > 0)
     spdlog::info("suppression: {} entries copied to streams whose copy differed", *copied.value);
-  auto sizing = store_.size();
-  Stored<int64_t> n = co_await std::move(sizing);
-  if (n.value) size_ = *n.value;
+  auto sizing = store_.sizes();
+  auto n = co_await std::move(sizing);
+  if (n.value) {
+    addresses_ = n.value->addresses;
+    domains_ = n.value->domains;
+  }
   co_return std::string();
 }
 
@@ -92,15 +95,19 @@ void SuppressionKeeper::metrics(metrics::Registry& r) const {
   r.gauge("streamguard_rampd_suppress_pending", "Entries learned and not yet written to Redis.")
       .labels({})
       .set(double(pending_.size()));
-  r.gauge("streamguard_suppressed_entries",
-          "Suppressed addresses and domains in Redis (-1 before rampd's first look).")
-      .labels({})
-      .set(double(size_));
+  auto& entries = r.gauge("streamguard_suppressed_entries",
+                          "Suppressed addresses and domains in Redis, by kind (-1 before "
+                          "rampd's first look).",
+                          {"kind"});
+  entries.labels({"address"}).set(double(addresses_));
+  entries.labels({"domain"}).set(double(domains_));
 }
 
 nlohmann::json SuppressionKeeper::status() const {
   nlohmann::json j;
-  j["entries"] = size_;
+  j["entries"] = size();
+  j["addresses"] = addresses_;
+  j["domains"] = domains_;
   j["pending"] = pending_.size();
   j["recent"] = nlohmann::json::array();
   for (auto it = recent_.rbegin(); it != recent_.rend(); ++it)

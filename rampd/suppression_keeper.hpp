@@ -54,7 +54,7 @@ class SuppressionKeeper {
   uint64_t dropped() const { return dropped_; }
   uint64_t expired_total() const { return expired_total_; }
   // Entries in Redis as of the last round (-1 before the first answer).
-  int64_t size() const { return size_; }
+  int64_t size() const { return addresses_ < 0 ? -1 : addresses_ + domains_; }
 
  private:
   SuppressionStore store_;
@@ -64,7 +64,8 @@ class SuppressionKeeper {
   std::deque<suppression::Entry> recent_;
   uint64_t dropped_ = 0;
   uint64_t expired_total_ = 0;
-  int64_t size_ = -1;
+  int64_t addresses_ = -1;
+  int64_t domains_ = -1;
 };
 
 }  // namespace sg::rampd

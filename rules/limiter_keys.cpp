@@ -59,6 +59,10 @@ std::string suppress_expiry(std::string_view prefix) {
   return std::string(prefix).append(":suppress:expiry");
 }
 
+std::string suppress_domains(std::string_view prefix) {
+  return std::string(prefix).append(":suppress:domains");
+}
+
 std::string suppressed(std::string_view prefix, std::string_view stream) {
   return stream_base(prefix, stream).append("suppress");
 }

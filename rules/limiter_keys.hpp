@@ -42,9 +42,13 @@ std::string sent_days(std::string_view prefix, std::string_view stream);
 // slot, `suppressed(stream)`, so the limiter script reads it in the same
 // atomic call that charges the caps (Redis Cluster allows one slot per
 // script). `suppress_expiry` orders the entries by when they end (sorted
-// set: field scored by until_ms) so rampd removes ended ones everywhere.
+// set: field scored by until_ms) so rampd removes ended ones everywhere;
+// `suppress_domains` does the same for the domain entries alone (a few
+// hundred dead domains beside a million addresses: counted and exported
+// without reading the whole set).
 std::string suppress_all(std::string_view prefix);
 std::string suppress_expiry(std::string_view prefix);
+std::string suppress_domains(std::string_view prefix);
 std::string suppressed(std::string_view prefix, std::string_view stream);
 
 // Field names in the caps hash: "hourly", "daily", "op:<name>:hourly", "op:<name>:daily".

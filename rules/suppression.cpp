@@ -15,10 +15,8 @@ constexpr std::string_view kReputationMarks[] = {
     "tss0",     "s3150",     "4.7.500",    "unsolicited", "reputation",
     "spamhaus", "blocklist", "block list", "blacklist",   "listed at"};
 
-// The reply as an entry keeps it, fit for an SMTP reply line: Postfix joins
-// a multi-line reply with spaces, so "550-5.1.1 " opens every line after
-// the first; those markers go. Bytes outside printable ASCII become '?', and
-// the text is cut at kMaxEntryText with "...".
+}  // namespace
+
 std::string entry_text(std::string_view s) {
   auto marker_at = [&s](std::size_t i) {  // "550-5.1.1 " or "550 5.1.1 " at i
     if (i + 4 > s.size()) return std::size_t{0};
@@ -45,7 +43,16 @@ std::string entry_text(std::string_view s) {
   return out;
 }
 
-}  // namespace
+std::string field_for_target(std::string_view target) {
+  const std::string t = text::lower(text::trim(target));
+  if (t.find('@') != std::string::npos)
+    return recipient_domain(t) ? entry_field(SuppressScope::address, t) : "";
+  if (t.empty() || t.size() > 253 ||
+      t.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos ||
+      t.find('.') == std::string::npos || t.front() == '.' || t.back() == '.')
+    return "";
+  return entry_field(SuppressScope::domain, t);
+}
 
 std::string entry_field(SuppressScope scope, std::string_view key) {
   return (scope == SuppressScope::address ? "a:" : "d:") + std::string(key);
@@ -132,6 +139,8 @@ std::string refusal_text(std::string_view field, std::string_view record) {
   std::string why;
   if (e->rule == "manual") {
     why = "added by hand on " + day + (e->text.empty() ? "" : ": " + e->text);
+  } else if (e->rule == "import") {
+    why = "imported on " + day + (e->text.empty() ? "" : ": " + e->text);
   } else {
     why = std::string(e->scope == SuppressScope::address ? "it hard-bounced" : "its mail failed") +
           " (" + e->text + ") on " + day + (e->stream.empty() ? "" : " via " + e->stream) +

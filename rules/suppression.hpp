@@ -54,6 +54,12 @@ struct Entry {
 
 bool is_reputation_reply(std::string_view dsn, std::string_view text);
 
+// A reply (or a reason a person gave) as an entry keeps it, fit for an SMTP
+// reply line: Postfix joins a multi-line reply with spaces, so "550-5.1.1 "
+// opens every line after the first; those markers go. Bytes outside
+// printable ASCII become '?', and the text is cut at kMaxEntryText with "...".
+std::string entry_text(std::string_view s);
+
 class Learner {
  public:
   struct Limits {
@@ -99,6 +105,10 @@ class Learner {
 // "a:frontdesk@clinic.example" / "d:clinic.example": the entry's field name in
 // Redis and in learned_.
 std::string entry_field(SuppressScope scope, std::string_view key);
+// The field of what a person typed or a file lists: "a:name@domain" for an
+// address, "d:domain" for a domain name (letters, digits, dots and hyphens,
+// with a dot), lower case; "" when it is neither.
+std::string field_for_target(std::string_view target);
 // The fields that would refuse `recipient`: its address, then its domain
 // (lower case); none when it has no domain.
 std::vector<std::string> fields_for(std::string_view recipient);

@@ -1,5 +1,8 @@
 #include "store/suppression_store.hpp"
 
+#include <algorithm>
+#include <set>
+
 #include "rules/limiter_keys.hpp"
 #include "store/redis_await.hpp"
 
@@ -24,6 +27,9 @@ boost::asio::awaitable<std::string> SuppressionStore::add(suppression::Entry e,
   std::vector<std::vector<std::string>> commands;
   commands.push_back({"HSET", keys::suppress_all(prefix_), field, record});
   commands.push_back({"ZADD", keys::suppress_expiry(prefix_), std::to_string(e.until_ms), field});
+  if (e.scope == SuppressScope::domain)
+    commands.push_back(
+        {"ZADD", keys::suppress_domains(prefix_), std::to_string(e.until_ms), field});
   for (const auto& s : streams)
     commands.push_back({"HSET", keys::suppressed(prefix_, s), field, record});
   for (auto& argv : commands) {
@@ -63,14 +69,16 @@ boost::asio::awaitable<Stored<int64_t>> SuppressionStore::expire(int64_t now_ms,
       co_return out;
     }
   }
-  // Out of the index last: a failure above leaves them listed for next time.
-  std::vector<std::string> argv{"ZREM", keys::suppress_expiry(prefix_)};
-  argv.insert(argv.end(), fields.begin(), fields.end());
-  auto removing = call(redis_, std::move(argv));
-  Reply r = co_await std::move(removing);
-  if (!r.ok()) {
-    out.error = "removing ended suppressions: " + r.error();
-    co_return out;
+  // Out of the indexes last: a failure above leaves them listed for next time.
+  for (const auto& index : {keys::suppress_domains(prefix_), keys::suppress_expiry(prefix_)}) {
+    std::vector<std::string> argv{"ZREM", index};
+    argv.insert(argv.end(), fields.begin(), fields.end());
+    auto removing = call(redis_, std::move(argv));
+    Reply r = co_await std::move(removing);
+    if (!r.ok()) {
+      out.error = "removing ended suppressions: " + r.error();
+      co_return out;
+    }
   }
   out.value = static_cast<int64_t>(fields.size());
   co_return out;
@@ -84,6 +92,25 @@ boost::asio::awaitable<Stored<int64_t>> SuppressionStore::size() {
     out.error = "counting suppressions: " + (r.ok() ? "not a number" : r.error());
   else
     out.value = r.integer;
+  co_return out;
+}
+
+boost::asio::awaitable<Stored<SuppressionStore::Sizes>> SuppressionStore::sizes() {
+  Stored<Sizes> out;
+  auto all = size();
+  Stored<int64_t> whole = co_await std::move(all);
+  if (!whole.value) {
+    out.error = whole.error;
+    co_return out;
+  }
+  auto counting = cmd(redis_, "ZCARD", keys::suppress_domains(prefix_));
+  Reply d = co_await std::move(counting);
+  if (d.type != Reply::Type::integer) {
+    out.error = "counting suppressed domains: " + (d.ok() ? "not a number" : d.error());
+    co_return out;
+  }
+  // Both read between writes: never below zero.
+  out.value = Sizes{std::max<int64_t>(0, *whole.value - d.integer), d.integer};
   co_return out;
 }
 
@@ -172,7 +199,8 @@ boost::asio::awaitable<Stored<bool>> SuppressionStore::remove(std::string field,
     out.error = "removing " + field + ": " + (whole.ok() ? "unexpected reply" : whole.error());
     co_return out;
   }
-  std::vector<std::vector<std::string>> rest{{"ZREM", keys::suppress_expiry(prefix_), field}};
+  std::vector<std::vector<std::string>> rest{{"ZREM", keys::suppress_expiry(prefix_), field},
+                                             {"ZREM", keys::suppress_domains(prefix_), field}};
   for (const auto& s : streams) rest.push_back({"HDEL", keys::suppressed(prefix_, s), field});
   for (auto& argv : rest) {
     auto calling = call(redis_, std::move(argv));
@@ -201,6 +229,82 @@ boost::asio::awaitable<Stored<SuppressionStore::Page>> SuppressionStore::page(st
   const auto& pairs = r.elements[1].elements;
   for (std::size_t i = 0; i + 1 < pairs.size(); i += 2)
     out.value->entries.emplace_back(pairs[i].str, pairs[i + 1].str);
+  co_return out;
+}
+
+boost::asio::awaitable<Stored<SuppressionStore::Added>> SuppressionStore::add_new(
+    std::vector<suppression::Entry> batch, std::vector<std::string> streams, int64_t now_ms) {
+  Stored<Added> out;
+  Added counts;
+  std::vector<std::string> fields;
+  for (const auto& e : batch) fields.push_back(suppression::entry_field(e.scope, e.key));
+  auto reading = get(fields);
+  auto found = co_await std::move(reading);
+  if (!found.value) {
+    out.error = found.error;
+    co_return out;
+  }
+  std::vector<std::string> all{"HSET", keys::suppress_all(prefix_)};
+  std::vector<std::string> expiry{"ZADD", keys::suppress_expiry(prefix_)};
+  std::vector<std::string> domains{"ZADD", keys::suppress_domains(prefix_)};
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const std::string& old = (*found.value)[i];
+    const auto live = old.empty() ? std::nullopt : suppression::parse_entry(fields[i], old);
+    if ((live && live->until_ms > now_ms) || !seen.insert(fields[i]).second) {
+      ++counts.kept;
+      continue;
+    }
+    ++counts.added;
+    all.push_back(fields[i]);
+    all.push_back(suppression::record_of(batch[i]));
+    const std::string until = std::to_string(batch[i].until_ms);
+    expiry.insert(expiry.end(), {until, fields[i]});
+    if (batch[i].scope == SuppressScope::domain) domains.insert(domains.end(), {until, fields[i]});
+  }
+  if (counts.added > 0) {
+    // The whole set first, as add() does: sync() repairs a copy left short.
+    std::vector<std::vector<std::string>> commands{all, expiry};
+    if (domains.size() > 2) commands.push_back(domains);
+    for (const auto& s : streams) {
+      commands.push_back(all);
+      commands.back()[1] = keys::suppressed(prefix_, s);
+    }
+    for (auto& argv : commands) {
+      auto calling = call(redis_, std::move(argv));
+      Reply r = co_await std::move(calling);
+      if (!r.ok()) {
+        out.error = "writing suppressions: " + r.error();
+        co_return out;
+      }
+    }
+  }
+  out.value = counts;
+  co_return out;
+}
+
+boost::asio::awaitable<Stored<std::vector<suppression::Entry>>> SuppressionStore::domains(
+    int64_t now_ms) {
+  Stored<std::vector<suppression::Entry>> out;
+  auto listing = cmd(redis_, "ZRANGEBYSCORE", keys::suppress_domains(prefix_),
+                     "(" + std::to_string(now_ms), "+inf");
+  Reply r = co_await std::move(listing);
+  if (!r.ok() || r.type != Reply::Type::array) {
+    out.error = "listing suppressed domains: " + (r.ok() ? "not a list" : r.error());
+    co_return out;
+  }
+  out.value.emplace();
+  if (r.elements.empty()) co_return out;
+  std::vector<std::string> fields;
+  for (const auto& e : r.elements) fields.push_back(e.str);
+  auto reading = get(fields);
+  auto records = co_await std::move(reading);
+  if (!records.value) {
+    out.error = records.error;
+    co_return out;
+  }
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    if (auto e = suppression::parse_entry(fields[i], (*records.value)[i])) out.value->push_back(*e);
   co_return out;
 }
 

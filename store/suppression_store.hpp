@@ -3,16 +3,20 @@
 // it learns and removes what has ended; policyd never writes: its limiter
 // script reads the stream's copy in the same call that charges the caps.
 //
-//   add()     an entry into the whole set, its expiry index and every
-//             stream's copy (single-key commands: each key may live on its
-//             own Redis Cluster slot).
+//   add()     an entry into the whole set, its expiry index (and the
+//             domains' index) and every stream's copy (single-key commands:
+//             each key may live on its own Redis Cluster slot).
+//   add_new() a batch of entries the same way, a few commands for the whole
+//             batch, keeping entries already there: an import run twice
+//             adds nothing the second time.
 //   expire()  entries whose time is up, out of all of them (the limiter
 //             already ignores them; this keeps Redis from growing).
 //   sync()    a stream whose copy does not hold as many entries as the whole
 //             set (a stream added since, a write lost with a connection)
 //             gets a fresh copy, built aside and swapped in with RENAME so
 //             policyd never sees it half made.
-//   get(), remove(), page()  for streamguardctl suppress.
+//   sizes()   addresses and domains, for rampd's gauges.
+//   get(), remove(), page(), domains()  for streamguardctl suppress.
 #pragma once
 
 #include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
@@ -36,6 +40,13 @@ class SuppressionStore {
 
   // "" when written everywhere, else what failed.
   boost::asio::awaitable<std::string> add(suppression::Entry e, std::vector<std::string> streams);
+  struct Added {
+    int64_t added = 0;
+    int64_t kept = 0;  // already suppressed (or twice in the batch): left as they were
+  };
+  // An entry already in the whole set and not ended by now_ms is kept.
+  boost::asio::awaitable<Stored<Added>> add_new(std::vector<suppression::Entry> batch,
+                                                std::vector<std::string> streams, int64_t now_ms);
   // Entries removed (at most `limit` a call).
   boost::asio::awaitable<Stored<int64_t>> expire(int64_t now_ms, std::vector<std::string> streams,
                                                  int64_t limit);
@@ -43,6 +54,13 @@ class SuppressionStore {
   boost::asio::awaitable<Stored<int64_t>> sync(std::vector<std::string> streams);
   // Entries in the whole set.
   boost::asio::awaitable<Stored<int64_t>> size();
+  struct Sizes {
+    int64_t addresses = 0;
+    int64_t domains = 0;
+  };
+  boost::asio::awaitable<Stored<Sizes>> sizes();
+  // The domain entries not ended by now_ms, in the order they end.
+  boost::asio::awaitable<Stored<std::vector<suppression::Entry>>> domains(int64_t now_ms);
   // The records of these fields in the whole set ("" for a field it lacks).
   boost::asio::awaitable<Stored<std::vector<std::string>>> get(std::vector<std::string> fields);
   // The field out of the whole set, its index and every stream's copy;
