@@ -61,9 +61,9 @@ std::optional<ListmonkConfig> read_listmonk(Reader& r, const toml::node& n,
                                             const std::string& config_path) {
   auto t = r.table(n, "listmonk");
   if (!t) return std::nullopt;
-  r.only_keys(
-      *t, "a stream's listmonk",
-      {"dsn", "fraction", "window", "reload_url", "api_user", "api_token_file", "timeout_ms"});
+  r.only_keys(*t, "a stream's listmonk",
+              {"dsn", "fraction", "window", "reload_url", "api_user", "api_token_file",
+               "timeout_ms", "blocklist"});
   ListmonkConfig out;
   if (auto v = t->get("dsn")) {
     if (auto s = r.str(*v, "dsn")) {
@@ -102,6 +102,12 @@ std::optional<ListmonkConfig> read_listmonk(Reader& r, const toml::node& n,
       else
         out.reload_url = *s;
     }
+  }
+  if (auto v = t->get("blocklist")) {
+    if (auto b = v->as_boolean())
+      out.blocklist = b->get();
+    else
+      r.error(*v, "'blocklist' must be true or false");
   }
   if (auto v = t->get("api_user"))
     if (auto s = r.str(*v, "api_user")) out.api_user = *s;

@@ -127,7 +127,8 @@ net::awaitable<int> import_csv(SuppressionStore& store, ImportArgs a,
             << rows << " rows" << (a.dry_run ? " (dry run, nothing written)" : "") << ": "
             << total.added << " added, " << total.kept
             << " already suppressed (kept as they were), " << skipped << " skipped, " << rejected
-            << " rejected, in " << progress.seconds() << " s\n";
+            << " rejected, in " << std::fixed << std::setprecision(1) << progress.seconds()
+            << " s\n";
   for (const auto& [why, n] : skip_reasons) std::cout << "  skipped " << n << ": " << why << "\n";
   if (!reader.error().empty()) {
     std::cerr << name << ": " << reader.error() << "; the rows before it were imported\n";

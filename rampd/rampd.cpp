@@ -173,7 +173,7 @@ boost::asio::awaitable<void> Rampd::log_round(int64_t now_ms) {
     std::vector<breaker::Event> events;
     for (const auto& v : feed_->feed(lines, now_ms, &events))
       spdlog::warn("breaker tripped: {}", v.reason);
-    suppression_.learn(events);
+    blocklister_.add(suppression_.learn(events), *cfg_);
   }
   auto publishing = breaker_publisher_.publish(*cfg_, *feed_, now_ms);
   breaker_problem_ = co_await std::move(publishing);
@@ -181,6 +181,8 @@ boost::asio::awaitable<void> Rampd::log_round(int64_t now_ms) {
   auto suppressing = suppression_.publish(*cfg_, now_ms);
   suppression_problem_ = co_await std::move(suppressing);
   if (!suppression_problem_.empty()) spdlog::error("suppression: {}", suppression_problem_);
+  auto blocklisting = blocklister_.run(cfg_, pool_, io_);
+  co_await std::move(blocklisting);
 }
 
 boost::asio::awaitable<void> Rampd::drain_round(int64_t now_ms) {
@@ -315,6 +317,7 @@ std::string Rampd::metrics_text() {
   held_metrics();
   listmonk_metrics();
   suppression_.metrics(registry_);
+  blocklister_.metrics(registry_);
   return registry_.render();
 }
 
@@ -353,6 +356,9 @@ std::string Rampd::status_json() const {
     }
     if (!st.error.empty()) l["error"] = st.error;
   }
+  for (const auto& s : cfg_->streams)
+    if (auto b = blocklister_.status(s.name); !b.is_null())
+      j["streams"][s.name]["listmonk"]["blocklist"] = b;
   for (const auto& [name, st] : drainer_.status().streams) {
     auto& h = j["streams"][name]["held"];
     h["messages"] = st.held;

@@ -24,6 +24,7 @@
 #include "common/metrics.hpp"
 #include "rampd/breaker_feed.hpp"
 #include "rampd/drainer.hpp"
+#include "rampd/listmonk_blocklist.hpp"
 #include "rampd/log_follower.hpp"
 #include "rampd/ramp_publisher.hpp"
 #include "rampd/suppression_keeper.hpp"
@@ -95,6 +96,7 @@ class Rampd {
   Drainer drainer_;
   std::unique_ptr<BreakerFeed> feed_;
   SuppressionKeeper suppression_;
+  listmonk::Blocklister blocklister_;
   std::unique_ptr<LogFollower> follower_;
   std::map<std::string, RampReport> ramps_;
   std::map<std::string, std::string> last_logged_;  // stream -> last ramp line logged

@@ -29,13 +29,16 @@ void SuppressionKeeper::set_config(const Config& cfg) {
   learner_ = suppression::Learner(rules_);
 }
 
-void SuppressionKeeper::learn(const std::vector<breaker::Event>& events) {
+std::vector<suppression::Entry> SuppressionKeeper::learn(
+    const std::vector<breaker::Event>& events) {
+  std::vector<suppression::Entry> out;
   for (const auto& e : events) {
     for (auto& entry : learner_.record(e)) {
       spdlog::warn("suppressed {} {} until {} (rule {}, {} result(s) via {}): {} {}",
                    to_string(entry.scope), entry.key, utc_text(entry.until_ms), entry.rule,
                    entry.count, entry.stream, entry.dsn, entry.text);
       recent_.push_back(entry);
+      out.push_back(entry);
       if (recent_.size() > kRecent) recent_.pop_front();
       if (pending_.size() >= kMaxPending) {
         ++dropped_;
@@ -44,6 +47,7 @@ void SuppressionKeeper::learn(const std::vector<breaker::Event>& events) {
       pending_.push_back(std::move(entry));
     }
   }
+  return out;
 }
 
 boost::asio::awaitable<std::string> SuppressionKeeper::publish(const Config& cfg, int64_t now_ms) {

@@ -37,8 +37,9 @@ class SuppressionKeeper {
 
   // A reloaded config: new rules start their counts over.
   void set_config(const Config& cfg);
-  // The results of the streams' transports (BreakerFeed's events).
-  void learn(const std::vector<breaker::Event>& events);
+  // The results of the streams' transports (BreakerFeed's events); the
+  // entries they taught (also queued for Redis).
+  std::vector<suppression::Entry> learn(const std::vector<breaker::Event>& events);
   // Writes what was learned, removes ended entries, repairs stream copies.
   // "" or the first problem.
   boost::asio::awaitable<std::string> publish(const Config& cfg, int64_t now_ms);

@@ -1,8 +1,9 @@
 // The PostgreSQL role rampd logs in as, made exactly as docs/install.md
 // (step 2) tells the operator, on a real PostgreSQL: the SQL is read from
 // the guide, so the guide and the test cannot drift apart. With it rampd
-// syncs Listmonk's sliding window, and it can read nothing else of
-// Listmonk's (the subscribers stay out of reach).
+// syncs Listmonk's sliding window and blocklists a suppressed subscriber,
+// and it can read nothing else of Listmonk's (the subscribers' names and
+// attributes stay out of reach).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "rampd/listmonk_blocklist.hpp"
 #include "rampd/listmonk_sync.hpp"
+#include "tests/integration/listmonk_schema.hpp"
 #include "tests/integration/postgres_server.hpp"
 
 namespace sg::testing {
@@ -50,7 +53,7 @@ std::string replaced(std::string s, const std::string& from, const std::string& 
 
 TEST(ListmonkRole, TheGuidesRoleSyncsTheWindowAndReadsNothingElse) {
   const auto sql = guide_sql();
-  ASSERT_EQ(sql.size(), 3u) << "docs/install.md's role SQL changed: check this test still runs it";
+  ASSERT_EQ(sql.size(), 5u) << "docs/install.md's role SQL changed: check this test still runs it";
   PostgresServer pg;
   // Listmonk's database, owned by Listmonk's own role (here the superuser).
   pg.exec("postgres", "CREATE DATABASE listmonk");
@@ -59,9 +62,11 @@ TEST(ListmonkRole, TheGuidesRoleSyncsTheWindowAndReadsNothingElse) {
           " updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW());"
           "INSERT INTO settings (key, value) VALUES ('app.message_sliding_window', 'false'),"
           " ('app.message_sliding_window_duration', '\"1h\"'),"
-          " ('app.message_sliding_window_rate', '10000'), ('app.message_rate', '10');"
-          "CREATE TABLE subscribers (email TEXT);"
-          "INSERT INTO subscribers VALUES ('someone@clinic.example');");
+          " ('app.message_sliding_window_rate', '10000'), ('app.message_rate', '10');");
+  pg.exec("listmonk", std::string(kListmonkSubscribersSql) +
+                          "INSERT INTO subscribers (email, name) VALUES "
+                          "('someone@clinic.example', 'Some One'), ('dead@clinic.example', 'D');"
+                          "INSERT INTO subscriber_lists (subscriber_id, list_id) VALUES (2, 1);");
   const std::string password = "role-pw-from-the-guide";
   for (const auto& s : sql) {
     const bool in_listmonk = s.comment.find("listmonk database") != std::string::npos;
@@ -79,10 +84,17 @@ TEST(ListmonkRole, TheGuidesRoleSyncsTheWindowAndReadsNothingElse) {
                      "'app.message_sliding_window_rate'"),
             "120");
 
-  // Nothing else: the role cannot read the subscribers.
+  auto b = listmonk::blocklist(c, {"dead@clinic.example"}, {});
+  ASSERT_TRUE(b.ok) << b.error;
+  EXPECT_EQ(b.changed, 1);
+  EXPECT_EQ(pg.query("listmonk", "SELECT status FROM subscribers WHERE id = 2"), "blocklisted");
+  EXPECT_EQ(pg.query("listmonk", "SELECT status FROM subscriber_lists WHERE subscriber_id = 2"),
+            "unsubscribed");
+
+  // Nothing else: the role cannot read the subscribers' names or attributes.
   PGconn* conn = PQconnectdb(c.dsn.c_str());
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-  PGresult* res = PQexec(conn, "SELECT email FROM subscribers");
+  PGresult* res = PQexec(conn, "SELECT name FROM subscribers");
   EXPECT_EQ(PQresultStatus(res), PGRES_FATAL_ERROR);
   EXPECT_NE(std::string(PQresultErrorMessage(res)).find("permission denied"), std::string::npos)
       << PQresultErrorMessage(res);
