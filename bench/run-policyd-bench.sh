@@ -13,6 +13,10 @@
 #   LAT_DURATION      seconds measured per 1-connection run (default 10)
 #   POSTFWD           auto (when /usr/sbin/postfwd2 exists), 1 (required), 0 (skip)
 #   POSTFWD_DURATION  seconds measured per postfwd run (default 10)
+#   SUPPRESSED        addresses loaded into the suppression set before each
+#                     policyd run (default 0; the issue's figure is 1000000),
+#                     with streamguardctl suppress import: its time and the
+#                     Redis memory the set takes are reported
 #   OUT               a folder to keep the JSON reports, logs and the table in
 #   KEEP=1            keep the temporary folder
 #
@@ -31,9 +35,11 @@ POSTFWD=${POSTFWD:-auto}
 POSTFWD_DURATION=${POSTFWD_DURATION:-10}
 OUT=${OUT:-}
 KEEP=${KEEP:-0}
+SUPPRESSED=${SUPPRESSED:-0}
 
 POLICYD=$BUILD_DIR/policyd/streamguard-policyd
 LOADGEN=$BUILD_DIR/bench/streamguard-policy-load
+CTL=$BUILD_DIR/ctl/streamguardctl
 CONFIG=$ROOT/bench/bench.toml
 POSTFWD_RULES=$ROOT/bench/postfwd.cf
 HZ=$(getconf CLK_TCK)
@@ -212,7 +218,28 @@ start_policyd() {
   # the run from empty counters and a fresh log (stderr is opened O_APPEND,
   # so truncating it leaves no hole).
   redis-cli -s "$T/redis.sock" flushall >/dev/null
+  load_suppressed "$name"
   : >"$T/policyd-$name.log"
+}
+
+# load_suppressed NAME: SUPPRESSED dead addresses (none of them in the load
+# generator's mix, so every request still runs the limiter) into the fresh
+# Redis, as an operator imports them.
+load_suppressed() {
+  ((SUPPRESSED > 0)) || return 0
+  [[ -x $CTL ]] || die "$CTL not found: build streamguardctl"
+  [[ -s $T/suppressed.csv ]] ||
+    awk -v n="$SUPPRESSED" 'BEGIN { for (i = 0; i < n; i++) printf "dead%07d@clinic%03d.example\n", i, i % 400 + 1 }' >"$T/suppressed.csv"
+  local before after t0 t1
+  before=$(redis-cli -s "$T/redis.sock" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
+  t0=$(now)
+  "$CTL" suppress import "$T/suppressed.csv" --config "$CONFIG" --redis "unix://$T/redis.sock" \
+    >"$T/import-$1.txt" 2>&1 || die "import failed (see $T/import-$1.txt)"
+  t1=$(now)
+  after=$(redis-cli -s "$T/redis.sock" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
+  awk -v n="$SUPPRESSED" -v a="$t0" -v b="$t1" -v m=$((after - before)) -v name="$1" 'BEGIN {
+    printf "%s: %d suppressed addresses imported in %.1f s (%.0f rows/s); Redis memory +%.0f MB (%.0f bytes an address, the whole set and %s)\n",
+      name, n, b - a, n / (b - a), m / 1048576, m / n, "each stream'"'"'s copy" }' >>"$T/suppressed.txt"
 }
 
 # start_postfwd NAME postfwd1|postfwd2: sets SERVER_PID, POSTFWD_GROUP and TARGET
@@ -353,4 +380,5 @@ echo
 cat "$TABLE"
 echo
 [[ -f $T/logvolume.txt ]] && sed 's/^/    /' "$T/logvolume.txt"
+[[ -f $T/suppressed.txt ]] && sed 's/^/    /' "$T/suppressed.txt"
 echo "    latency in µs as the client saw it; CPU % of one core over the measured window"

@@ -17,8 +17,11 @@ SYNOPSIS
     streamguardctl suppress add ADDRESS|DOMAIN --config FILE --reason TEXT
                    [--days N]
     streamguardctl suppress remove ADDRESS|DOMAIN --config FILE
-    streamguardctl suppress list --config FILE [--kind address|domain]
-                   [--rule NAME] [--stream NAME]
+    streamguardctl suppress list --config FILE [FILTER...]
+    streamguardctl suppress import FILE.csv|- --config FILE [--reason TEXT]
+                   [--days N] [--dry-run]
+    streamguardctl suppress export --config FILE [--out FILE] [--domains]
+                   [FILTER...]
     streamguardctl --help | --version
 
 DESCRIPTION
@@ -127,11 +130,30 @@ DESCRIPTION
       list      Every entry in force, one a line, tab-separated: kind,
                 address or domain, until, rule ("manual" by hand), stream
                 that learned it, enhanced status, reply. The count goes to
-                standard error. --kind, --rule and --stream filter.
+                standard error.
+      import    Suppress every address or domain of a CSV file (- for
+                standard input). A first row naming an email, address or
+                domain column is a header: Listmonk's subscriber export
+                (only status blocklisted is taken), its bounce table (type
+                hard and complaint; soft is skipped) or streamguard's own
+                export. Otherwise each row is ADDRESS-OR-DOMAIN[,REASON
+                [,UNTIL]]. UNTIL is a date (2027-06-17, UTC); without one,
+                --days N or 365 (address) / 30 (domain). An entry already
+                suppressed is kept as it is: an import run twice adds
+                nothing. Prints what it added, kept, skipped (and why) and
+                rejected (FILE:LINE: why; exit 1); a progress line on a
+                terminal. --dry-run only counts.
+      export    Every entry in force as CSV (kind,target,until,learned,
+                rule,stream,dsn,reason) to --out FILE or standard output,
+                for the audience builder. --domains: the domain entries as
+                a domain list file, to review and append to the dead_isp
+                list.
+    FILTER (list, export): --kind address|domain, --rule NAME ("manual" by
+    hand, "import" imported), --stream NAME, --newer-than DAYS,
+    --older-than DAYS (by when it was learned or added).
     An address and a domain are told apart by the "@". Keys are lower case.
     --redis URL (redis://HOST:PORT/DB or unix:///PATH) on any of them
     replaces the config's [redis] url, as the daemons' --redis does.
-    Not yet: import and export of CSV files.
 
 OPTIONS
     --config FILE   The streamguard configuration (required). Its lists are
@@ -175,7 +197,8 @@ EXIT STATUS
     files are then as they were), or enforce or shadow stops at a step (it
     names the step and what is left as it was), or status finds a daemon
     that does not answer, or Redis cannot be reached or show finds nothing
-    suppressed; 2 on a usage error.
+    suppressed, or import rejected a row or could not read its file;
+    2 on a usage error.
 
 EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less
@@ -188,6 +211,10 @@ EXAMPLES
     streamguardctl suppress show dr.who@clinic.example \
         --config /etc/streamguard/streamguard.toml
     streamguardctl suppress add old-practice.example --reason "practice closed" \
+        --config /etc/streamguard/streamguard.toml
+    streamguardctl suppress import listmonk-subscribers.csv \
+        --config /etc/streamguard/streamguard.toml
+    streamguardctl suppress export --domains --out dead-domains.txt \
         --config /etc/streamguard/streamguard.toml
 )";
 
