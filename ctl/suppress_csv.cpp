@@ -123,12 +123,15 @@ net::awaitable<int> import_csv(SuppressionStore& store, ImportArgs a,
   }
   if (rejected > kRejectsShown)
     std::cerr << name << ": " << rejected - kRejectsShown << " more rows rejected\n";
-  std::cout << name << ": " << mapper.layout() << "\n"
-            << rows << " rows" << (a.dry_run ? " (dry run, nothing written)" : "") << ": "
-            << total.added << " added, " << total.kept
-            << " already suppressed (kept as they were), " << skipped << " skipped, " << rejected
-            << " rejected, in " << std::fixed << std::setprecision(1) << progress.seconds()
-            << " s\n";
+  std::cout << name << ": " << mapper.layout() << "\n" << rows << " rows";
+  if (a.dry_run)
+    std::cout << " (dry run: Redis neither read nor written): " << total.added
+              << " to suppress unless already suppressed, ";
+  else
+    std::cout << ": " << total.added << " added, " << total.kept
+              << " already suppressed (kept as they were), ";
+  std::cout << skipped << " skipped, " << rejected << " rejected, in " << std::fixed
+            << std::setprecision(1) << progress.seconds() << " s\n";
   for (const auto& [why, n] : skip_reasons) std::cout << "  skipped " << n << ": " << why << "\n";
   if (!reader.error().empty()) {
     std::cerr << name << ": " << reader.error() << "; the rows before it were imported\n";
@@ -158,8 +161,9 @@ net::awaitable<int> export_csv(SuppressionStore& store, Filter f, std::string ou
       co_return 1;
     }
     os << "# Domains streamguard suppressed (streamguardctl suppress export --domains, "
-       << utc_text(now) << ").\n# Each was learned from the receivers' replies: read the "
-       << "reason before adding it to a list.\n";
+       << utc_text(now) << ").\n# Each line: the domain, then the rule that suppressed it "
+       << "(manual: by hand, import: imported),\n# when it ends and the reply or reason. Read "
+       << "them before adding a domain to a list.\n";
     for (const auto& e : *got.value) {
       if (!f.matches(e)) continue;
       os << e.key << "  # " << e.rule << ", until " << utc_text(e.until_ms) << ": " << e.text
@@ -191,7 +195,10 @@ net::awaitable<int> export_csv(SuppressionStore& store, Filter f, std::string ou
               << " failed\n";
     co_return 1;
   }
-  std::cerr << written << (domains_only ? " domains" : " entries") << " exported\n";
+  std::cerr << written
+            << (domains_only ? (written == 1 ? " domain" : " domains")
+                             : (written == 1 ? " entry" : " entries"))
+            << " exported\n";
   co_return 0;
 }
 
