@@ -25,6 +25,7 @@
 #include "milter/milter_daemon.hpp"
 #include "preflight/preflight.hpp"
 #include "server/daemon.hpp"
+#include "server/systemd_notify.hpp"
 
 namespace sg {
 
@@ -294,6 +295,10 @@ int run_milter(int argc, char** argv) {
     return 2;
   }
   auto guard = boost::asio::make_work_guard(io);
+  // libmilter runs its own loop; the status thread's loop pings systemd's
+  // watchdog instead (destroyed after that thread is joined).
+  std::optional<daemon::Watchdog> watchdog;
+  if (libmilter) watchdog.emplace(io);
   std::thread status_thread([&io] { io.run(); });
   int rc = 0;
   {
@@ -301,6 +306,8 @@ int run_milter(int argc, char** argv) {
     auto announce = [&] {
       spdlog::info("serving Postfix milter requests on {} ({}); OpenDKIM configuration {}",
                    listen.to_string(), libmilter ? "libmilter" : "asio", cfg.milter.opendkim_conf);
+      // The Asio engine tells systemd from its loop (daemon::Signals).
+      if (libmilter) daemon::notify("READY=1\nSTATUS=serving (libmilter)");
     };
     // A reload from the main thread runs on the status thread: the main
     // thread must be back in sigwait at once (see serve_libmilter).
@@ -309,6 +316,7 @@ int run_milter(int argc, char** argv) {
     };
     rc = libmilter ? serve_libmilter(app, listen, announce, reload)
                    : run_asio_milter(app, listen, announce);
+    if (libmilter) daemon::notify("STOPPING=1");
   }
   status_server.reset();
   guard.reset();

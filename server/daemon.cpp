@@ -9,6 +9,7 @@
 
 #include "common/civil_time.hpp"
 #include "common/logging.hpp"
+#include "server/systemd_notify.hpp"
 
 namespace sg::daemon {
 
@@ -95,6 +96,11 @@ Signals::Signals(net::io_context& io)
 
 Signals::~Signals() = default;
 
+static void tell_systemd(std::string_view state) {
+  std::string why;
+  if (!notify(state, &why)) spdlog::warn("systemd notification failed: {}", why);
+}
+
 int Signals::run(const Hooks& hooks, metrics::Family<metrics::Counter>& reloads,
                  std::chrono::milliseconds drain_limit) {
   net::io_context& io = io_;
@@ -103,17 +109,26 @@ int Signals::run(const Hooks& hooks, metrics::Family<metrics::Counter>& reloads,
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
+          tell_systemd(reloading_state());
           const bool ok = hooks.reload();
           reloads.labels({ok ? "ok" : "error"}).inc();
           if (hooks.record) hooks.record->reload(ok);
+          tell_systemd(ok ? "READY=1\nSTATUS=serving; configuration reloaded"
+                          : "READY=1\nSTATUS=serving; the last reload failed, the running "
+                            "configuration stays (see the log)");
           signals.async_wait(on_signal);
           return;
         }
         spdlog::info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        tell_systemd("STOPPING=1\nSTATUS=stopping: finishing the requests in flight");
         if (hooks.stop) hooks.stop();
         stop_when_drained(io, hooks.drained, std::chrono::steady_clock::now() + drain_limit);
       };
   signals.async_wait(on_signal);
+  // Pinged from the loop itself: a loop that hangs stops the pings.
+  Watchdog watchdog(io);
+  // Called once the listeners are bound and the configuration is loaded.
+  tell_systemd("READY=1\nSTATUS=serving");
   io.run();
   return 0;
 }

@@ -12,7 +12,9 @@
 //                      config keeps the running one) and is counted in
 //                      streamguard_config_reloads_total{result}; SIGTERM and
 //                      SIGINT stop accepting, let the requests in flight
-//                      finish (bounded), then stop the loop.
+//                      finish (bounded), then stop the loop. systemd hears
+//                      of each (READY, RELOADING, STOPPING, the watchdog:
+//                      server/systemd_notify.hpp).
 // The libmilter engine, which runs libmilter's own loop, uses the same
 // pieces but its own signal thread (milter/milter_app.cpp).
 #pragma once

@@ -1,9 +1,13 @@
 // The real streamguard-policyd binary as an operator runs it: --help,
 // --check-config, command-line overrides, serving over TCP with a real Redis,
-// and SIGHUP reload.
+// SIGHUP reload, and what it tells systemd (READY once it serves, RELOADING
+// and READY around a reload, STOPPING, the watchdog).
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,6 +234,69 @@ hourly_cap = 1000
                      "operator=- operator_by=- action=dunno reason=ok"),
             std::string::npos)
       << log;
+}
+
+// A datagram socket as systemd's notification socket; the next message.
+std::string next_message(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 5000) != 1) return "(none within 5 s)";
+  char buf[4096];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "(recv failed)";
+}
+
+// The next message that is not a watchdog ping (counted in `pings`).
+std::string next_state(int fd, int& pings) {
+  for (;;) {
+    std::string m = next_message(fd);
+    if (m != "WATCHDOG=1") return m;
+    ++pings;
+  }
+}
+
+TEST(PolicydBinary, TellsSystemdWhenItServesReloadsAndStops) {
+  RedisServer redis;
+  TempDir d;
+  auto cfg = d.file("streamguard.toml", config_with_streams(R"(
+[[stream]]
+name = "healthcare"
+ports = [2526]
+)"));
+  const std::string sock = d.path + "/notify";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, sock.c_str(), sock.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  // The child inherits them; the test's own process does not keep them.
+  ::setenv("NOTIFY_SOCKET", sock.c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "200000", 1);
+  pid_t pid = spawn({"--config", cfg, "--listen", "inet:127.0.0.1:0", "--redis", redis.url(),
+                     "--log-level", "info"},
+                    d.path);
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  int pings = 0;
+  EXPECT_EQ(next_state(fd, pings), "READY=1\nSTATUS=serving");
+  // READY comes after the listener is bound: its port is already logged.
+  EXPECT_NE(wait_for_port(d.path + "/stderr"), 0) << slurp(d.path + "/stderr");
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(next_state(fd, pings).starts_with("RELOADING=1\nMONOTONIC_USEC="));
+  EXPECT_EQ(next_state(fd, pings), "READY=1\nSTATUS=serving; configuration reloaded");
+  std::ofstream(cfg) << "not toml = = =\n";
+  ::kill(pid, SIGHUP);
+  EXPECT_TRUE(next_state(fd, pings).starts_with("RELOADING=1"));
+  EXPECT_EQ(next_state(fd, pings),
+            "READY=1\nSTATUS=serving; the last reload failed, the running configuration stays "
+            "(see the log)");
+  // Every 100 ms (half of WATCHDOG_USEC), from the loop.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(next_message(fd), "WATCHDOG=1");
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(next_state(fd, pings), "STOPPING=1\nSTATUS=stopping: finishing the requests in flight");
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ::close(fd);
 }
 
 }  // namespace
