@@ -210,9 +210,11 @@ struct ListmonkConfig {
   std::string api_user;        // Listmonk API user for the reload call
   std::string api_token_file;  // file holding that user's API token (absolute)
   uint32_t timeout_ms = 5000;  // connect + query, and the reload call
-  // Suppressed addresses and domains rampd learns are blocklisted in this
-  // Listmonk too (rampd/listmonk_blocklist.hpp).
+  // Suppressed addresses rampd learns are blocklisted in this Listmonk too
+  // (rampd/listmonk_blocklist.hpp); with blocklist_domains, every
+  // subscriber of a suppressed domain as well.
   bool blocklist = true;
+  bool blocklist_domains = false;
 };
 
 // [rampd]: streamguard-rampd's own settings.

@@ -103,11 +103,14 @@ std::optional<ListmonkConfig> read_listmonk(Reader& r, const toml::node& n,
         out.reload_url = *s;
     }
   }
-  if (auto v = t->get("blocklist")) {
-    if (auto b = v->as_boolean())
-      out.blocklist = b->get();
-    else
-      r.error(*v, "'blocklist' must be true or false");
+  for (auto [key, field] : {std::pair{"blocklist", &out.blocklist},
+                            std::pair{"blocklist_domains", &out.blocklist_domains}}) {
+    if (auto v = t->get(key)) {
+      if (auto b = v->as_boolean())
+        *field = b->get();
+      else
+        r.error(*v, "'" + std::string(key) + "' must be true or false");
+    }
   }
   if (auto v = t->get("api_user"))
     if (auto s = r.str(*v, "api_user")) out.api_user = *s;

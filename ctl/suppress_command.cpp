@@ -12,6 +12,7 @@
 #include "common/civil_time.hpp"
 #include "common/clock.hpp"
 #include "common/config.hpp"
+#include "common/text.hpp"
 #include "ctl/suppress_csv.hpp"
 #include "rules/classifier.hpp"
 #include "rules/suppression.hpp"
@@ -51,8 +52,15 @@ int usage(const std::string& why) {
   return 2;
 }
 
+// As an import reads it; also a name without a dot ("localhost"), which
+// earlier versions let `add` suppress, so show and remove still reach it.
 std::string field_of(const std::string& target) {
-  return suppression::field_for_target(target);
+  std::string f = suppression::field_for_target(target);
+  const std::string t = text::lower(target);
+  if (f.empty() && !t.empty() && t.size() <= 253 &&
+      t.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos)
+    f = suppression::entry_field(SuppressScope::domain, t);
+  return f;
 }
 
 std::vector<std::string> stream_names(const Config& cfg) {

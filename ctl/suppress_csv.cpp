@@ -125,7 +125,7 @@ net::awaitable<int> import_csv(SuppressionStore& store, ImportArgs a,
     std::cerr << name << ": " << rejected - kRejectsShown << " more rows rejected\n";
   std::cout << name << ": " << mapper.layout() << "\n" << rows << " rows";
   if (a.dry_run)
-    std::cout << " (dry run: Redis neither read nor written): " << total.added
+    std::cout << " (dry run, nothing written): " << total.added
               << " to suppress unless already suppressed, ";
   else
     std::cout << ": " << total.added << " added, " << total.kept
@@ -134,7 +134,9 @@ net::awaitable<int> import_csv(SuppressionStore& store, ImportArgs a,
             << std::setprecision(1) << progress.seconds() << " s\n";
   for (const auto& [why, n] : skip_reasons) std::cout << "  skipped " << n << ": " << why << "\n";
   if (!reader.error().empty()) {
-    std::cerr << name << ": " << reader.error() << "; the rows before it were imported\n";
+    std::cerr << name << ": " << reader.error()
+              << (a.dry_run ? "; the rows before it were read\n"
+                            : "; the rows before it were imported\n");
     co_return 1;
   }
   co_return rejected > 0 ? 1 : 0;

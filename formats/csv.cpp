@@ -18,6 +18,13 @@ bool Reader::next(Record& out) {
     if (line_ == 1 && buf_.starts_with("\xEF\xBB\xBF")) buf_.erase(0, 3);
   } while (buf_.empty());
   out.line = line_;
+  auto too_long = [this, &out](const char* hint) {
+    error_ = "line " + std::to_string(out.line) + ": a record longer than " +
+             std::to_string(kMaxRecord) + " bytes" + hint;
+    failed_ = true;
+    return false;
+  };
+  if (buf_.size() > kMaxRecord) return too_long("");
   std::string cell;
   bool quoted = false;     // inside a quoted part of the cell
   bool fresh = true;       // nothing of the cell read yet
@@ -28,18 +35,13 @@ bool Reader::next(Record& out) {
       if (!quoted) break;
       // A line break inside quotes belongs to the cell.
       length += buf_.size() + 1;
-      if (length > kMaxRecord) {
-        error_ = "line " + std::to_string(out.line) + ": a record longer than " +
-                 std::to_string(kMaxRecord) + " bytes (a quote never closed?)";
-        failed_ = true;
-        return false;
-      }
       if (!read_line(buf_)) {
         error_ = "line " + std::to_string(out.line) +
                  ": a quoted cell is still open at the end of the file";
         failed_ = true;
         return false;
       }
+      if (length + buf_.size() > kMaxRecord) return too_long(" (a quote never closed?)");
       cell += '\n';
       i = 0;
       continue;

@@ -8,9 +8,9 @@
 // Lenient where the meaning is plain: a quote inside an unquoted cell is
 // kept as a character, and text after a closing quote is appended to the
 // cell. An error only where it is not: a quoted cell still open at the end
-// of the file, or a record longer than kMaxRecord (a missing closing quote
-// would otherwise swallow the rest of the file). After an error the reader
-// stops.
+// of the file, or a record (its lines together) longer than kMaxRecord (a
+// missing closing quote would otherwise swallow the rest of the file).
+// After an error the reader stops.
 //
 // quote() writes one cell back: it is quoted only when it must be, and
 // reading it back gives the same text.

@@ -14,9 +14,9 @@
 //
 //   blocklist()  the blocking job, on rampd's thread pool.
 //   Blocklister  what waits per stream: entries learned go in; each round
-//                sends them in batches; a failure keeps them for the next
-//                round (at most kMaxPending per stream; more are dropped
-//                and counted).
+//                sends them in batches; a failure keeps them, and the next
+//                try waits 30 s, doubling up to 15 min (at most kMaxPending
+//                wait per stream; more are dropped and counted).
 #pragma once
 
 #include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
@@ -56,14 +56,21 @@ BlocklistResult blocklist(const ListmonkConfig& cfg, const std::vector<std::stri
 // Postgres's text form of a text[] ('{"a@b.example","c@d.example"}').
 std::string text_array(const std::vector<std::string>& values);
 
+// Of the first `taken` entries of `pending`, sent as their addresses (in
+// order) then their domains, removes the first `sent` of those; the rest
+// stay in order. Returns how many were removed.
+std::size_t drop_sent(std::deque<suppression::Entry>& pending, std::size_t taken, std::size_t sent);
+
 class Blocklister {
  public:
   static constexpr std::size_t kMaxPending = 100000;
+  static constexpr int64_t kMaxBackoffMs = 15 * 60 * 1000;
 
-  // Entries just learned, for every stream that has a Listmonk.
+  // Entries just learned, for every enforcing stream whose Listmonk wants them.
   void add(const std::vector<suppression::Entry>& learned, const Config& cfg);
-  // Sends what waits, stream by stream (offloaded to `pool`).
-  boost::asio::awaitable<void> run(std::shared_ptr<const Config> cfg,
+  // Sends what waits, stream by stream (offloaded to `pool`), unless a
+  // stream's last failure asks to wait longer than now_ms.
+  boost::asio::awaitable<void> run(std::shared_ptr<const Config> cfg, int64_t now_ms,
                                    boost::asio::thread_pool& pool, boost::asio::io_context& io);
 
   void metrics(metrics::Registry& r) const;
@@ -77,6 +84,8 @@ class Blocklister {
     uint64_t dropped = 0;
     uint64_t failures = 0;
     std::string error;  // of the last attempt, "" when it went through
+    int64_t backoff_ms = 0;
+    int64_t next_try_ms = 0;  // after a failure, no try before
   };
   std::map<std::string, Stream> streams_;
 };

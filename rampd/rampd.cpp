@@ -30,7 +30,7 @@ Rampd::Rampd(boost::asio::io_context& io, RedisClient& redis, std::shared_ptr<co
       breaker_publisher_(redis, cfg_->redis.key_prefix),
       limiter_(redis, cfg_->redis.key_prefix),
       drainer_(io, pool_, limiter_, registry_),
-      feed_(std::make_unique<BreakerFeed>(*cfg_, host_log_zone())),
+      feed_(std::make_shared<BreakerFeed>(*cfg_, host_log_zone())),
       suppression_(redis, *cfg_) {
   if (!cfg_->rampd.maillog.empty())
     follower_ = std::make_unique<LogFollower>(cfg_->rampd.maillog, cfg_->rampd.maillog_from_start);
@@ -52,7 +52,7 @@ void Rampd::set_config(std::shared_ptr<const Config> cfg) {
     spdlog::info(
         "breaker rules changed: the breakers start over (open ones stay in Redis until "
         "their cool-down ends)");
-    feed_ = std::make_unique<BreakerFeed>(*cfg, host_log_zone());
+    feed_ = std::make_shared<BreakerFeed>(*cfg, host_log_zone());
   } else {
     feed_->remap(*cfg);
   }
@@ -168,20 +168,24 @@ boost::asio::awaitable<void> Rampd::sync_listmonk(const StreamConfig& s, uint64_
 
 boost::asio::awaitable<void> Rampd::log_round(int64_t now_ms) {
   last_now_ms_ = now_ms;
+  // Held here: a reload (SIGHUP) replaces cfg_ and feed_ while this round
+  // waits on Redis.
+  auto cfg = cfg_;
+  auto feed = feed_;
   if (follower_) {
     auto lines = follower_->poll();
     std::vector<breaker::Event> events;
-    for (const auto& v : feed_->feed(lines, now_ms, &events))
+    for (const auto& v : feed->feed(lines, now_ms, &events))
       spdlog::warn("breaker tripped: {}", v.reason);
-    blocklister_.add(suppression_.learn(events), *cfg_);
+    blocklister_.add(suppression_.learn(events), *cfg);
   }
-  auto publishing = breaker_publisher_.publish(*cfg_, *feed_, now_ms);
+  auto publishing = breaker_publisher_.publish(*cfg, *feed, now_ms);
   breaker_problem_ = co_await std::move(publishing);
   if (!breaker_problem_.empty()) spdlog::error("{}", breaker_problem_);
-  auto suppressing = suppression_.publish(*cfg_, now_ms);
+  auto suppressing = suppression_.publish(*cfg, now_ms);
   suppression_problem_ = co_await std::move(suppressing);
   if (!suppression_problem_.empty()) spdlog::error("suppression: {}", suppression_problem_);
-  auto blocklisting = blocklister_.run(cfg_, pool_, io_);
+  auto blocklisting = blocklister_.run(cfg, now_ms, pool_, io_);
   co_await std::move(blocklisting);
 }
 

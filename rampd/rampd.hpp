@@ -94,7 +94,7 @@ class Rampd {
   BreakerPublisher breaker_publisher_;
   CapLimiter limiter_;  // policyd's caps, charged for the held mail released
   Drainer drainer_;
-  std::unique_ptr<BreakerFeed> feed_;
+  std::shared_ptr<BreakerFeed> feed_;
   SuppressionKeeper suppression_;
   listmonk::Blocklister blocklister_;
   std::unique_ptr<LogFollower> follower_;

@@ -65,10 +65,10 @@ DESCRIPTION
     logged once ("suppressed address A until T ..."); every stream's
     policyd refuses it until its ttl ends; reputation replies never
     teach one. Each round removes ended entries and repairs a stream's copy.
-    What is learned is also blocklisted in the Listmonk of every stream
-    that has one (subscribers.status = 'blocklisted', unsubscribed from its
-    lists; listmonk = { blocklist = false } turns it off), retried next
-    round when that fails. streamguardctl suppress show|add|remove|list|
+    An address learned is also blocklisted in the Listmonk of every
+    enforcing stream that has one (subscribers.status = 'blocklisted',
+    unsubscribed from its lists; domains too with blocklist_domains = true;
+    blocklist = false turns it off), retried with back-off when that fails. streamguardctl suppress show|add|remove|list|
     import|export for the operator.
 
     Held mail. Every [rampd] drain_interval_s, the hold queue is read with

@@ -52,6 +52,14 @@ std::vector<suppression::Entry> SuppressionKeeper::learn(
 
 boost::asio::awaitable<std::string> SuppressionKeeper::publish(const Config& cfg, int64_t now_ms) {
   const auto streams = stream_names(cfg);
+  if (!domains_indexed_) {
+    // Once a start: domain entries written before their index existed.
+    auto indexing = store_.index_domains();
+    Stored<int64_t> n = co_await std::move(indexing);
+    if (!n.value) co_return n.error;
+    if (*n.value > 0) spdlog::info("suppression: {} domain entries indexed", *n.value);
+    domains_indexed_ = true;
+  }
   while (!pending_.empty()) {
     auto adding = store_.add(pending_.front(), streams);
     std::string err = co_await std::move(adding);

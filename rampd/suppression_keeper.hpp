@@ -65,6 +65,7 @@ class SuppressionKeeper {
   std::deque<suppression::Entry> recent_;
   uint64_t dropped_ = 0;
   uint64_t expired_total_ = 0;
+  bool domains_indexed_ = false;
   int64_t addresses_ = -1;
   int64_t domains_ = -1;
 };

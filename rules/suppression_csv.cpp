@@ -46,9 +46,14 @@ ImportMapper::Outcome ImportMapper::map(const csv::Record& r) {
   Outcome out;
   if (first_) {
     first_ = false;
-    header_ = std::any_of(r.cells.begin(), r.cells.end(), [](const std::string& c) {
-      return named(kTargetNames, text::lower(text::trim(c)));
-    });
+    // A header names the address column and holds no address or domain
+    // (a plain list's first row "x@y.example,address" is data).
+    header_ = std::any_of(r.cells.begin(), r.cells.end(),
+                          [](const std::string& c) {
+                            return named(kTargetNames, text::lower(text::trim(c)));
+                          }) &&
+              std::none_of(r.cells.begin(), r.cells.end(),
+                           [](const std::string& c) { return !field_for_target(c).empty(); });
     if (header_) {
       read_header(r);
       out.kind = Kind::header;

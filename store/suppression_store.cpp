@@ -308,4 +308,35 @@ boost::asio::awaitable<Stored<std::vector<suppression::Entry>>> SuppressionStore
   co_return out;
 }
 
+boost::asio::awaitable<Stored<int64_t>> SuppressionStore::index_domains() {
+  Stored<int64_t> out;
+  int64_t added = 0;
+  std::string cursor = "0";
+  do {
+    auto scanning = cmd(redis_, "HSCAN", keys::suppress_all(prefix_), cursor, "MATCH", "d:*",
+                        "COUNT", kSyncBatch);
+    Reply page = co_await std::move(scanning);
+    if (!page.ok() || page.type != Reply::Type::array || page.elements.size() != 2) {
+      out.error = "reading suppressions: " + (page.ok() ? "unexpected reply" : page.error());
+      co_return out;
+    }
+    cursor = page.elements[0].str;
+    const auto& pairs = page.elements[1].elements;
+    std::vector<std::string> argv{"ZADD", keys::suppress_domains(prefix_), "NX"};
+    for (std::size_t i = 0; i + 1 < pairs.size(); i += 2)
+      if (auto e = suppression::parse_entry(pairs[i].str, pairs[i + 1].str))
+        argv.insert(argv.end(), {std::to_string(e->until_ms), pairs[i].str});
+    if (argv.size() == 3) continue;
+    auto indexing = call(redis_, std::move(argv));
+    Reply r = co_await std::move(indexing);
+    if (r.type != Reply::Type::integer) {
+      out.error = "indexing suppressed domains: " + (r.ok() ? "unexpected reply" : r.error());
+      co_return out;
+    }
+    added += r.integer;
+  } while (cursor != "0");
+  out.value = added;
+  co_return out;
+}
+
 }  // namespace sg

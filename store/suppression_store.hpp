@@ -59,6 +59,9 @@ class SuppressionStore {
     int64_t domains = 0;
   };
   boost::asio::awaitable<Stored<Sizes>> sizes();
+  // Puts every domain entry of the whole set into the domains' index
+  // (entries written before the index existed); how many were missing.
+  boost::asio::awaitable<Stored<int64_t>> index_domains();
   // The domain entries not ended by now_ms, in the order they end.
   boost::asio::awaitable<Stored<std::vector<suppression::Entry>>> domains(int64_t now_ms);
   // The records of these fields in the whole set ("" for a field it lacks).

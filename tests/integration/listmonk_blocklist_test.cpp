@@ -110,7 +110,10 @@ listmonk = { dsn = ")" + dsn + R"(", timeout_ms = 2000 }
 name = "healthcare"
 ports = [2526]
 daily_cap = 1000
+mode = "shadow"
 postfix = { transport = "hcout1" }
+listmonk = { dsn = ")" + pg.admin_dsn("listmonk_hc") +
+                               R"(" }
 
 [[suppress]]
 name = "user-unknown"
@@ -120,6 +123,10 @@ dsn = ["5.1.1", "5.1.0", "5.1.10", "5.2.1"]
 ttl_s = 3600
 )");
   };
+  // healthcare's Listmonk: in shadow mode, never written.
+  pg.exec("postgres", "CREATE DATABASE listmonk_hc");
+  pg.exec("listmonk_hc", std::string(kListmonkSubscribersSql) +
+                             "INSERT INTO subscribers (email) VALUES ('old.dispatcher@gmail.com')");
   // Listmonk's table is away at first (a migration, a restore): the entries wait.
   pg.exec("listmonk", "ALTER TABLE subscribers RENAME TO subscribers_away");
   RampdHarness rampd(config(pg.admin_dsn("listmonk")), redis.url());
@@ -132,6 +139,8 @@ ttl_s = 3600
       << rampd.app().status_json();
 
   pg.exec("listmonk", "ALTER TABLE subscribers_away RENAME TO subscribers");
+  rampd.log_round(kAfter + 10'000);
+  EXPECT_EQ(status_of(1), "enabled") << "the next try waits 30 s after a failure";
   rampd.log_round(kAfter + 60'000);
   EXPECT_EQ(status_of(1), "blocklisted") << "learned from trucking's transport (out05)";
   EXPECT_EQ(status_of(2), "enabled");
@@ -141,6 +150,11 @@ ttl_s = 3600
       << rampd.app().metrics_text();
   EXPECT_NE(rampd.app().metrics_text().find(
                 "streamguard_rampd_listmonk_blocklist_pending{stream=\"trucking\"} 0"),
+            std::string::npos);
+  EXPECT_EQ(pg.query("listmonk_hc", "SELECT status FROM subscribers"), "enabled")
+      << "a stream in shadow mode leaves its Listmonk as it is";
+  EXPECT_EQ(rampd.app().metrics_text().find(
+                "streamguard_rampd_listmonk_blocklist_pending{stream=\"healthcare\"}"),
             std::string::npos);
   std::filesystem::remove(maillog);
 }

@@ -13,6 +13,7 @@
 #include "rules/classifier.hpp"
 #include "tests/integration/policy_client.hpp"
 #include "tests/integration/policyd_harness.hpp"
+#include "tests/integration/rampd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
 
 namespace sg::testing {
@@ -140,6 +141,22 @@ TEST_F(SuppressImportTest, AnExportImportsBackAndItsDomainsLoadAsAList) {
   EXPECT_TRUE(errors.empty()) << errors[0].to_string();
   EXPECT_TRUE(list.matches("old-practice.example"));
   EXPECT_EQ(list.size(), 1u);
+}
+
+// A domain entry written before the domains' index existed is indexed by
+// rampd's first round: counted as a domain, exported with --domains.
+TEST_F(SuppressImportTest, RampdIndexesDomainEntriesWrittenBeforeTheIndex) {
+  redis.cmd({"HSET", "sg:suppress", "d:legacy.example",
+             "4085337600000 1795428000000 manual - - practice closed"});
+  RampdHarness rampd(config_with_streams(kStreams), redis.url());
+  rampd.log_round(1'795'428'000'000);
+  EXPECT_EQ(redis.cmd({"ZSCORE", "sg:suppress:domains", "d:legacy.example"}), "4085337600000");
+  EXPECT_NE(rampd.app().metrics_text().find("streamguard_suppressed_entries{kind=\"domain\"} 1"),
+            std::string::npos)
+      << rampd.app().metrics_text();
+  auto domains = ctl({"export", "--domains"});
+  EXPECT_NE(domains.out.find("legacy.example  # manual, until 2099-06-17"), std::string::npos)
+      << domains.out;
 }
 
 }  // namespace

@@ -54,6 +54,14 @@ TEST(CsvTest, AQuoteThatNeverClosesIsAnErrorNamingItsLine) {
   EXPECT_EQ(error, "line 2: a quoted cell is still open at the end of the file");
 }
 
+TEST(CsvTest, ALineLongerThanARecordMayBeIsAnError) {
+  std::string error;
+  const auto rows =
+      read_all("a@x.example\n" + std::string(csv::kMaxRecord + 1, 'x') + "\n", &error);
+  EXPECT_EQ(rows.size(), 1u);
+  EXPECT_EQ(error, "line 2: a record longer than " + std::to_string(csv::kMaxRecord) + " bytes");
+}
+
 TEST(CsvTest, QuoteWritesOnlyWhatMustBeQuotedAndReadsBack) {
   EXPECT_EQ(csv::quote("plain"), "plain");
   EXPECT_EQ(csv::quote(""), "");
@@ -110,6 +118,13 @@ TEST(SuppressionCsvTest, APlainListTakesAddressOrDomainReasonAndUntil) {
   EXPECT_EQ(bad_date.kind, suppression::ImportMapper::Kind::rejected);
   EXPECT_EQ(bad_date.why, "'next year' is not a date (2027-06-17, UTC)");
   EXPECT_EQ(m.map(row({"localhost"})).kind, suppression::ImportMapper::Kind::rejected);
+}
+
+TEST(SuppressionCsvTest, AFirstRowHoldingAnAddressIsDataEvenWithAColumnName) {
+  auto m = mapper();
+  auto first = m.map(row({"x@y.example", "address"}));
+  EXPECT_EQ(first.kind, suppression::ImportMapper::Kind::entry) << first.why;
+  EXPECT_EQ(first.entry.text, "address");
   EXPECT_EQ(m.layout(), "a plain list (address or domain, reason, until)");
 }
 
