@@ -30,6 +30,7 @@
 #include "rampd/suppression_keeper.hpp"
 #include "server/daemon_record.hpp"
 #include "store/cap_limiter.hpp"
+#include "store/lease.hpp"
 
 namespace sg::rampd {
 
@@ -66,6 +67,10 @@ class Rampd {
   // What INFO said about Redis's durability at the last connect (on /status).
   void set_redis_warnings(std::vector<std::string> w) { redis_warnings_ = std::move(w); }
   daemon::DaemonRecord& record() { return record_; }
+  // Stopping: the lease goes, so the next rampd need not wait out its ttl;
+  // `done` when Redis answered.
+  void release_lease(std::function<void()> done) { lease_.release(std::move(done)); }
+  const Lease& lease() const { return lease_; }
   metrics::Registry& registry() { return registry_; }
 
   const std::map<std::string, RampReport>& ramps() const { return ramps_; }
@@ -97,6 +102,7 @@ class Rampd {
   std::shared_ptr<BreakerFeed> feed_;
   SuppressionKeeper suppression_;
   listmonk::Blocklister blocklister_;
+  Lease lease_;  // one rampd at a time on this Redis
   std::unique_ptr<LogFollower> follower_;
   std::map<std::string, RampReport> ramps_;
   std::map<std::string, std::string> last_logged_;  // stream -> last ramp line logged

@@ -71,6 +71,13 @@ DESCRIPTION
     blocklist = false turns it off), retried with back-off when that fails. streamguardctl suppress show|add|remove|list|
     import|export for the operator.
 
+    One at a time. A rampd works only while it holds the lease in Redis
+    (sg:rampd:lease, renewed every 5 s, gone 30 s after its holder stops
+    renewing): a second rampd on the same Redis, started by mistake, does
+    nothing and says so (log, /status "lease", streamguard_rampd_lease_held
+    0) until the first stops (it releases the lease), hangs or dies (a
+    holder on this host whose process is gone is replaced at once).
+
     Held mail. Every [rampd] drain_interval_s, the hold queue is read with
     postqueue -j. Each held message's stream comes from its queue file's
     content_filter (postcat -e). Oldest first, each recipient goes through
@@ -125,8 +132,9 @@ FILES
     breakers, ramp:* fields), sg:{STREAM}:ramp (the ramp state) and
     sg:{STREAM}:sent_days (send history), kept without a TTL;
     sg:{STREAM}:releasing (held messages being released, until settled);
-    sg:suppress and sg:suppress:expiry (the suppressed addresses and
-    domains), sg:{STREAM}:suppress (each stream's copy).
+    sg:suppress, sg:suppress:expiry and sg:suppress:domains (the
+    suppressed addresses and domains), sg:{STREAM}:suppress (each
+    stream's copy); sg:rampd:lease (which rampd works, see below).
     /etc/localtime: the zone classic syslog stamps in the maillog are read
     in (not the config's timezone).
 
@@ -312,7 +320,14 @@ int run_rampd(int argc, char** argv) {
 
   daemon::Hooks hooks;
   hooks.reload = [&] { return reload(*opts, app); };
-  hooks.stop = [&] { status_server.reset(); };
+  // The lease goes first, so a rampd started next works at once; the loop
+  // stops when Redis answered (or at the drain limit).
+  bool lease_released = false;
+  hooks.stop = [&] {
+    status_server.reset();
+    app.release_lease([&lease_released] { lease_released = true; });
+  };
+  hooks.drained = [&lease_released] { return lease_released; };
   hooks.record = &app.record();
   return signals.run(hooks, reloads);
 }

@@ -63,6 +63,10 @@ std::string suppress_domains(std::string_view prefix) {
   return std::string(prefix).append(":suppress:domains");
 }
 
+std::string rampd_lease(std::string_view prefix) {
+  return std::string(prefix).append(":rampd:lease");
+}
+
 std::string suppressed(std::string_view prefix, std::string_view stream) {
   return stream_base(prefix, stream).append("suppress");
 }

@@ -51,6 +51,10 @@ std::string suppress_expiry(std::string_view prefix);
 std::string suppress_domains(std::string_view prefix);
 std::string suppressed(std::string_view prefix, std::string_view stream);
 
+// The one streamguard-rampd allowed to work on this Redis (store/lease.hpp):
+// a string holding its holder's id, with an expiry.
+std::string rampd_lease(std::string_view prefix);
+
 // Field names in the caps hash: "hourly", "daily", "op:<name>:hourly", "op:<name>:daily".
 std::string cap_field(std::string_view window, std::string_view op = {});
 
