@@ -22,6 +22,7 @@ SYNOPSIS
                    [--days N] [--dry-run]
     streamguardctl suppress export --config FILE [--out FILE] [--domains]
                    [FILTER...]
+    streamguardctl audit-log --config FILE --log MAILLOG[.gz] [--since DATE]
     streamguardctl --help | --version
 
 DESCRIPTION
@@ -148,6 +149,21 @@ DESCRIPTION
                 for the audience builder. --domains: the domain entries as
                 a domain list file, to review and append to the dead_isp
                 list.
+    audit-log is the isolation proof over a Postfix log (a maillog_file or
+    a syslog file, plain or a rotated .gz): each message, from the service
+    it came in by (a stream's submission service by its syslog_name, the
+    operator's other smtpd services, pickup) to the transport that
+    delivered it. Prints per stream the messages submitted, the results
+    through its own transport (sent, deferred, bounced, expired), the
+    breaches, and its egress transport, address and HELO from the config;
+    then every delivery through the wrong path: a stream's message through
+    another stream's transport or the default smtp, or mail of no stream
+    (staff, cron) through a stream's transport. Exit 1 when there is one.
+    --since DATE (2026-12-03 or 2026-12-03T08:00, UTC) skips earlier lines
+    (classic syslog stamps are read in this year and the host's zone).
+    Deliveries of messages that came in before the log starts are counted,
+    not judged.
+
     FILTER (list, export): --kind address|domain, --rule NAME ("manual" by
     hand, "import" imported), --stream NAME, --newer-than DAYS,
     --older-than DAYS (by when it was learned or added).
@@ -197,7 +213,8 @@ EXIT STATUS
     files are then as they were), or enforce or shadow stops at a step (it
     names the step and what is left as it was), or status finds a daemon
     that does not answer, or Redis cannot be reached or show finds nothing
-    suppressed, or import rejected a row or could not read its file;
+    suppressed, or import rejected a row or could not read its file, or
+    audit-log found a message that left through the wrong path;
     2 on a usage error.
 
 EXAMPLES
@@ -216,6 +233,8 @@ EXAMPLES
         --config /etc/streamguard/streamguard.toml
     streamguardctl suppress export --domains --out dead-domains.txt \
         --config /etc/streamguard/streamguard.toml
+    streamguardctl audit-log --config /etc/streamguard/streamguard.toml \
+        --log /var/log/postfix.log.1.gz
 )";
 
 }  // namespace sg

@@ -206,7 +206,7 @@ std::string_view Delivery::program() const {
   return last == std::string_view::npos ? name : name.substr(last + 1);
 }
 
-namespace {
+namespace detail {
 
 // The stamp, the host and "name[pid]: " of a syslog line, into d.
 bool read_prefix(std::string_view& rest, Delivery& d) {
@@ -237,6 +237,12 @@ bool read_prefix(std::string_view& rest, Delivery& d) {
   d.pid = *pid;
   return true;
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::read_prefix;
 
 // Which of the once-only fields a line had.
 struct Seen {

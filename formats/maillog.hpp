@@ -83,6 +83,27 @@ struct Delivery {
 
 std::optional<Delivery> parse_line(std::string_view line);
 
+// Where a message came in, for `streamguardctl audit-log`: an smtpd's
+//   QID: client=HOST[IP]            (syslog_name "postfix/healthcare/smtpd")
+// or pickup's local submission (cron, sendmail):
+//   QID: uid=N from=<sender>        (syslog_name "postfix/pickup")
+struct Submission {
+  std::string timestamp;
+  std::string syslog_name;  // "postfix/healthcare/smtpd"
+  std::string queue_id;
+  std::string client;  // "host[192.0.2.1]" for smtpd; "uid=N" for pickup
+  bool pickup = false;
+  // The syslog_name without the program: "postfix/healthcare".
+  std::string_view service_name() const;
+};
+std::optional<Submission> parse_submission(std::string_view line);
+
+namespace detail {
+// The stamp, the host and "name[pid]: " of a syslog line, into d; `rest`
+// is left at the message. Shared by the parsers above.
+bool read_prefix(std::string_view& rest, Delivery& d);
+}  // namespace detail
+
 // "2026-11-22T20:46:16.123456+00:00" (also "Z", "+0000", no fraction) ->
 // milliseconds since the epoch; nullopt when malformed.
 std::optional<int64_t> iso_time_ms(std::string_view timestamp);

@@ -11,7 +11,11 @@
 //   - parsing is deterministic and ignores a trailing newline;
 //   - the breaker never opens on fewer results than a rule's threshold, and
 //     its counts add up to what it was fed;
+//   - parse_submission's fields are pieces of the line too, its queue id
+//     alphanumeric, its program smtpd or pickup, and a line is never both a
+//     submission and a delivery result;
 //   - nothing throws or reads out of bounds (ASan/UBSan).
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -38,6 +42,14 @@ void probe(std::string_view line, sg::breaker::Breaker& breaker, std::set<std::s
            uint64_t& fed) {
   const auto d = ml::parse_line(line);
   if (line.size() > ml::kMaxLineBytes && line.back() != '\n' && line.back() != '\r') check(!d);
+  if (const auto sub = ml::parse_submission(line)) {
+    check(!d);
+    check(inside(line, sub->timestamp) && inside(line, sub->syslog_name) &&
+          inside(line, sub->queue_id) && inside(line, sub->client) && !sub->queue_id.empty());
+    for (char c : sub->queue_id) check(std::isalnum(static_cast<unsigned char>(c)));
+    check(sub->syslog_name.ends_with(sub->pickup ? "/pickup" : "/smtpd"));
+    check(inside(sub->syslog_name, sub->service_name()));
+  }
   if (!d) return;
 
   check(inside(line, d->timestamp) && !d->timestamp.empty());
