@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How fast `streamguardctl audit-log` reads a Postfix log (issue 12 asks
 # for 200,000 lines/s): the audit corpus (tests/data/maillog/audit/
-# two-streams.log, 17 lines: both streams, staff, cron, three breaches)
+# two-streams.log, 18 lines: both streams, staff, cron, a suspended
+# transport's retry, three breaches)
 # repeated with fresh queue ids into a log of N copies, plain and gzip'ed,
 # each read once. Prints lines, seconds, lines/s and CPU seconds per
 # million lines (steal time does not inflate CPU). See docs/benchmarks.md.

@@ -45,6 +45,17 @@ void IsolationAudit::feed(std::string_view line) {
     return;
   }
   const auto from = stream_by_service_.find(origin->second);
+  // Only smtp and lmtp leave the machine. Postfix's retry and error agents
+  // report a deferral or bounce of a transport that is suspended or refused
+  // (no egress at all): counted for the stream, never a path.
+  const std::string_view program = d->program();
+  if (program != "smtp" && program != "lmtp") {
+    if (from == stream_by_service_.end())
+      ++other_mail_;
+    else
+      ++streams_[from->second].results[static_cast<std::size_t>(d->status)];
+    return;
+  }
   const std::string left_by =
       via != stream_by_transport_.end()
           ? "transport " + agent.substr(agent.find('/') + 1) + " (stream " + via->second + ")"

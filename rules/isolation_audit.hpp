@@ -7,7 +7,9 @@
 // stream's transport. Pure: fed one line at a time.
 //
 // Counted per stream: messages submitted, delivery results through its own
-// transport by status. Each breach is kept (the first kMaxKept; the rest
+// transport by status (and those of Postfix's retry and error agents, which
+// deliver nothing: a suspended or refused transport's deferrals and
+// bounces). Each breach is kept (the first kMaxKept; the rest
 // counted): a stream's message through another stream's transport or
 // through a transport of no stream (the default smtp, relay), and mail of
 // no stream through a stream's transport. Deliveries of a message whose
