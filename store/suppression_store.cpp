@@ -215,10 +215,13 @@ boost::asio::awaitable<Stored<bool>> SuppressionStore::remove(std::string field,
 }
 
 boost::asio::awaitable<Stored<SuppressionStore::Page>> SuppressionStore::page(std::string cursor,
-                                                                              int count) {
+                                                                              int count,
+                                                                              std::string match) {
   Stored<Page> out;
-  auto scanning =
-      cmd(redis_, "HSCAN", keys::suppress_all(prefix_), cursor, "COUNT", std::to_string(count));
+  std::vector<std::string> argv{"HSCAN", keys::suppress_all(prefix_), cursor, "COUNT",
+                                std::to_string(count)};
+  if (!match.empty()) argv.insert(argv.end(), {"MATCH", match});
+  auto scanning = call(redis_, std::move(argv));
   Reply r = co_await std::move(scanning);
   if (!r.ok() || r.type != Reply::Type::array || r.elements.size() != 2) {
     out.error = "reading suppressions: " + (r.ok() ? std::string("unexpected reply") : r.error());
@@ -313,19 +316,17 @@ boost::asio::awaitable<Stored<int64_t>> SuppressionStore::index_domains() {
   int64_t added = 0;
   std::string cursor = "0";
   do {
-    auto scanning = cmd(redis_, "HSCAN", keys::suppress_all(prefix_), cursor, "MATCH", "d:*",
-                        "COUNT", kSyncBatch);
-    Reply page = co_await std::move(scanning);
-    if (!page.ok() || page.type != Reply::Type::array || page.elements.size() != 2) {
-      out.error = "reading suppressions: " + (page.ok() ? "unexpected reply" : page.error());
+    auto paging = page(cursor, 1000, "d:*");
+    auto p = co_await std::move(paging);
+    if (!p.value) {
+      out.error = p.error;
       co_return out;
     }
-    cursor = page.elements[0].str;
-    const auto& pairs = page.elements[1].elements;
+    cursor = p.value->cursor;
     std::vector<std::string> argv{"ZADD", keys::suppress_domains(prefix_), "NX"};
-    for (std::size_t i = 0; i + 1 < pairs.size(); i += 2)
-      if (auto e = suppression::parse_entry(pairs[i].str, pairs[i + 1].str))
-        argv.insert(argv.end(), {std::to_string(e->until_ms), pairs[i].str});
+    for (const auto& [field, record] : p.value->entries)
+      if (auto e = suppression::parse_entry(field, record))
+        argv.insert(argv.end(), {std::to_string(e->until_ms), field});
     if (argv.size() == 3) continue;
     auto indexing = call(redis_, std::move(argv));
     Reply r = co_await std::move(indexing);

@@ -75,7 +75,8 @@ class SuppressionStore {
     std::string cursor;
     std::vector<std::pair<std::string, std::string>> entries;
   };
-  boost::asio::awaitable<Stored<Page>> page(std::string cursor, int count);
+  // `match`: only fields of that HSCAN pattern ("d:*"); "" for all.
+  boost::asio::awaitable<Stored<Page>> page(std::string cursor, int count, std::string match = "");
 
  private:
   RedisClient& redis_;
