@@ -17,12 +17,12 @@
 #include "tests/integration/postgres_server.hpp"
 #include "tests/integration/rampd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
+#include "tests/integration/user_unknown_corpus.hpp"
 
 namespace sg::testing {
 namespace {
 
-// 2026-11-23T10:00:00Z, after the bounces in suppress-user-unknown.log (09:14).
-constexpr int64_t kAfter = 1'795'428'000'000;
+constexpr int64_t kAfter = kAfterUserUnknownLog;
 
 class ListmonkBlocklistTest : public ::testing::Test {
  protected:
@@ -88,11 +88,7 @@ TEST_F(ListmonkBlocklistTest, AWrongPasswordIsAnErrorThatDoesNotShowIt) {
 
 TEST_F(ListmonkBlocklistTest, RampdBlocklistsWhatItLearnsAndRetriesWhileListmonkIsDown) {
   RedisServer redis;
-  const std::string maillog =
-      std::filesystem::temp_directory_path() / ("sg-blocklist-" + std::to_string(::getpid()));
-  std::filesystem::copy_file(
-      std::string(SG_SOURCE_DIR) + "/tests/data/maillog/rules/suppress-user-unknown.log", maillog,
-      std::filesystem::copy_options::overwrite_existing);
+  const std::string maillog = copy_user_unknown_log("blocklist");
   auto config = [&](const std::string& dsn) {
     return config_with_streams(R"(
 [rampd]
@@ -114,14 +110,7 @@ mode = "shadow"
 postfix = { transport = "hcout1" }
 listmonk = { dsn = ")" + pg.admin_dsn("listmonk_hc") +
                                R"(" }
-
-[[suppress]]
-name = "user-unknown"
-scope = "address"
-status = ["bounced"]
-dsn = ["5.1.1", "5.1.0", "5.1.10", "5.2.1"]
-ttl_s = 3600
-)");
+)" + std::string(kUserUnknownRule));
   };
   // healthcare's Listmonk: in shadow mode, never written.
   pg.exec("postgres", "CREATE DATABASE listmonk_hc");

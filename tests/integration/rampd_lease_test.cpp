@@ -14,12 +14,12 @@
 #include "tests/integration/policyd_harness.hpp"
 #include "tests/integration/rampd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
+#include "tests/integration/user_unknown_corpus.hpp"
 
 namespace sg::testing {
 namespace {
 
-// 2026-11-23T10:00:00Z, after the bounces in suppress-user-unknown.log.
-constexpr int64_t kAfter = 1'795'428'000'000;
+constexpr int64_t kAfter = kAfterUserUnknownLog;
 
 std::string config(const std::string& maillog) {
   return config_with_streams(R"(
@@ -32,23 +32,12 @@ name = "trucking"
 ports = [25]
 daily_cap = 1000
 postfix = { transport = "out05" }
-
-[[suppress]]
-name = "user-unknown"
-scope = "address"
-status = ["bounced"]
-dsn = ["5.1.1", "5.1.0", "5.1.10", "5.2.1"]
-ttl_s = 3600
-)");
+)" + std::string(kUserUnknownRule));
 }
 
 TEST(RampdLease, TheSecondRampdWaitsUntilTheFirstsLeaseIsGone) {
   RedisServer redis;
-  const std::string maillog =
-      std::filesystem::temp_directory_path() / ("sg-lease-" + std::to_string(::getpid()));
-  std::filesystem::copy_file(
-      std::string(SG_SOURCE_DIR) + "/tests/data/maillog/rules/suppress-user-unknown.log", maillog,
-      std::filesystem::copy_options::overwrite_existing);
+  const std::string maillog = copy_user_unknown_log("lease");
   RampdHarness first(config(maillog), redis.url());
   RampdHarness second(config(maillog), redis.url());
 

@@ -13,12 +13,12 @@
 #include "tests/integration/policyd_harness.hpp"
 #include "tests/integration/rampd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
+#include "tests/integration/user_unknown_corpus.hpp"
 
 namespace sg::testing {
 namespace {
 
-// 2026-11-23T10:00:00Z, after the bounces in suppress-user-unknown.log (09:14).
-constexpr int64_t kAfter = 1'795'428'000'000;
+constexpr int64_t kAfter = kAfterUserUnknownLog;
 constexpr int64_t kTtlMs = 3600 * 1000;
 
 std::string config(const std::string& maillog, const std::string& healthcare_mode = "enforce") {
@@ -40,24 +40,13 @@ daily_cap = 1000
 mode = ")" + healthcare_mode +
                              R"("
 postfix = { transport = "hcout1" }
-
-[[suppress]]
-name = "user-unknown"
-scope = "address"
-status = ["bounced"]
-dsn = ["5.1.1", "5.1.0", "5.1.10", "5.2.1"]
-ttl_s = 3600
-)");
+)" + std::string(kUserUnknownRule));
 }
 
 class SuppressionTest : public ::testing::Test {
  protected:
   void start(const std::string& healthcare_mode = "enforce") {
-    maillog = std::filesystem::temp_directory_path() /
-              ("sg-suppress-maillog-" + std::to_string(::getpid()));
-    std::filesystem::copy_file(
-        std::string(SG_SOURCE_DIR) + "/tests/data/maillog/rules/suppress-user-unknown.log", maillog,
-        std::filesystem::copy_options::overwrite_existing);
+    maillog = copy_user_unknown_log("suppress-maillog");
     policyd = std::make_unique<PolicydHarness>(config(maillog, healthcare_mode), redis.url());
     ASSERT_TRUE(policyd->wait_redis_ready());
     policyd->clock.set(kAfter);
