@@ -27,6 +27,17 @@ std::string redact_redis_url(std::string_view url) {
   return std::string(url.substr(0, cut)) + "***" + std::string(url.substr(at));
 }
 
+std::string redis_location(std::string_view url) {
+  std::string error;
+  const auto u = parse_redis_url(url, error);
+  if (!u) return "Redis";
+  const Endpoint& ep = u->endpoint;
+  if (ep.kind == Endpoint::Kind::unix_socket) return "Redis at " + ep.path;
+  if (ep.host.find(':') != std::string::npos)
+    return "Redis at [" + ep.host + "]:" + std::to_string(ep.port);
+  return "Redis at " + ep.host + ":" + std::to_string(ep.port);
+}
+
 std::optional<RedisUrl> parse_redis_url(std::string_view url, std::string& error) {
   const std::string shown = redact_redis_url(url);  // errors quote the URL, never its password
   RedisUrl out;

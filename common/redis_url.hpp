@@ -25,4 +25,9 @@ std::optional<RedisUrl> parse_redis_url(std::string_view url, std::string& error
 // "redis://:***@10.0.0.5:6379/1", "redis://default:***@10.0.0.5".
 std::string redact_redis_url(std::string_view url);
 
+// Where Redis is, for a person: "Redis at 127.0.0.1:6379", "Redis at
+// /run/redis/redis.sock" (no password, no scheme); "Redis" alone when the
+// URL does not parse.
+std::string redis_location(std::string_view url);
+
 }  // namespace sg

@@ -52,26 +52,12 @@ std::string label_contains(std::string_view word) {
   return "@([^@]*" + regex_escape(word) + "([^@]*[^@.])?)\\.?$";
 }
 
-// How policyd words a refusal for this list, with "$1" (the domain the
-// pattern matched) for the domain: the backstop answers as policyd would. A
-// wording that names the stream gets a generic one: the backstop serves all.
+// How policyd words a refusal for this list (rules/decision.hpp), with "$1"
+// (the domain the pattern matched) for the domain and every stream excluding
+// it: the backstop answers as policyd would.
 std::string refusal_text(const std::string& list) {
-  auto text_for = [&](const std::string& stream_name) {
-    StreamConfig s;
-    s.name = stream_name;
-    s.exclude = {list};
-    Classification c;
-    c.domain = "\x01";
-    c.lists = {list};
-    auto v = decide_exclusion(s, c);
-    return v ? v->reply : std::string();
-  };
-  std::string reply = text_for("a");
-  const std::string prefix = "REJECT 5.7.1 \x01 ";
-  if (reply != text_for("b") || !reply.starts_with(prefix))
-    return "REJECT 5.7.1 $1 is on the " + result_escape(list) +
-           " list, which every stream excludes";
-  return "REJECT 5.7.1 $1 " + result_escape(reply.substr(prefix.size()));
+  return "REJECT 5.7.1 streamguard: $1 " +
+         result_escape(exclusion_text(list, "", "every stream").substr(1));
 }
 
 std::string file_name(const std::map<std::string, std::string>& files, const std::string& list) {

@@ -45,9 +45,10 @@ std::optional<CurrentPostfix> read_current_postfix(const std::string& command_di
                                                    const std::string& config_dir,
                                                    std::string& error) {
   // As written (a $parameter stays a reference), for the lists copied.
-  const auto raw =
-      postconf_values(command_dir, config_dir, "-h",
-                      {"smtpd_recipient_restrictions", "smtpd_end_of_data_restrictions"}, error);
+  const auto raw = postconf_values(
+      command_dir, config_dir, "-h",
+      {"smtpd_recipient_restrictions", "smtpd_end_of_data_restrictions", "smtp_header_checks"},
+      error);
   if (!raw) return std::nullopt;
   // Expanded, for what is only looked at (the relay default depends on the
   // compatibility level).
@@ -57,6 +58,7 @@ std::optional<CurrentPostfix> read_current_postfix(const std::string& command_di
   CurrentPostfix now;
   now.recipient_restrictions = (*raw)[0];
   now.end_of_data_restrictions = (*raw)[1];
+  now.smtp_header_checks = (*raw)[2];
   now.relay_restrictions = (*expanded)[0];
   now.inet_interfaces = (*expanded)[1];
   now.source = "postconf" + (config_dir.empty() ? std::string() : " -c " + config_dir);

@@ -280,6 +280,12 @@ int postfix_rollback(const Config& cfg, const PostfixConf& conf, const ApplyTarg
     }
     auto r = postfix(t, "postconf", keep);
     if (!r.ok()) std::cerr << "streamguardctl: " << r.error << "\n";
+    // The kept transport still removes the stream tag from the mail it has
+    // left to send: the parameter it names stays until the second rollback.
+    if (const auto p = params.find("streamguard_smtp_header_checks"); p != params.end()) {
+      auto e = postfix(t, "postconf", {"-e", p->first + "=" + p->second});
+      if (!e.ok()) std::cerr << "streamguardctl: " << e.error << "\n";
+    }
   } else {
     std::error_code ec;
     for (const char* f : {"main.cf", "master.cf"}) fs::remove(t.config_dir + "/" + f + kOrig, ec);

@@ -115,7 +115,7 @@ void end_of_data_block(std::ostringstream& o, const Config& cfg, const CurrentPo
   if (!now.end_of_data_restrictions.empty()) o << "    " << now.end_of_data_restrictions << "\n";
 }
 
-void milter_block(std::ostringstream& o, const Config& cfg) {
+void milter_block(std::ostringstream& o, const Config& cfg, const CurrentPostfix& now) {
   if (!cfg.milter.configured) return;
   std::string milters;
   for (const auto& m : cfg.postfix.milters_before) milters += m + ", ";
@@ -128,7 +128,29 @@ void milter_block(std::ostringstream& o, const Config& cfg) {
     << "# smtpd_milters and non_smtpd_milters (staff submission, cron mail) are\n"
     << "# not touched.\n"
     << "streamguard_milters = " << milters << "\n"
-    << "streamguard_milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _\n";
+    << "streamguard_milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} v _\n"
+    << "\n"
+    << "# A stream transport's header checks: the milter's " << cfg.milter.header << "\n"
+    << "# stays inside this MTA (postcat shows it); " << kEgressHeadersFile << "\n"
+    << "# removes it as the mail leaves, so no receiver sees a stream name. main.cf's\n"
+    << "# own smtp_header_checks follow, as " << now.source
+    << " showed them: " << (now.smtp_header_checks.empty() ? "none" : now.smtp_header_checks)
+    << ".\n"
+    << "streamguard_smtp_header_checks = regexp:" << cfg.postfix.backstop_dir << "/"
+    << kEgressHeadersFile << (now.smtp_header_checks.empty() ? "" : ", " + now.smtp_header_checks)
+    << "\n";
+}
+
+// The milter's stream tag, removed as the mail leaves (smtp_header_checks):
+// the name of a stream tells a receiver how the sender splits its mail.
+std::string render_egress_headers(const Config& cfg) {
+  // [milter] header is 1-64 of A-Z a-z 0-9 - (config_milter.cpp): nothing to
+  // escape, and regexp: tables match without regard to case.
+  return "# streamguard: the headers the stream transports remove as mail leaves.\n"
+         "# Rendered by `streamguardctl postfix-conf` from streamguard.toml ([milter]\n"
+         "# header): do not edit by hand.\n"
+         "/^" +
+         cfg.milter.header + ":/ IGNORE\n";
 }
 
 std::string render_main_cf(const Config& cfg, const std::vector<std::string>& backstop,
@@ -148,7 +170,7 @@ std::string render_main_cf(const Config& cfg, const std::vector<std::string>& ba
     << ", then `postfix reload` (see postfix-conf/README.md).\n";
   recipient_block(o, cfg, backstop, now);
   end_of_data_block(o, cfg, now);
-  milter_block(o, cfg);
+  milter_block(o, cfg, now);
   o << "\n"
     << "# The policy client keeps its connection open across many requests; Postfix's\n"
     << "# defaults are fine for policyd (it closes connections idle for "
@@ -214,7 +236,9 @@ std::string render_master_cf(const Config& cfg) {
       stream_service_options(o, cfg, s);
     }
   }
-  o << "\n# Egress transports: one source IP and HELO per stream.\n";
+  o << "\n# Egress transports: one source IP and HELO per stream"
+    << (cfg.milter.configured ? "; each removes the\n# milter's stream tag as mail leaves" : "")
+    << ".\n";
   for (const auto& s : cfg.streams) {
     const auto& t = s.postfix;
     o << service_line(t.transport, "unix", "-", pf.chroot, "smtp") << "  -o syslog_name=postfix/"
@@ -224,6 +248,7 @@ std::string render_master_cf(const Config& cfg) {
       o << "  -o smtp_bind_address" << (v6 ? "6=" : "=") << t.bind_address << "\n";
     }
     if (!t.helo_name.empty()) o << "  -o smtp_helo_name=" << t.helo_name << "\n";
+    if (cfg.milter.configured) o << "  -o smtp_header_checks=$streamguard_smtp_header_checks\n";
   }
   return o.str();
 }
@@ -329,6 +354,7 @@ PostfixConf render_postfix_conf(const Config& cfg, const std::map<std::string, D
   out.main_cf = render_main_cf(cfg, backstop, now);
   out.master_cf = render_master_cf(cfg);
   out.maps.push_back({kBackstopMapFile, render_backstop_regexp(backstop, lists, cfg.lists)});
+  if (cfg.milter.configured) out.maps.push_back({kEgressHeadersFile, render_egress_headers(cfg)});
   out.warnings = check_policy_socket(cfg);
   check_port_25(cfg, now, out);
   check_opendkim_mta(cfg, out);

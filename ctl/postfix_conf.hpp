@@ -8,15 +8,20 @@
 //              check_policy_service, then main.cf's own
 //              smtpd_recipient_restrictions), a shadow variant that only
 //              logs, streamguard_end_of_data_restrictions (commit =
-//              "end_of_message") and streamguard_milters.
+//              "end_of_message"), streamguard_milters and
+//              streamguard_smtp_header_checks.
 //   master.cf  one smtpd service per stream port, naming those parameters
 //              with -o (plus its syslog_name and content_filter = the
 //              stream's egress transport), and one smtp transport per stream
-//              (its bind address and HELO name).
+//              (its bind address and HELO name, and the header checks that
+//              remove the milter's stream tag on the way out).
 //   backstop   streamguard-backstop.regexp, a Postfix regexp: table refusing
 //              at RCPT the lists EVERY stream excludes; smtpd reads it itself,
 //              so it holds when policyd is down. (A transport_maps backstop
 //              would not: a per-service content_filter overrides transport_maps.)
+//   egress     streamguard-egress-headers.regexp (with the milter): the stream
+//              transports IGNORE [milter] header, so no receiver ever sees
+//              an internal stream name.
 #pragma once
 
 #include <map>
@@ -49,6 +54,7 @@ struct PostfixConf {
 struct CurrentPostfix {
   std::string recipient_restrictions;  // smtpd_recipient_restrictions, as written
   std::string end_of_data_restrictions;
+  std::string smtp_header_checks;  // as written: the stream transports keep applying it
   // smtpd_relay_restrictions, expanded: empty only on a main.cf from
   // before Postfix 2.10, whose recipient restrictions do the relay control.
   std::string relay_restrictions =
@@ -58,6 +64,7 @@ struct CurrentPostfix {
 };
 
 inline constexpr const char* kBackstopMapFile = "streamguard-backstop.regexp";
+inline constexpr const char* kEgressHeadersFile = "streamguard-egress-headers.regexp";
 
 // The lists every stream excludes, in the first stream's order: the backstop.
 std::vector<std::string> backstop_lists(const Config& cfg);

@@ -108,9 +108,10 @@ int run_postfix_conf(const PostfixConfOptions& o) {
     std::cout << "wrote " << path.string() << "\n";
   }
   std::cout << "next: add main.cf.fragment to main.cf and the services of master.cf.fragment "
-               "to master.cf, install "
-            << kBackstopMapFile << " as " << cfg.postfix.backstop_dir << "/" << kBackstopMapFile
-            << ", then `postfix reload`\n";
+               "to master.cf, install ";
+  for (std::size_t i = 0; i < conf.maps.size(); ++i)
+    std::cout << (i == 0 ? "" : " and ") << conf.maps[i].file;
+  std::cout << " in " << cfg.postfix.backstop_dir << ", then `postfix reload`\n";
   return 0;
 }
 

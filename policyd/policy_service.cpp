@@ -1,5 +1,7 @@
 #include "policyd/policy_service.hpp"
 
+#include "common/redis_url.hpp"
+
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -219,7 +221,8 @@ boost::asio::awaitable<Verdict> PolicyService::end_of_message(Context& ctx) {
 boost::asio::awaitable<Verdict> PolicyService::charge(Context& ctx) {
   if (!store_->ready()) {
     stats_.redis_errors.labels({"unavailable"}).inc();
-    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error);
+    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error,
+                                 redis_location(ctx.runtime->config->redis.url));
   }
   const int64_t now = clock_.now_ms();
   const auto& pd = ctx.runtime->config->policyd;
@@ -232,7 +235,8 @@ boost::asio::awaitable<Verdict> PolicyService::charge(Context& ctx) {
   Stored<LimiterResult> r = co_await std::move(charging);
   if (!r.value) {
     spdlog::warn("redis: charge for stream {} failed: {}", ctx.stream->name, r.error);
-    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error);
+    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error,
+                                 redis_location(ctx.runtime->config->redis.url));
   }
   if (!r.value->suppressed_field.empty()) {
     // Refused before any limiter was looked at: no cap or usage to record.

@@ -96,11 +96,11 @@ std::map<std::string, std::string> BreakerFeed::fields(const std::string& stream
     std::string value;
     if (v.state == breaker::State::open) {
       value = std::string(v.action == BreakerAction::hold ? "hold " : "defer ") +
-              std::to_string(v.until_ms) + " 0 " + v.reason;
+              std::to_string(v.until_ms) + " 0 " + v.rule + ": " + v.cause;
     } else {
       char frac[32];
       std::snprintf(frac, sizeof frac, "%.3f", v.fraction);
-      value = "recover " + std::to_string(v.until_ms) + " " + frac + " " + v.reason;
+      value = "recover " + std::to_string(v.until_ms) + " " + frac + " " + v.rule + ": " + v.cause;
     }
     out["breaker:op:" + t.op] = std::move(value);
   }

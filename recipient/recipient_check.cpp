@@ -31,7 +31,8 @@ std::optional<Verdict> apply_mx(const Runtime& rt, const StreamConfig& s, Recipi
       c.op_by = cached ? "mx-cache" : "mx";
       if (auto it = rt.operator_list.find(c.op); it != rt.operator_list.end()) {
         Classification by_mx;
-        by_mx.domain = c.domain + " (MX at " + c.op + ")";
+        // Name the host: the domain alone does not say why it is Yahoo's.
+        by_mx.domain = c.domain + " (its MX " + r.hosts.front() + " is " + c.op + "'s)";
         by_mx.lists = {it->second};
         return decide_exclusion(s, by_mx);
       }

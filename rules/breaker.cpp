@@ -146,10 +146,11 @@ Verdict Breaker::verdict(std::size_t i, const Key& key, const Cell& c, int64_t n
   std::string what;
   for (const auto& s : r.status) what += (what.empty() ? "" : "/") + s;
   const std::string match = compiled_[i].describe();
+  v.cause = "saw " + std::to_string(c.count) + " " + what + " results" + match + " within " +
+            std::to_string(r.window_s) + "s (threshold " + std::to_string(r.threshold) + ")";
   v.reason = "breaker '" + r.name + "' on " + key.first + "/" +
              (key.second.empty() ? std::string("unknown operator") : key.second) + ": " +
-             std::to_string(c.count) + " " + what + " results" + match + " within " +
-             std::to_string(r.window_s) + "s (threshold " + std::to_string(r.threshold) + "); ";
+             v.cause.substr(4) + "; ";
   if (now_ms < c.until_ms) {
     v.state = State::open;
     v.until_ms = c.until_ms;

@@ -73,7 +73,11 @@ struct Verdict {
   State state = State::closed;
   BreakerAction action = BreakerAction::defer;
   std::string rule;    // the rule that tripped ("" when closed)
-  std::string reason;  // for logs and replies; names rule, count, window, until
+  std::string reason;  // for logs and /status; names rule, count, window, until
+  // What the replies say after the rule's name: "saw 5 deferred results
+  // matching dsn 4.7.0 within 600s (threshold 5)". No double quotes: policyd
+  // logs a reply inside reply="...".
+  std::string cause;
   uint32_t count = 0;  // matching results that tripped it
   uint32_t window_s = 0;
   int64_t opened_ms = 0;  // when it tripped

@@ -14,27 +14,20 @@ namespace sg {
 namespace {
 
 // How a refusal reads for each list shipped with streamguard; a list the
-// operator adds is named as it is. "{stream}" stands for the stream's name.
+// operator adds is named as it is. "{who}" stands for "stream trucking", or
+// "every stream" in the backstop map.
 struct ListWording {
   std::string_view list;
   std::string_view says;
 };
 constexpr std::array kListWording = {
-    ListWording{"yahoo_family", "is in the Yahoo/AOL/Verizon mail family, which no stream mails"},
-    ListWording{"dead_isp", "is a dead ISP domain that only hard-bounces; no stream mails it"},
-    ListWording{"consumer", "is consumer webmail, which never rides the {stream} stream"},
+    ListWording{"yahoo_family", "is in the Yahoo/AOL/Verizon mail family, which {who} excludes"},
+    ListWording{"dead_isp", "is a dead ISP domain that only hard-bounces, which {who} excludes"},
+    ListWording{"consumer", "is consumer webmail, which {who} excludes"},
     ListWording{"direct_hisp",
-                "is a Direct/HISP secure-messaging domain, which cannot take cold mail"},
+                "is a Direct/HISP secure-messaging domain that cannot take cold mail, which {who} "
+                "excludes"},
 };
-
-std::string exclusion_text(std::string_view list, const std::string& domain,
-                           const std::string& stream) {
-  std::string says = "is on the " + std::string(list) + " list, excluded from the {stream} stream";
-  for (const auto& w : kListWording)
-    if (w.list == list) says = std::string(w.says);
-  if (auto at = says.find("{stream}"); at != std::string::npos) says.replace(at, 8, stream);
-  return domain + " " + says;
-}
 
 Verdict enforce_or_shadow(const StreamConfig& stream, Action action, std::string reply,
                           std::string reason) {
@@ -52,18 +45,37 @@ Verdict enforce_or_shadow(const StreamConfig& stream, Action action, std::string
   return v;
 }
 
+// Every refusal names streamguard, so a sender reading Listmonk's error log
+// or Postfix's "NOQUEUE: hold:" line can tell a local refusal from a remote
+// one.
 std::string refusal(Action action, const std::string& text) {
   switch (action) {
     case Action::defer:
-      return "DEFER_IF_PERMIT 4.7.1 " + text;
+      return "DEFER_IF_PERMIT 4.7.1 streamguard: " + text;
     case Action::hold:
-      return "HOLD " + text;
+      return "HOLD streamguard: " + text;
     case Action::reject:
-      return "REJECT 5.7.1 " + text;
+      return "REJECT 5.7.1 streamguard: " + text;
     case Action::dunno:
       return "DUNNO";
   }
   return "DUNNO";
+}
+
+// What follows the reason, by what the client is told: a held message is
+// accepted (nothing to retry); a deferred one should come back.
+std::string outcome(Action action, const std::string& when_deferred, const std::string& when_held) {
+  switch (action) {
+    case Action::defer:
+      return "; " + when_deferred;
+    case Action::hold:
+      return "; accepted and held: " + when_held;
+    case Action::reject:
+      return "; refused";
+    case Action::dunno:
+      break;
+  }
+  return "";
 }
 
 int64_t effective_cap(const std::map<std::string, uint64_t>& caps, const std::string& op) {
@@ -106,14 +118,15 @@ std::string format_duration_ms(int64_t ms) {
 
 // An hourly cap is a pace, not a count per clock hour: a message is
 // refused after only a few when they come faster than the pace. The reply
-// says so, or "over its hourly cap of 50 (1 used)" would read like a bug.
+// says the rate, or "over its hourly cap of 50 (1 used)" would read like a bug.
 std::string hourly_pace(int64_t cap, int64_t burst) {
   const int64_t every_ms = 3'600'000 / std::max<int64_t>(cap, 1);
   const int64_t at_once = burst > 0 ? burst : std::max<int64_t>(1, cap / 60);
-  const std::string pace = every_ms >= 1000
-                               ? "one message every " + format_duration_ms(every_ms)
-                               : "about " + std::to_string((cap + 30) / 60) + " a minute";
-  return "paced evenly over the hour (" + pace + ", up to " + std::to_string(at_once) + " at once)";
+  std::string pace = "sent evenly: ";
+  pace += every_ms >= 1000 ? "one message every " + format_duration_ms(every_ms)
+                           : "about " + std::to_string((cap + 30) / 60) + " a minute";
+  if (at_once > 1) pace += ", up to " + std::to_string(at_once) + " at once";
+  return pace;
 }
 
 Verdict dunno(std::string reason) {
@@ -127,9 +140,20 @@ Verdict decide_unknown_port(uint16_t port, Action action) {
   Verdict v;
   v.action = v.would = action;
   v.reason = "unknown_port";
-  v.reply = refusal(action, "streamguard has no stream for submission port " +
-                                std::to_string(port) + "; not accepted");
+  v.reply = refusal(action, "no stream takes mail submitted on port " + std::to_string(port) +
+                                outcome(action, "try again later",
+                                        "no stream's caps apply, so only the operator "
+                                        "releases it"));
   return v;
+}
+
+std::string exclusion_text(std::string_view list, const std::string& domain,
+                           const std::string& who) {
+  std::string says = "is on the " + std::string(list) + " list, which {who} excludes";
+  for (const auto& w : kListWording)
+    if (w.list == list) says = std::string(w.says);
+  if (auto at = says.find("{who}"); at != std::string::npos) says.replace(at, 5, who);
+  return domain + " " + says;
 }
 
 std::optional<Verdict> decide_exclusion(const StreamConfig& stream, const Classification& c) {
@@ -137,7 +161,7 @@ std::optional<Verdict> decide_exclusion(const StreamConfig& stream, const Classi
   // list the operator wrote first.
   for (const auto& list : stream.exclude) {
     if (!c.on(list)) continue;
-    std::string text = exclusion_text(list, c.domain, stream.name);
+    std::string text = exclusion_text(list, c.domain, "stream " + stream.name);
     return enforce_or_shadow(stream, Action::reject, refusal(Action::reject, text),
                              "excluded:" + list);
   }
@@ -173,50 +197,64 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
         "REJECT " + suppression::refusal_text(r.suppressed_field, r.suppressed_record),
         address ? "suppressed:address" : "suppressed:domain");
   }
+  std::string who = "stream " + stream.name;
   if (r.breaker == Action::defer || r.breaker == Action::hold) {
-    std::string who = "stream " + stream.name;
-    if (!plan.op.empty()) who += " to " + plan.op;
-    std::string text =
-        who + " is paused by a breaker (" +
-        (r.breaker_reason.empty() ? std::string("no reason given") : r.breaker_reason) +
-        ") for another " + format_duration_ms(r.breaker_until_ms - now_ms);
+    if (!plan.op.empty()) who += "'s mail to mailbox provider " + plan.op;
+    const auto colon = r.breaker_reason.find(": ");
+    const std::string why =
+        colon == std::string::npos
+            ? r.breaker_reason
+            : r.breaker_reason.substr(0, colon) + ", which " + r.breaker_reason.substr(colon + 2);
+    const std::string text = who + " is paused for another " +
+                             format_duration_ms(r.breaker_until_ms - now_ms) + " by breaker " +
+                             (why.empty() ? "(no reason given)" : why) +
+                             outcome(r.breaker, "try again after the pause",
+                                     "streamguard-rampd releases it once the pause is over");
     return enforce_or_shadow(stream, r.breaker, refusal(r.breaker, text), "breaker");
   }
   if (r.allowed) return dunno("ok");
   const std::size_t which = governing_refusal(r);
   const auto& spec = plan.limiters.at(which);
   const auto& st = r.states.at(which);
-  std::string who = "stream " + stream.name;
-  if (!spec.op.empty()) who += " to " + spec.op;
+  if (!spec.op.empty()) who += "'s mail to mailbox provider " + spec.op;
+  const std::string cut =
+      r.recovering
+          ? " (cut while breaker " + r.breaker_reason.substr(0, r.breaker_reason.find(':')) +
+                " recovers, for another " + format_duration_ms(r.breaker_until_ms - now_ms) + ")"
+          : "";
+  const std::string held = "streamguard-rampd releases held mail as the cap allows";
   std::string text;
   if (st.cap == 0) {
-    text = who + " is closed (" + spec.window + " cap 0)";
+    text = who + " is closed: its " + spec.window + " cap is 0" + cut +
+           outcome(stream.over_cap, "try again later", held + ", once it opens");
   } else if (spec.window == "hourly") {
-    text = who + " is over its hourly cap of " + std::to_string(st.cap) + ", " +
-           hourly_pace(st.cap, spec.burst) + "; the next one fits in " +
-           format_duration_ms(st.retry_ms);
+    const std::string next = format_duration_ms(st.retry_ms);
+    text = who + " is at its hourly cap of " + std::to_string(st.cap) + "/h" + cut + ", " +
+           hourly_pace(st.cap, spec.burst) +
+           outcome(stream.over_cap, "the next slot is in " + next + ", try again then",
+                   held + " (the next slot is in " + next + ")");
   } else {
-    text = who + " is over its " + spec.window + " cap of " + std::to_string(st.cap) + " (" +
-           std::to_string(st.used) + " used); budget returns in " + format_duration_ms(st.retry_ms);
+    text = who + " has reached its " + spec.window + " cap of " + std::to_string(st.cap) + cut +
+           ", " + std::to_string(st.used) + " accepted today; the count starts over in " +
+           format_duration_ms(st.retry_ms) + outcome(stream.over_cap, "try again then", held);
   }
   std::string reason = "over_cap:" + spec.window + (spec.op.empty() ? "" : ":operator");
   return enforce_or_shadow(stream, stream.over_cap, refusal(stream.over_cap, text), reason);
 }
 
-Verdict decide_store_error(const StreamConfig& stream, Action on_error) {
-  std::string text =
-      "streamguard cannot reach its counter store to check stream " + stream.name + "'s caps";
-  if (on_error == Action::defer) text += "; try again later";
-  if (on_error == Action::hold) text += "; held until the caps can be charged";
+Verdict decide_store_error(const StreamConfig& stream, Action on_error, const std::string& store) {
+  const std::string text = "cannot reach " + store + " to check stream " + stream.name + "'s caps" +
+                           outcome(on_error, "try again later",
+                                   "streamguard-rampd releases it once the caps can be charged");
   return enforce_or_shadow(stream, on_error, refusal(on_error, text), "store_error");
 }
 
 Verdict decide_dns_failure(const StreamConfig& stream, Action on_failure, const std::string& domain,
                            const std::string& error) {
-  std::string text = "streamguard cannot tell which operator receives mail for " + domain +
-                     " (MX lookup: " + error + ")";
-  if (on_failure == Action::defer) text += "; try again later";
-  if (on_failure == Action::hold) text += "; held until it can be checked";
+  const std::string text = "cannot tell which mailbox provider receives mail for " + domain +
+                           " (MX lookup: " + error + ")" +
+                           outcome(on_failure, "try again later",
+                                   "streamguard-rampd releases it once the lookup answers");
   return enforce_or_shadow(stream, on_failure, refusal(on_failure, text), "dns_failure");
 }
 

@@ -60,8 +60,11 @@ struct LimiterResult {
   std::string suppressed_field;
   std::string suppressed_record;
   // An open breaker (streamguard-rampd's, in the caps hash) refused before
-  // any cap was looked at: defer or hold, until when, and why.
+  // any cap was looked at: defer or hold, until when, and why. Or, with
+  // `recovering`, a breaker past its pause cut the caps it covers (the
+  // states hold the cut caps) until breaker_until_ms.
   Action breaker = Action::dunno;
+  bool recovering = false;
   int64_t breaker_until_ms = 0;
   std::string breaker_reason;
   bool allowed = true;
@@ -76,12 +79,20 @@ LimiterPlan plan_limits(const StreamConfig& stream, const std::string& op);
 // now_ms: only to say how long an open breaker has left.
 Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const LimiterResult& r,
                     int64_t now_ms = 0);
-Verdict decide_store_error(const StreamConfig& stream, Action on_error);
+// store: where the counters live, as a person should look for it
+// ("Redis at 127.0.0.1:6379", the password never shown).
+Verdict decide_store_error(const StreamConfig& stream, Action on_error, const std::string& store);
 // The MX lookup that would tell the recipient's operator failed and the
 // config says defer or hold (on_failure = "unknown" never gets here).
 Verdict decide_dns_failure(const StreamConfig& stream, Action on_failure, const std::string& domain,
                            const std::string& error);
 Verdict dunno(std::string reason);
+
+// "DOMAIN is in the Yahoo/AOL/Verizon mail family, which WHO excludes": how
+// a refusal names a list; who is "stream trucking" or "every stream" (the
+// backstop map).
+std::string exclusion_text(std::string_view list, const std::string& domain,
+                           const std::string& who);
 
 // "12s", "4m05s", "2h10m".
 std::string format_duration_ms(int64_t ms);

@@ -43,7 +43,7 @@ bool CompiledMatch::matches(std::string_view op, maillog::Status status, std::st
 std::string CompiledMatch::describe() const {
   auto join = [](const std::vector<std::string>& v, bool quote) {
     std::string out;
-    for (const auto& e : v) out += (out.empty() ? "" : " or ") + (quote ? "\"" + e + "\"" : e);
+    for (const auto& e : v) out += (out.empty() ? "" : " or ") + (quote ? "'" + e + "'" : e);
     return out;
   };
   std::string match;

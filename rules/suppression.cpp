@@ -129,7 +129,7 @@ std::string printable(std::string s) {
 std::string refusal_text(std::string_view field, std::string_view record) {
   const auto e = parse_entry(field, record);
   if (!e)
-    return printable("5.1.1 recipient is suppressed (" + std::string(field) +
+    return printable("5.1.1 streamguard: the recipient is suppressed (" + std::string(field) +
                      "; its record in Redis is unreadable: see streamguardctl suppress show)");
   const std::string day = utc_text(e->learned_ms).substr(0, 10);
   // A short entry (added by hand for an hour) ends on the day it began: say when.
@@ -147,8 +147,8 @@ std::string refusal_text(std::string_view field, std::string_view record) {
           " (rule " + e->rule + ")";
   }
   const std::string what = e->scope == SuppressScope::address
-                               ? "5.1.1 <" + e->key + "> is suppressed: "
-                               : "5.1.2 domain " + e->key + " is suppressed: ";
+                               ? "5.1.1 streamguard: <" + e->key + "> is suppressed: "
+                               : "5.1.2 streamguard: domain " + e->key + " is suppressed: ";
   return printable(what + why + "; no stream mails it until " + until);
 }
 

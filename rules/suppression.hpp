@@ -123,7 +123,7 @@ std::string record_of(const Entry& e);
 std::optional<Entry> parse_entry(std::string_view field, std::string_view record);
 
 // policyd's refusal for a recipient an entry covers, without the action
-// word: "5.1.1 <a@b> is suppressed: it hard-bounced (550 5.1.1 …) on
+// word: "5.1.1 streamguard: <a@b> is suppressed: it hard-bounced (550 5.1.1 …) on
 // 2026-06-17 via healthcare (rule user-unknown); no stream mails it until
 // 2027-06-17". A record that does not parse still refuses, saying so.
 // Always one line of printable ASCII.

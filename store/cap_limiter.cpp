@@ -206,6 +206,7 @@ std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t 
   out.suppressed_record.assign(record->str, record->len);
   const long long breaker = r->element[integers - 2]->integer;
   out.breaker = breaker == 1 ? Action::defer : breaker == 2 ? Action::hold : Action::dunno;
+  out.recovering = breaker == 3;
   out.breaker_until_ms = r->element[integers - 1]->integer;
   out.breaker_reason.assign(why->str, why->len);
   out.allowed = r->element[0]->integer == 1;

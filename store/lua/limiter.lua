@@ -46,8 +46,9 @@
 --          refused; 0 when allowed or when a breaker or suppression refused),
 --          then for each limiter: cap (-1: none applied), used, retry_ms (-1:
 --          none, or never while cap is 0), refused (1|0); then breaker (0:
---          none, 1: defer, 2: hold), breaker_until_ms, breaker_reason
---          (string), suppressed field (string, "" when none), its record }
+--          none, 1: defer, 2: hold, 3: recovering: the caps it covers were
+--          cut), breaker_until_ms, breaker_reason (string), suppressed field
+--          (string, "" when none), its record }
 --
 -- Every key written gets a TTL. Nothing is written unless every limiter allows.
 
@@ -101,6 +102,8 @@ local overrides = redis.call('HMGET', KEYS[1], unpack(fields))
 
 -- Breakers first: an open one refuses before anything is charged.
 local fraction_all, fraction_op = 1, 1
+-- The recovering breaker that cuts deepest, for the reply: { until, why, f }.
+local recovering = nil
 for j = 1, 2 do
   local b = overrides[n + j]
   if b and (j == 1 or op ~= '') then
@@ -109,7 +112,9 @@ for j = 1, 2 do
       if action == 'defer' or action == 'hold' then
         return untouched(action == 'defer' and 1 or 2, tonumber(until_ms), why, '', '')
       elseif action == 'recover' then
-        if j == 1 then fraction_all = tonumber(frac) else fraction_op = tonumber(frac) end
+        local f = tonumber(frac)
+        if j == 1 then fraction_all = f else fraction_op = f end
+        if not recovering or f < recovering[3] then recovering = { tonumber(until_ms), why, f } end
       end
     end
   end
@@ -214,9 +219,15 @@ if reply[1] == 1 then
   end
 end
 
-reply[#reply + 1] = 0
-reply[#reply + 1] = 0
-reply[#reply + 1] = ''
+if recovering and recovering[3] < 1 then
+  reply[#reply + 1] = 3
+  reply[#reply + 1] = recovering[1]
+  reply[#reply + 1] = recovering[2]
+else
+  reply[#reply + 1] = 0
+  reply[#reply + 1] = 0
+  reply[#reply + 1] = ''
+end
 reply[#reply + 1] = ''
 reply[#reply + 1] = ''
 return reply

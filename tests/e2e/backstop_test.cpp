@@ -52,17 +52,19 @@ TEST_F(Backstop, YahooFamilyIsRefusedAtRcptEvenWithPolicydDown) {
     // which is down, so smtpd's default_action (DEFER_IF_PERMIT) answers.
     auto s = h.submit(stream, {"someone@yahoo.com", "lee@sbcglobal.net", "old@adelphia.net",
                                "joe@comcast.net", "office@riverside-clinic.example"});
-    EXPECT_EQ(s.reply_to("someone@yahoo.com"),
-              "554 5.7.1 <someone@yahoo.com>: Recipient address rejected: yahoo.com is in the "
-              "Yahoo/AOL/Verizon mail family, which no stream mails")
+    EXPECT_EQ(
+        s.reply_to("someone@yahoo.com"),
+        "554 5.7.1 <someone@yahoo.com>: Recipient address rejected: streamguard: yahoo.com is "
+        "in the Yahoo/AOL/Verizon mail family, which every stream excludes")
         << s.transcript;
-    EXPECT_EQ(s.reply_to("lee@sbcglobal.net"),
-              "554 5.7.1 <lee@sbcglobal.net>: Recipient address rejected: sbcglobal.net is in "
-              "the Yahoo/AOL/Verizon mail family, which no stream mails")
+    EXPECT_EQ(
+        s.reply_to("lee@sbcglobal.net"),
+        "554 5.7.1 <lee@sbcglobal.net>: Recipient address rejected: streamguard: sbcglobal.net "
+        "is in the Yahoo/AOL/Verizon mail family, which every stream excludes")
         << s.transcript;
     EXPECT_EQ(s.reply_to("old@adelphia.net"),
-              "554 5.7.1 <old@adelphia.net>: Recipient address rejected: adelphia.net is a dead "
-              "ISP domain that only hard-bounces; no stream mails it")
+              "554 5.7.1 <old@adelphia.net>: Recipient address rejected: streamguard: adelphia.net "
+              "is a dead ISP domain that only hard-bounces, which every stream excludes")
         << s.transcript;
     EXPECT_TRUE(starts_with(s.reply_to("joe@comcast.net"), "450 4.7.1 <joe@comcast.net>"))
         << s.transcript;

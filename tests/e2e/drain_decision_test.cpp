@@ -56,8 +56,8 @@ TEST(DrainDecisionE2E, MailHeldForADomainOnGooglesMxWaitsForGooglesBreakerThenLe
   ASSERT_TRUE(wait_until(
       [&] {
         return h.rampd_log().find("held " + s.queue_id +
-                                  " (stream healthcare) waits: stream "
-                                  "healthcare to google is paused by a breaker") !=
+                                  " (stream healthcare) waits: streamguard: stream "
+                                  "healthcare's mail to mailbox provider google is paused") !=
                std::string::npos;
       },
       20s))

@@ -118,13 +118,14 @@ TEST_F(Pipeline, YahooFamilyIsRefusedAtRcptWithTheReason) {
   Harness h;
   for (const char* stream : {"trucking", "healthcare"}) {
     auto s = h.submit(stream, {"someone@yahoo.com", "pat@aol.com", "lee@sbcglobal.net"});
-    EXPECT_EQ(s.reply_to("someone@yahoo.com"),
-              "554 5.7.1 <someone@yahoo.com>: Recipient address rejected: yahoo.com is in the "
-              "Yahoo/AOL/Verizon mail family, which no stream mails")
+    EXPECT_EQ(
+        s.reply_to("someone@yahoo.com"),
+        "554 5.7.1 <someone@yahoo.com>: Recipient address rejected: streamguard: yahoo.com is "
+        "in the Yahoo/AOL/Verizon mail family, which every stream excludes")
         << s.transcript;
     EXPECT_TRUE(starts_with(s.reply_to("pat@aol.com"),
                             "554 5.7.1 <pat@aol.com>: Recipient address "
-                            "rejected: aol.com is in the Yahoo/AOL"))
+                            "rejected: streamguard: aol.com is in the Yahoo/AOL"))
         << s.transcript;
     EXPECT_TRUE(starts_with(s.reply_to("lee@sbcglobal.net"), "554 5.7.1")) << s.transcript;
     EXPECT_TRUE(s.queue_id.empty()) << s.transcript;
@@ -146,8 +147,8 @@ TEST_F(Pipeline, ConsumerWebmailIsRefusedOnHealthcareAndAcceptedOnTrucking) {
   Harness h;
   auto hc = h.submit("healthcare", {"patient@gmail.com"});
   EXPECT_EQ(hc.reply_to("patient@gmail.com"),
-            "554 5.7.1 <patient@gmail.com>: Recipient address rejected: gmail.com is consumer "
-            "webmail, which never rides the healthcare stream")
+            "554 5.7.1 <patient@gmail.com>: Recipient address rejected: streamguard: gmail.com is "
+            "consumer webmail, which stream healthcare excludes")
       << hc.transcript;
   EXPECT_TRUE(hc.queue_id.empty());
   EXPECT_TRUE(h.postfix().wait_for_log(
@@ -175,8 +176,8 @@ TEST_F(Pipeline, StreamOverItsCapDefersAtRcpt) {
   auto reply = s.reply_to("c@fleet-three.example");
   EXPECT_TRUE(starts_with(reply,
                           "450 4.7.1 <c@fleet-three.example>: Recipient address rejected: "
-                          "stream trucking is over its daily cap of 2 (2 used); budget "
-                          "returns in "))
+                          "streamguard: stream trucking has reached its daily cap of 2, 2 "
+                          "accepted today; the count starts over in "))
       << s.transcript;
   EXPECT_TRUE(s.queue_id.empty());
   EXPECT_TRUE(h.postfix().wait_for_log({"postfix/trucking/smtpd[", "NOQUEUE: reject: RCPT",
@@ -204,8 +205,9 @@ TEST_F(Pipeline, OverCapWithHoldParksTheMailInTheHoldQueueAndLosesNothing) {
   ASSERT_FALSE(second.queue_id.empty()) << second.transcript;
   EXPECT_TRUE(h.postfix().wait_for_log({"postfix/healthcare/smtpd[",
                                         "NOQUEUE: hold: RCPT from unknown[127.0.0.1]",
-                                        "<second@clinic-b.example>: Recipient address stream "
-                                        "healthcare is over its daily cap of 1"}))
+                                        "<second@clinic-b.example>: Recipient address "
+                                        "streamguard: stream healthcare has reached its daily "
+                                        "cap of 1"}))
       << h.postfix().log();
   const QueueEntry* held = nullptr;
   std::vector<QueueEntry> q;
@@ -254,7 +256,7 @@ TEST_F(Pipeline, TwoStreamsFillingAtOnceNeverTouchEachOthersBudget) {
         if (starts_with(reply, "250"))
           ++t.accepted;
         else if (starts_with(reply, "450 4.7.1") &&
-                 contains(reply, "stream " + stream + " is over"))
+                 contains(reply, "streamguard: stream " + stream + " has reached its daily cap"))
           ++t.deferred;
         else
           ++t.other;
@@ -327,7 +329,7 @@ TEST_F(Pipeline, RedisDownHoldsByDefaultAndExclusionsStillApply) {
   ASSERT_FALSE(s.queue_id.empty()) << s.transcript;
   EXPECT_TRUE(h.postfix().wait_for_log(
       {"postfix/healthcare/smtpd[", "NOQUEUE: hold: RCPT", "<billing@clinic.example>",
-       "streamguard cannot reach its counter store to check stream healthcare's caps"}))
+       "streamguard: cannot reach Redis at /", "to check stream healthcare's caps"}))
       << h.postfix().log();
   const QueueEntry* held = nullptr;
   std::vector<QueueEntry> q;
@@ -354,10 +356,12 @@ TEST_F(Pipeline, RedisDownDefersWhenOnErrorIsDefer) {
   Harness h(o);
   h.kill_redis();
   auto s = h.submit("trucking", {"yard@haulage.example"});
-  EXPECT_EQ(s.reply_to("yard@haulage.example"),
-            "450 4.7.1 <yard@haulage.example>: Recipient address rejected: streamguard cannot "
-            "reach its counter store to check stream trucking's caps; try again later")
+  const std::string reply = s.reply_to("yard@haulage.example");
+  EXPECT_TRUE(starts_with(reply,
+                          "450 4.7.1 <yard@haulage.example>: Recipient address rejected: "
+                          "streamguard: cannot reach Redis at /"))
       << s.transcript;
+  EXPECT_TRUE(reply.ends_with(" to check stream trucking's caps; try again later")) << reply;
   EXPECT_TRUE(s.queue_id.empty());
   EXPECT_TRUE(h.postfix().wait_for_log(
       {"postfix/trucking/smtpd[", "NOQUEUE: reject: RCPT", "450 4.7.1 <yard@haulage.example>"}));

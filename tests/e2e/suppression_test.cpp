@@ -97,7 +97,8 @@ ttl_s = 2592000
   for (const auto& r : dead) {
     const auto& reply = second[r];
     // Postfix takes the enhanced status from policyd's reply and names the address.
-    EXPECT_TRUE(reply.starts_with("554 5.1.1 <" + r + ">: Recipient address rejected: <" + r +
+    EXPECT_TRUE(reply.starts_with("554 5.1.1 <" + r +
+                                  ">: Recipient address rejected: streamguard: <" + r +
                                   "> is suppressed: it hard-bounced (550 5.1.1"))
         << reply;
     EXPECT_NE(reply.find("via trucking (rule user-unknown)"), std::string::npos) << reply;
@@ -105,7 +106,8 @@ ttl_s = 2592000
   for (const auto& r : tenant) {
     const auto& reply = second[r];
     EXPECT_TRUE(reply.starts_with("554 5.1.2 <" + r +
-                                  ">: Recipient address rejected: domain closed-tenant.example is "
+                                  ">: Recipient address rejected: streamguard: domain "
+                                  "closed-tenant.example is "
                                   "suppressed: its mail failed (451 4.4.4 Mail received as "
                                   "unauthenticated"))
         << reply;

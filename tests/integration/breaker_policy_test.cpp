@@ -47,11 +47,12 @@ class BreakerPolicyTest : public ::testing::Test {
 
 TEST_F(BreakerPolicyTest, OpenOperatorBreakerRefusesThatOperatorOnlyAndChargesNothing) {
   redis.cmd({"HSET", "sg:{trucking}:caps", "breaker:op:microsoft",
-             "hold " + until(600'000) + " 0 451 4.7.500 x12 in 10m"});
+             "hold " + until(600'000) + " 0 ms-throttle: saw 12 deferred results within 600s"});
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("a@outlook.com", 25),
-            "HOLD stream trucking to microsoft is paused by a breaker (451 4.7.500 x12 in 10m) for "
-            "another 10m00s");
+            "HOLD streamguard: stream trucking's mail to mailbox provider microsoft is paused for "
+            "another 10m00s by breaker ms-throttle, which saw 12 deferred results within 600s; "
+            "accepted and held: streamguard-rampd releases it once the pause is over");
   EXPECT_EQ(day_count("trucking"), "(nil)");
   EXPECT_EQ(c.rcpt("b@gmail.com", 25), "DUNNO");      // another operator
   EXPECT_EQ(c.rcpt("c@outlook.com", 2526), "DUNNO");  // another stream
@@ -68,21 +69,26 @@ TEST_F(BreakerPolicyTest, OpenOperatorBreakerRefusesThatOperatorOnlyAndChargesNo
 TEST_F(BreakerPolicyTest, StreamWideBreakerRefusesEveryRecipientOfThatStream) {
   redis.cmd({"HSET", "sg:{healthcare}:caps", "breaker", "defer " + until(3'600'000) + " 0 frozen"});
   PolicyClient c(policyd->socket());
-  EXPECT_TRUE(c.rcpt("x@clinic.example", 2526)
-                  .starts_with("DEFER_IF_PERMIT 4.7.1 stream healthcare is paused by a breaker "
-                               "(frozen) for another 1h00m"));
+  EXPECT_EQ(c.rcpt("x@clinic.example", 2526),
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream healthcare is paused for another 1h00m by "
+            "breaker frozen; try again after the pause");
   EXPECT_EQ(c.rcpt("x@fleet.example", 25), "DUNNO");
 }
 
 TEST_F(BreakerPolicyTest, RecoveringBreakerLetsAFractionOfTheCapThrough) {
   redis.cmd({"HSET", "sg:{trucking}:caps", "breaker:op:microsoft",
-             "recover " + until(3'600'000) + " 0.5 after TSS04 cool-down"});
+             "recover " + until(3'600'000) + " 0.5 ms-throttle: saw 12 deferred results"});
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("a@outlook.com", 25), "DUNNO");
   EXPECT_EQ(c.rcpt("b@outlook.com", 25), "DUNNO");
-  EXPECT_TRUE(c.rcpt("c@outlook.com", 25)
-                  .starts_with("DEFER_IF_PERMIT 4.7.1 stream trucking to microsoft is over its "
-                               "daily cap of 2 (2 used)"));
+  // The reply says the cap was cut, by which breaker and until when.
+  const std::string cut = c.rcpt("c@outlook.com", 25);
+  EXPECT_TRUE(
+      cut.starts_with("DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to "
+                      "mailbox provider microsoft has reached its daily cap of 2 (cut "
+                      "while breaker ms-throttle recovers, for another 1h00m), 2 accepted "
+                      "today"))
+      << cut;
   EXPECT_EQ(c.rcpt("d@fleet.example", 25), "DUNNO");  // stream caps untouched
   policyd->clock.advance(3'600'000);                  // recovered: the whole cap of 4
   EXPECT_EQ(c.rcpt("c@outlook.com", 25), "DUNNO");

@@ -84,7 +84,8 @@ class MxOperatorTest : public ::testing::Test {
 TEST_F(MxOperatorTest, GoogleHostedPracticeIsRefusedWhenGoogleIsClosedM365HostedIsAccepted) {
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("dr.lee@gclinic.example", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking to google is closed (daily cap 0)");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to mailbox provider google "
+            "is closed: its daily cap is 0; try again later");
   EXPECT_EQ(c.rcpt("dr.kim@msclinic.example", 25), "DUNNO");
   EXPECT_EQ(count("trucking", "microsoft"), "1");
   EXPECT_EQ(count("trucking", "google"), "(nil)");
@@ -104,8 +105,9 @@ TEST_F(MxOperatorTest, CustomDomainOnYahooMxIsYahooFamilyOnEveryStream) {
   PolicyClient c(policyd->socket());
   for (int port : {25, 2526}) {
     EXPECT_EQ(c.rcpt("owner@yclinic.example", port),
-              "REJECT 5.7.1 yclinic.example (MX at yahoo) is in the Yahoo/AOL/Verizon mail "
-              "family, which no stream mails")
+              "REJECT 5.7.1 streamguard: yclinic.example (its MX mx-biz.mail.am0.yahoodns.net is "
+              "yahoo's) is in the Yahoo/AOL/Verizon mail family, which stream " +
+                  std::string(port == 25 ? "trucking" : "healthcare") + " excludes")
         << port;
   }
   EXPECT_EQ(count("trucking"), "(nil)");
@@ -115,7 +117,8 @@ TEST_F(MxOperatorTest, CustomDomainOnYahooMxIsYahooFamilyOnEveryStream) {
 TEST_F(MxOperatorTest, StaticMapAnswersWithoutDns) {
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("someone@gmail.com", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking to google is closed (daily cap 0)");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to mailbox provider google "
+            "is closed: its daily cap is 0; try again later");
   EXPECT_EQ(c.rcpt("someone@outlook.com", 25), "DUNNO");
   EXPECT_EQ(dns.queries("MX", "gmail.com"), 0);
   EXPECT_EQ(dns.queries("MX", "outlook.com"), 0);
@@ -149,8 +152,8 @@ TEST_F(MxOperatorTest, RefusedLookupFollowsOnFailureDefer) {
   PolicyClient c(policyd->socket());
   // dnsmasq knows nothing of this name and forwards nowhere: REFUSED.
   EXPECT_EQ(c.rcpt("x@unknown-zone.example", 25),
-            "DEFER_IF_PERMIT 4.7.1 streamguard cannot tell which operator receives mail for "
-            "unknown-zone.example (MX lookup: every DNS server refused, failed or could not be "
+            "DEFER_IF_PERMIT 4.7.1 streamguard: cannot tell which mailbox provider receives mail "
+            "for unknown-zone.example (MX lookup: every DNS server refused, failed or could not be "
             "reached); try again later");
   EXPECT_EQ(count("trucking"), "(nil)");
 }
@@ -170,8 +173,9 @@ TEST(MxOperatorTimeout, SilentServerTimesOutIntoOnFailureHold) {
   PolicyClient c(policyd.socket());
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(c.rcpt("x@msclinic.example", 25),
-            "HOLD streamguard cannot tell which operator receives mail for msclinic.example (MX "
-            "lookup: timeout after 1 tries); held until it can be checked");
+            "HOLD streamguard: cannot tell which mailbox provider receives mail for "
+            "msclinic.example (MX lookup: timeout after 1 tries); accepted and held: "
+            "streamguard-rampd releases it once the lookup answers");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 

@@ -222,8 +222,8 @@ hourly_cap = 1000
         << slurp(d.path + "/stderr");
     const std::string after = c.rcpt("c@gmail.com", 2526);
     EXPECT_EQ(after,
-              "REJECT 5.7.1 gmail.com is consumer webmail, which never rides the healthcare "
-              "stream");
+              "REJECT 5.7.1 streamguard: gmail.com is consumer webmail, which stream healthcare "
+              "excludes");
   }
   ::kill(pid, SIGTERM);
   int status = 0;

@@ -50,8 +50,9 @@ class PolicydRedisTest : public ::testing::Test {
 TEST_F(PolicydRedisTest, ConsumerWebmailIsRefusedOnTheHealthcareStreamOnly) {
   PolicyClient c(policyd->socket());
   auto hc = c.rcpt("someone@gmail.com", 2526);
-  EXPECT_EQ(hc,
-            "REJECT 5.7.1 gmail.com is consumer webmail, which never rides the healthcare stream");
+  EXPECT_EQ(
+      hc,
+      "REJECT 5.7.1 streamguard: gmail.com is consumer webmail, which stream healthcare excludes");
   EXPECT_EQ(c.rcpt("someone@outlook.com", 25), "DUNNO");
 }
 
@@ -78,9 +79,9 @@ TEST_F(PolicydRedisTest, HourlyCapAllowsTheBurstThenReturnsBudgetAtTheRate) {
   PolicyClient c(policyd->socket());
   for (int i = 0; i < 3; ++i) EXPECT_EQ(c.rcpt("x@fleet.example", 25), "DUNNO") << i;
   EXPECT_EQ(c.rcpt("x@fleet.example", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 60, paced evenly "
-            "over the hour (one message every 1m00s, up to 3 at once); the next one fits in "
-            "1m00s");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking is at its hourly cap of 60/h, sent "
+            "evenly: one message every 1m00s, up to 3 at once; the next slot is in 1m00s, try "
+            "again then");
   policyd->clock.advance(59'000);
   EXPECT_TRUE(c.rcpt("x@fleet.example", 25).starts_with("DEFER_IF_PERMIT 4.7.1 "));
   policyd->clock.advance(1'000);  // one message per minute at 60/h
@@ -99,22 +100,24 @@ TEST_F(PolicydRedisTest, StreamsNeverSpendEachOthersBudget) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(c.rcpt("x@clinic.example", 2526), "DUNNO") << i;
   auto held = c.rcpt("x@clinic.example", 2526);
   EXPECT_TRUE(
-      held.starts_with("HOLD stream healthcare is over its hourly cap of 3600, paced "
-                       "evenly over the hour (one message every 1s, up to 5 at once)"))
+      held.starts_with("HOLD streamguard: stream healthcare is at its hourly cap of 3600/h, "
+                       "sent evenly: one message every 1s, up to 5 at once; accepted and held"))
       << held;
   // Trucking is still exactly where it was: deferred, and one minute from budget.
   EXPECT_EQ(c.rcpt("x@fleet.example", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 60, paced evenly "
-            "over the hour (one message every 1m00s, up to 3 at once); the next one fits in "
-            "1m00s");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking is at its hourly cap of 60/h, sent "
+            "evenly: one message every 1m00s, up to 3 at once; the next slot is in 1m00s, try "
+            "again then");
 }
 
 TEST_F(PolicydRedisTest, OperatorCapZeroClosesThatOperatorOnly) {
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("a@gmail.com", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking to google is closed (daily cap 0)");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to mailbox provider google "
+            "is closed: its daily cap is 0; try again later");
   EXPECT_EQ(c.rcpt("a@google-practice.example", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking to google is closed (daily cap 0)");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to mailbox provider google "
+            "is closed: its daily cap is 0; try again later");
   EXPECT_EQ(c.rcpt("a@m365-clinic.example", 25), "DUNNO");
   // A refused recipient charged nothing anywhere (all or nothing).
   auto day = civil_day(policyd->clock.now_ms()).key;
@@ -128,7 +131,8 @@ TEST_F(PolicydRedisTest, AClosedCapIsTheReasonGivenEvenWhenAnotherCapAlsoRefuses
   for (int i = 0; i < 3; ++i) ASSERT_EQ(c.rcpt("x@fleet.example", 25), "DUNNO");
   // The hourly burst is spent too, but waiting a minute would not help gmail.com.
   EXPECT_EQ(c.rcpt("a@gmail.com", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking to google is closed (daily cap 0)");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to mailbox provider google "
+            "is closed: its daily cap is 0; try again later");
 }
 
 TEST_F(PolicydRedisTest, DailyCapRollsOverAtMidnightInTheConfiguredZone) {
@@ -145,8 +149,8 @@ daily_cap = 2
   EXPECT_EQ(c.rcpt("a@b.example", 2600), "DUNNO");
   EXPECT_EQ(c.rcpt("a@b.example", 2600), "DUNNO");
   EXPECT_EQ(c.rcpt("a@b.example", 2600),
-            "DEFER_IF_PERMIT 4.7.1 stream small is over its daily cap of 2 (2 used); budget "
-            "returns in 5s");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream small has reached its daily cap of 2, 2 "
+            "accepted today; the count starts over in 5s; try again then");
   policyd->clock.set(day.next_midnight_ms);
   EXPECT_EQ(c.rcpt("a@b.example", 2600), "DUNNO");
   auto next = civil_day(day.next_midnight_ms).key;
@@ -156,12 +160,14 @@ daily_cap = 2
 TEST_F(PolicydRedisTest, CapsWrittenInRedisOverrideTheConfig) {
   PolicyClient c(policyd->socket());
   redis.cmd({"HSET", "sg:{healthcare}:caps", "daily", "0"});
-  EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "HOLD stream healthcare is closed (daily cap 0)");
+  EXPECT_EQ(c.rcpt("a@clinic.example", 2526),
+            "HOLD streamguard: stream healthcare is closed: its daily cap is 0; accepted and held: "
+            "streamguard-rampd releases held mail as the cap allows, once it opens");
   redis.cmd({"HSET", "sg:{healthcare}:caps", "daily", "1"});
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO");
   EXPECT_TRUE(c.rcpt("a@clinic.example", 2526)
-                  .starts_with("HOLD stream healthcare is over its "
-                               "daily cap of 1 (1 used)"));
+                  .starts_with("HOLD streamguard: stream healthcare has reached its "
+                               "daily cap of 1, 1 accepted today"));
   redis.cmd({"HDEL", "sg:{healthcare}:caps", "daily"});
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO");
 }
@@ -173,20 +179,22 @@ TEST_F(PolicydRedisTest, HourlyAndOperatorCapsWrittenInRedisOverrideTheConfigToo
   redis.cmd({"HSET", "sg:{healthcare}:caps", "hourly", "60"});
   for (int i = 0; i < 5; ++i) EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO") << i;
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526),
-            "HOLD stream healthcare is over its hourly cap of 60, paced evenly over the hour (one "
-            "message every 1m00s, up to 5 at once); the next one fits in 1m00s");
+            "HOLD streamguard: stream healthcare is at its hourly cap of 60/h, sent evenly: one "
+            "message every 1m00s, up to 5 at once; accepted and held: streamguard-rampd releases "
+            "held mail as the cap allows (the next slot is in 1m00s)");
 
   redis.cmd({"HSET", "sg:{trucking}:caps", "op:google:daily", "2"});
   EXPECT_EQ(c.rcpt("a@gmail.com", 25), "DUNNO");
   EXPECT_EQ(c.rcpt("b@gmail.com", 25), "DUNNO");
   const auto third = c.rcpt("c@gmail.com", 25);
   EXPECT_TRUE(
-      third.starts_with("DEFER_IF_PERMIT 4.7.1 stream trucking to google is over its "
-                        "daily cap of 2 (2 used)"))
+      third.starts_with("DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to mailbox "
+                        "provider google has reached its daily cap of 2, 2 accepted today"))
       << third;
   redis.cmd({"HDEL", "sg:{trucking}:caps", "op:google:daily"});
   EXPECT_EQ(c.rcpt("d@gmail.com", 25),
-            "DEFER_IF_PERMIT 4.7.1 stream trucking to google is closed (daily cap 0)");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to mailbox provider google "
+            "is closed: its daily cap is 0; try again later");
 }
 
 // Without a configured burst the limiter derives one: a minute's worth of
@@ -200,16 +208,17 @@ hourly_cap = 240
 )"));
   PolicyClient c(policyd->socket());
   for (int i = 0; i < 4; ++i) EXPECT_EQ(c.rcpt("a@b.example", 2600), "DUNNO") << i;
-  EXPECT_EQ(c.rcpt("a@b.example", 2600),
-            "DEFER_IF_PERMIT 4.7.1 stream small is over its hourly cap of 240, paced evenly over "
-            "the hour (one message every 15s, up to 4 at once); the next one fits in 15s");
+  EXPECT_EQ(
+      c.rcpt("a@b.example", 2600),
+      "DEFER_IF_PERMIT 4.7.1 streamguard: stream small is at its hourly cap of 240/h, sent evenly: "
+      "one message every 15s, up to 4 at once; the next slot is in 15s, try again then");
   // A cap under 60 an hour still lets one through.
   redis.cmd({"HSET", "sg:{small}:caps", "hourly", "30"});
   policyd->clock.advance(3'600'000);
   EXPECT_EQ(c.rcpt("a@b.example", 2600), "DUNNO");
   EXPECT_TRUE(c.rcpt("a@b.example", 2600)
-                  .starts_with("DEFER_IF_PERMIT 4.7.1 stream small is "
-                               "over its hourly cap of 30"));
+                  .starts_with("DEFER_IF_PERMIT 4.7.1 streamguard: stream small is "
+                               "at its hourly cap of 30/h"));
 }
 
 TEST_F(PolicydRedisTest, EveryKeyIsHashTaggedByStreamAndExpires) {
@@ -247,9 +256,10 @@ TEST_F(PolicydRedisTest, RedisKilledAnswersOnErrorAndRecoversWithoutRestart) {
     auto t0 = std::chrono::steady_clock::now();
     auto reply = c.rcpt("a@clinic.example", 2526);
     auto took = std::chrono::steady_clock::now() - t0;
-    EXPECT_EQ(reply,
-              "HOLD streamguard cannot reach its counter store to check stream healthcare's "
-              "caps; held until the caps can be charged");
+    EXPECT_EQ(
+        reply,
+        "HOLD streamguard: cannot reach Redis at 127.0.0.1:6379 to check stream healthcare's caps; "
+        "accepted and held: streamguard-rampd releases it once the caps can be charged");
     EXPECT_LT(took, 1s);
   }
   // Exclusions need no Redis.
@@ -271,8 +281,8 @@ TEST_F(PolicydRedisTest, HungRedisIsCutOffAtTheDeadline) {
   auto took = std::chrono::steady_clock::now() - t0;
   redis.resume();
   EXPECT_EQ(reply,
-            "DEFER_IF_PERMIT 4.7.1 streamguard cannot reach its counter store to check stream "
-            "healthcare's caps; try again later");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: cannot reach Redis at 127.0.0.1:6379 to check "
+            "stream healthcare's caps; try again later");
   EXPECT_GE(took, 90ms);
   EXPECT_LT(took, 1s);
   // The stuck connection is dropped after the answer: wait until that drop
@@ -316,8 +326,8 @@ burst = 1
 TEST_F(PolicydRedisTest, UnknownPortGetsTheConfiguredActionNeverAnAllow) {
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("a@clinic.example", 2527),
-            "DEFER_IF_PERMIT 4.7.1 streamguard has no stream for submission port 2527; not "
-            "accepted");
+            "DEFER_IF_PERMIT 4.7.1 streamguard: no stream takes mail submitted on port 2527; try "
+            "again later");
   EXPECT_NE(
       policyd->metrics_text().find(
           R"(streamguard_policy_requests_total{stream="none",action="defer",reason="unknown_port"} 1)"),
@@ -360,8 +370,9 @@ TEST_F(PolicydRedisTest, ReloadAppliesAValidConfigAndKeepsTheOldOnErrors) {
   stricter.replace(stricter.find("\"direct_hisp\"]"), 14, "\"direct_hisp\", \"consumer\"]");
   policyd->write_config(config_with_streams(stricter));
   EXPECT_TRUE(policyd->reload().empty());
-  EXPECT_EQ(c.rcpt("c@outlook.com", 25),
-            "REJECT 5.7.1 outlook.com is consumer webmail, which never rides the trucking stream");
+  EXPECT_EQ(
+      c.rcpt("c@outlook.com", 25),
+      "REJECT 5.7.1 streamguard: outlook.com is consumer webmail, which stream trucking excludes");
 }
 
 }  // namespace

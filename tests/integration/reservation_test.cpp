@@ -62,8 +62,8 @@ TEST_F(ReservationTest, CompletedTransactionKeepsItsChargesAbandonedOneGivesThem
   policyd->sweep_reservations();
   EXPECT_EQ(count("microsoft"), "2");
   EXPECT_TRUE(rcpt(c, "c@outlook.com", "t3")
-                  .starts_with("DEFER_IF_PERMIT 4.7.1 stream trucking "
-                               "to microsoft is over its daily cap of 2"));
+                  .starts_with("DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail "
+                               "to mailbox provider microsoft has reached its daily cap of 2"));
 
   policyd->clock.advance(2'000);
   policyd->sweep_reservations();

@@ -99,7 +99,8 @@ TEST_F(SuppressImportTest, AListmonkExportImportsOnceAndIsRefusedByEveryStream) 
   PolicyClient c(policyd->socket());
   for (uint16_t port : {25, 2526}) {
     const std::string reply = c.rcpt("dead.one@clinic.example", port);
-    EXPECT_TRUE(reply.starts_with("REJECT 5.1.1 <dead.one@clinic.example> is suppressed: "))
+    EXPECT_TRUE(
+        reply.starts_with("REJECT 5.1.1 streamguard: <dead.one@clinic.example> is suppressed: "))
         << reply;
     EXPECT_NE(reply.find(": imported on "), std::string::npos) << reply;
     EXPECT_NE(reply.find(": blocklisted in Listmonk; no stream mails it until "), std::string::npos)

@@ -83,7 +83,7 @@ TEST_F(SuppressionTest, AHardBounceOnOneStreamIsRefusedByEveryStreamAndChargesNo
   // Learned from trucking's transport (out05); refused on healthcare too.
   const std::string reply = c.rcpt("Old.Dispatcher@gmail.com", 2526);
   EXPECT_TRUE(
-      reply.starts_with("REJECT 5.1.1 <old.dispatcher@gmail.com> is suppressed: it "
+      reply.starts_with("REJECT 5.1.1 streamguard: <old.dispatcher@gmail.com> is suppressed: it "
                         "hard-bounced (550-5.1.1 The email account that you tried to "
                         "reach does not exist."))
       << reply;
@@ -145,9 +145,9 @@ TEST_F(SuppressionTest, ADomainEntryRefusesEveryAddressThereAndShadowOnlyCountsI
     redis.cmd({"HSET", key, "d:closed-practice.example", record});
   PolicyClient c(policyd->socket());
   const std::string reply = c.rcpt("office@Closed-Practice.example", 25);
-  EXPECT_TRUE(
-      reply.starts_with("REJECT 5.1.2 domain closed-practice.example is suppressed: its "
-                        "mail failed (451 4.4.4 Mail received as unauthenticated"))
+  EXPECT_TRUE(reply.starts_with(
+      "REJECT 5.1.2 streamguard: domain closed-practice.example is suppressed: its "
+      "mail failed (451 4.4.4 Mail received as unauthenticated"))
       << reply;
   EXPECT_NE(reply.find("(rule dead-tenant); no stream mails it until 2026-11-23"),
             std::string::npos)

@@ -58,7 +58,12 @@ TEST(BreakerFeed, OpenDeferBreakerBecomesADeferFieldWithItsEnd) {
   ASSERT_EQ(fields.size(), 1u);
   const std::string v = fields.at("breaker:op:yahoo");
   EXPECT_EQ(v.substr(0, 6 + 13), "defer " + std::to_string(trips[0].until_ms)) << v;
-  EXPECT_EQ(v.find(" 0 breaker 'tss04'"), 19u) << v;
+  // What policyd words its replies with: the rule's name, then what it saw,
+  // without a double quote (a reply is logged inside reply="...").
+  EXPECT_EQ(v.substr(19),
+            " 0 tss04: saw 5 deferred/bounced results matching text 'TSS04' within "
+            "600s (threshold 5)")
+      << v;
   EXPECT_TRUE(f.fields("trucking", kAfter).empty());
   EXPECT_EQ(f.counts().lines, 19u);
   EXPECT_GE(f.counts().of_streams, 9u);

@@ -144,7 +144,7 @@ TEST(BreakerCorpus, TssBurstTripsYahooOnHealthcareOnly) {
   EXPECT_EQ(v.until_ms, v.opened_ms + 3600 * kS);
   EXPECT_EQ(v.reason,
             "breaker 'yahoo-tss04' on healthcare/yahoo: 5 deferred/bounced results matching "
-            "dsn 4.7 and text \"tss04\" within 600s (threshold 5); hold until "
+            "dsn 4.7 and text 'tss04' within 600s (threshold 5); hold until "
             "2026-11-22T22:03:00Z");
 
   // The other stream had three [TSS04]: below the threshold.

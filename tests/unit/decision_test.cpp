@@ -88,58 +88,61 @@ INSTANTIATE_TEST_SUITE_P(
         ExclusionCase{"healthcare",
                       "gmail.com",
                       {"consumer"},
-                      "REJECT 5.7.1 gmail.com is consumer webmail, which never rides the "
-                      "healthcare stream",
+                      "REJECT 5.7.1 streamguard: gmail.com is consumer webmail, which stream "
+                      "healthcare excludes",
                       "excluded:consumer"},
         ExclusionCase{"trucking", "gmail.com", {"consumer"}, std::nullopt, ""},
         ExclusionCase{"trucking",
                       "yahoo.com",
                       {"yahoo_family", "consumer"},
-                      "REJECT 5.7.1 yahoo.com is in the Yahoo/AOL/Verizon mail family, which no "
-                      "stream mails",
+                      "REJECT 5.7.1 streamguard: yahoo.com is in the Yahoo/AOL/Verizon mail "
+                      "family, which stream trucking excludes",
                       "excluded:yahoo_family"},
         ExclusionCase{"healthcare",
                       "aol.com",
                       {"yahoo_family", "consumer"},
-                      "REJECT 5.7.1 aol.com is in the Yahoo/AOL/Verizon mail family, which no "
-                      "stream mails",
+                      "REJECT 5.7.1 streamguard: aol.com is in the Yahoo/AOL/Verizon mail family, "
+                      "which stream healthcare excludes",
                       "excluded:yahoo_family"},
         ExclusionCase{"trucking",
                       "adelphia.net",
                       {"dead_isp"},
-                      "REJECT 5.7.1 adelphia.net is a dead ISP domain that only hard-bounces; no "
-                      "stream mails it",
+                      "REJECT 5.7.1 streamguard: adelphia.net is a dead ISP domain that only "
+                      "hard-bounces, which stream trucking excludes",
                       "excluded:dead_isp"},
         ExclusionCase{"healthcare",
                       "adelphia.net",
                       {"dead_isp"},
-                      "REJECT 5.7.1 adelphia.net is a dead ISP domain that only hard-bounces; no "
-                      "stream mails it",
+                      "REJECT 5.7.1 streamguard: adelphia.net is a dead ISP domain that only "
+                      "hard-bounces, which stream healthcare excludes",
                       "excluded:dead_isp"},
-        ExclusionCase{"trucking",
-                      "direct.clinic.org",
-                      {"direct_hisp"},
-                      "REJECT 5.7.1 direct.clinic.org is a Direct/HISP secure-messaging domain, "
-                      "which cannot take cold mail",
-                      "excluded:direct_hisp"},
-        ExclusionCase{"healthcare",
-                      "direct.clinic.org",
-                      {"direct_hisp"},
-                      "REJECT 5.7.1 direct.clinic.org is a Direct/HISP secure-messaging domain, "
-                      "which cannot take cold mail",
-                      "excluded:direct_hisp"},
+        ExclusionCase{
+            "trucking",
+            "direct.clinic.org",
+            {"direct_hisp"},
+            "REJECT 5.7.1 streamguard: direct.clinic.org is a Direct/HISP secure-messaging domain "
+            "that cannot take cold mail, which stream trucking excludes",
+            "excluded:direct_hisp"},
+        ExclusionCase{
+            "healthcare",
+            "direct.clinic.org",
+            {"direct_hisp"},
+            "REJECT 5.7.1 streamguard: direct.clinic.org is a Direct/HISP secure-messaging domain "
+            "that cannot take cold mail, which stream healthcare excludes",
+            "excluded:direct_hisp"},
         ExclusionCase{"trucking", "smithclinic.org", {}, std::nullopt, ""},
         ExclusionCase{"healthcare", "smithclinic.org", {}, std::nullopt, ""},
         // A list the stream does not exclude does not count.
         ExclusionCase{"healthcare", "example.net", {"unused_list"}, std::nullopt, ""},
         // On several excluded lists: the stream's own exclude order names the reason
         // (healthcare lists direct_hisp before consumer).
-        ExclusionCase{"healthcare",
-                      "directmail.example",
-                      {"consumer", "direct_hisp"},
-                      "REJECT 5.7.1 directmail.example is a Direct/HISP secure-messaging "
-                      "domain, which cannot take cold mail",
-                      "excluded:direct_hisp"}),
+        ExclusionCase{
+            "healthcare",
+            "directmail.example",
+            {"consumer", "direct_hisp"},
+            "REJECT 5.7.1 streamguard: directmail.example is a Direct/HISP secure-messaging domain "
+            "that cannot take cold mail, which stream healthcare excludes",
+            "excluded:direct_hisp"}),
     [](const auto& tc) {
       // "healthcare_gmail_com_1": the stream, the domain, the case's index
       // (one domain appears with different lists). Stable run to run.
@@ -157,8 +160,8 @@ TEST(DecideExclusion, CustomListIsNamedAsItIs) {
   auto v = decide_exclusion(s, classified("rival.example", {"competitors"}));
   ASSERT_TRUE(v.has_value());
   expect_verdict(*v, Action::reject, Action::reject,
-                 "REJECT 5.7.1 rival.example is on the competitors list, excluded from the "
-                 "trucking stream",
+                 "REJECT 5.7.1 streamguard: rival.example is on the competitors list, which stream "
+                 "trucking excludes",
                  "excluded:competitors", false);
 }
 
@@ -186,8 +189,9 @@ TEST(DecideExclusion, ShippedListsThroughTheRealClassifier) {
   EXPECT_EQ(gmail.op, "google");
   auto hc = decide_exclusion(healthcare(), gmail);
   ASSERT_TRUE(hc.has_value());
-  EXPECT_EQ(hc->reply,
-            "REJECT 5.7.1 gmail.com is consumer webmail, which never rides the healthcare stream");
+  EXPECT_EQ(
+      hc->reply,
+      "REJECT 5.7.1 streamguard: gmail.com is consumer webmail, which stream healthcare excludes");
   EXPECT_FALSE(decide_exclusion(trucking(), gmail).has_value());
 
   for (const char* d : {"yahoo.com", "aol.com", "yahoo.co.uk"}) {
@@ -295,9 +299,8 @@ TEST(DecideCaps, HourlyDeniedDefers) {
   auto plan = plan_limits(s, "");
   auto v = decide_caps(s, plan, denied_at(0, 2, {50, 4, 72'000}));
   expect_verdict(v, Action::defer, Action::defer,
-                 "DEFER_IF_PERMIT 4.7.1 stream trucking is over its hourly cap of 50, paced "
-                 "evenly over the hour (one message every 1m12s, up to 1 at once); the next "
-                 "one fits in 1m12s",
+                 "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking is at its hourly cap of 50/h, "
+                 "sent evenly: one message every 1m12s; the next slot is in 1m12s, try again then",
                  "over_cap:hourly", false);
 }
 
@@ -305,11 +308,11 @@ TEST(DecideCaps, HourlyDeniedHolds) {
   auto plan = plan_limits(trucking(), "");
   ASSERT_EQ(trucking().over_cap, Action::hold);
   auto v = decide_caps(trucking(), plan, denied_at(0, 2, {150, 3, 1'500}));
-  expect_verdict(
-      v, Action::hold, Action::hold,
-      "HOLD stream trucking is over its hourly cap of 150, paced evenly over the hour (one "
-      "message every 24s, up to 2 at once); the next one fits in 2s",
-      "over_cap:hourly", false);
+  expect_verdict(v, Action::hold, Action::hold,
+                 "HOLD streamguard: stream trucking is at its hourly cap of 150/h, sent evenly: "
+                 "one message every 24s, up to 2 at once; accepted and held: streamguard-rampd "
+                 "releases held mail as the cap allows (the next slot is in 2s)",
+                 "over_cap:hourly", false);
 }
 
 // A large hourly cap is a rate per minute; a configured burst is the one said.
@@ -318,8 +321,9 @@ TEST(DecideCaps, HourlyPaceOfALargeCapAndAConfiguredBurst) {
   s.burst = 25;
   auto v = decide_caps(s, plan_limits(s, ""), denied_at(0, 2, {10000, 25, 300}));
   expect_verdict(v, Action::hold, Action::hold,
-                 "HOLD stream trucking is over its hourly cap of 10000, paced evenly over the "
-                 "hour (about 167 a minute, up to 25 at once); the next one fits in 1s",
+                 "HOLD streamguard: stream trucking is at its hourly cap of 10000/h, sent evenly: "
+                 "about 167 a minute, up to 25 at once; accepted and held: streamguard-rampd "
+                 "releases held mail as the cap allows (the next slot is in 1s)",
                  "over_cap:hourly", false);
 }
 
@@ -327,8 +331,9 @@ TEST(DecideCaps, DailyDenied) {
   auto plan = plan_limits(healthcare(), "");
   auto v = decide_caps(healthcare(), plan, denied_at(1, 2, {10000, 10000, 7'260'000}));
   expect_verdict(v, Action::hold, Action::hold,
-                 "HOLD stream healthcare is over its daily cap of 10000 (10000 used); budget "
-                 "returns in 2h01m",
+                 "HOLD streamguard: stream healthcare has reached its daily cap of 10000, 10000 "
+                 "accepted today; the count starts over in 2h01m; accepted and held: "
+                 "streamguard-rampd releases held mail as the cap allows",
                  "over_cap:daily", false);
 }
 
@@ -336,14 +341,17 @@ TEST(DecideCaps, CapZeroSaysClosed) {
   auto plan = plan_limits(trucking(), "google");
   auto v = decide_caps(trucking(), plan, denied_at(3, 4, {0, 0, -1}));
   expect_verdict(v, Action::hold, Action::hold,
-                 "HOLD stream trucking to google is closed (daily cap 0)",
+                 "HOLD streamguard: stream trucking's mail to mailbox provider google is closed: "
+                 "its daily cap is 0; accepted and held: streamguard-rampd releases held mail as "
+                 "the cap allows, once it opens",
                  "over_cap:daily:operator", false);
 
   StreamConfig s = trucking();
   s.over_cap = Action::defer;
   auto stream_closed = decide_caps(s, plan_limits(s, ""), denied_at(0, 2, {0, 0, -1}));
   expect_verdict(stream_closed, Action::defer, Action::defer,
-                 "DEFER_IF_PERMIT 4.7.1 stream trucking is closed (hourly cap 0)",
+                 "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking is closed: its hourly cap is "
+                 "0; try again later",
                  "over_cap:hourly", false);
 }
 
@@ -351,8 +359,9 @@ TEST(DecideCaps, OperatorDailyDenied) {
   auto plan = plan_limits(trucking(), "microsoft");
   auto v = decide_caps(trucking(), plan, denied_at(3, 4, {120, 120, 3'600'000}));
   expect_verdict(v, Action::hold, Action::hold,
-                 "HOLD stream trucking to microsoft is over its daily cap of 120 (120 used); "
-                 "budget returns in 1h00m",
+                 "HOLD streamguard: stream trucking's mail to mailbox provider microsoft has "
+                 "reached its daily cap of 120, 120 accepted today; the count starts over in "
+                 "1h00m; accepted and held: streamguard-rampd releases held mail as the cap allows",
                  "over_cap:daily:operator", false);
 }
 
@@ -362,9 +371,9 @@ TEST(DecideCaps, OperatorHourlyDenied) {
   auto plan = plan_limits(s, "apple");
   auto v = decide_caps(s, plan, denied_at(2, 4, {60, 1, 59'999}));
   expect_verdict(v, Action::defer, Action::defer,
-                 "DEFER_IF_PERMIT 4.7.1 stream trucking to apple is over its hourly cap of 60, "
-                 "paced evenly over the hour (one message every 1m00s, up to 1 at once); the "
-                 "next one fits in 1m00s",
+                 "DEFER_IF_PERMIT 4.7.1 streamguard: stream trucking's mail to mailbox provider "
+                 "apple is at its hourly cap of 60/h, sent evenly: one message every 1m00s; the "
+                 "next slot is in 1m00s, try again then",
                  "over_cap:hourly:operator", false);
 }
 
@@ -376,8 +385,9 @@ TEST(DecideCaps, SeveralRefusalsReportTheLatestBudget) {
   r.states[1] = {4000, 10, -1, false};
   r.states[3] = {120, 120, 7'800'000, true};
   expect_verdict(decide_caps(trucking(), plan, r), Action::hold, Action::hold,
-                 "HOLD stream trucking to microsoft is over its daily cap of 120 (120 used); "
-                 "budget returns in 2h10m",
+                 "HOLD streamguard: stream trucking's mail to mailbox provider microsoft has "
+                 "reached its daily cap of 120, 120 accepted today; the count starts over in "
+                 "2h10m; accepted and held: streamguard-rampd releases held mail as the cap allows",
                  "over_cap:daily:operator", false);
 }
 
@@ -386,7 +396,9 @@ TEST(DecideCaps, SeveralRefusalsReportAClosedCapFirst) {
   auto r = denied_at(1, 4, {4000, 4000, 50'000'000});
   r.states[3] = {0, 0, -1, true};
   expect_verdict(decide_caps(trucking(), plan, r), Action::hold, Action::hold,
-                 "HOLD stream trucking to google is closed (daily cap 0)",
+                 "HOLD streamguard: stream trucking's mail to mailbox provider google is closed: "
+                 "its daily cap is 0; accepted and held: streamguard-rampd releases held mail as "
+                 "the cap allows, once it opens",
                  "over_cap:daily:operator", false);
 }
 
@@ -412,7 +424,7 @@ TEST(DecideCaps, ShadowBreakerAnswersDunnoButReportsTheBreaker) {
   r.allowed = false;
   r.breaker = Action::hold;
   r.breaker_until_ms = 600'000;
-  r.breaker_reason = "421 4.7.28 rate limited";
+  r.breaker_reason = "gmail-rate: saw 3 deferred results within 600s (threshold 3)";
   r.states.resize(plan.limiters.size());
   const auto v = decide_caps(s, plan, r, 0);
   EXPECT_EQ(v.action, Action::dunno);
@@ -421,23 +433,27 @@ TEST(DecideCaps, ShadowBreakerAnswersDunnoButReportsTheBreaker) {
   EXPECT_EQ(v.reason, "breaker");
   EXPECT_TRUE(v.shadow);
   s.mode = StreamMode::enforce;
-  EXPECT_EQ(decide_caps(s, plan, r, 0).reply,
-            "HOLD stream trucking to google is paused by a breaker (421 4.7.28 rate limited) for "
-            "another 10m00s");
+  EXPECT_EQ(
+      decide_caps(s, plan, r, 0).reply,
+      "HOLD streamguard: stream trucking's mail to mailbox provider google is paused for another "
+      "10m00s by breaker gmail-rate, which saw 3 deferred results within 600s (threshold 3); "
+      "accepted and held: streamguard-rampd releases it once the pause is over");
 }
 
 // ---------------------------------------------------------------- decide_dns_failure
 
 TEST(DecideDnsFailure, EachActionNamesTheDomainAndTheLookupError) {
   const std::string why =
-      "streamguard cannot tell which operator receives mail for clinic.example "
+      "streamguard: cannot tell which mailbox provider receives mail for clinic.example "
       "(MX lookup: timed out)";
   expect_verdict(decide_dns_failure(trucking(), Action::defer, "clinic.example", "timed out"),
                  Action::defer, Action::defer, "DEFER_IF_PERMIT 4.7.1 " + why + "; try again later",
                  "dns_failure", false);
-  expect_verdict(decide_dns_failure(trucking(), Action::hold, "clinic.example", "timed out"),
-                 Action::hold, Action::hold, "HOLD " + why + "; held until it can be checked",
-                 "dns_failure", false);
+  expect_verdict(
+      decide_dns_failure(trucking(), Action::hold, "clinic.example", "timed out"), Action::hold,
+      Action::hold,
+      "HOLD " + why + "; accepted and held: streamguard-rampd releases it once the lookup answers",
+      "dns_failure", false);
   const auto reject = decide_dns_failure(trucking(), Action::reject, "clinic.example", "timed out");
   EXPECT_EQ(reject.action, Action::reject);
   EXPECT_TRUE(reject.reply.starts_with("REJECT ")) << reject.reply;
@@ -451,40 +467,44 @@ TEST(DecideDnsFailure, EachActionNamesTheDomainAndTheLookupError) {
 // ---------------------------------------------------------------- decide_store_error
 
 TEST(DecideStoreError, EachAction) {
-  expect_verdict(decide_store_error(trucking(), Action::hold), Action::hold, Action::hold,
-                 "HOLD streamguard cannot reach its counter store to check stream trucking's "
-                 "caps; held until the caps can be charged",
+  expect_verdict(decide_store_error(trucking(), Action::hold, "Redis at 127.0.0.1:6379"),
+                 Action::hold, Action::hold,
+                 "HOLD streamguard: cannot reach Redis at 127.0.0.1:6379 to check stream "
+                 "trucking's caps; accepted and held: streamguard-rampd releases it once the "
+                 "caps can be charged",
                  "store_error", false);
-  expect_verdict(decide_store_error(healthcare(), Action::defer), Action::defer, Action::defer,
-                 "DEFER_IF_PERMIT 4.7.1 streamguard cannot reach its counter store to check "
-                 "stream healthcare's caps; try again later",
+  expect_verdict(decide_store_error(healthcare(), Action::defer, "Redis at 127.0.0.1:6379"),
+                 Action::defer, Action::defer,
+                 "DEFER_IF_PERMIT 4.7.1 streamguard: cannot reach Redis at 127.0.0.1:6379 to "
+                 "check stream healthcare's caps; try again later",
                  "store_error", false);
   // on_error = "allow" is Action::dunno.
-  expect_verdict(decide_store_error(trucking(), Action::dunno), Action::dunno, Action::dunno,
-                 "DUNNO", "store_error", false);
+  expect_verdict(decide_store_error(trucking(), Action::dunno, "Redis at 127.0.0.1:6379"),
+                 Action::dunno, Action::dunno, "DUNNO", "store_error", false);
 }
 
 TEST(DecideStoreError, Shadow) {
   StreamConfig s = trucking();
   s.mode = StreamMode::shadow;
-  expect_verdict(decide_store_error(s, Action::hold), Action::dunno, Action::hold, "DUNNO",
-                 "store_error", true);
-  expect_verdict(decide_store_error(s, Action::dunno), Action::dunno, Action::dunno, "DUNNO",
-                 "store_error", false);
+  expect_verdict(decide_store_error(s, Action::hold, "Redis at 127.0.0.1:6379"), Action::dunno,
+                 Action::hold, "DUNNO", "store_error", true);
+  expect_verdict(decide_store_error(s, Action::dunno, "Redis at 127.0.0.1:6379"), Action::dunno,
+                 Action::dunno, "DUNNO", "store_error", false);
 }
 
 // ---------------------------------------------------------------- decide_unknown_port
 
 TEST(DecideUnknownPort, EachAction) {
   expect_verdict(decide_unknown_port(2525, Action::defer), Action::defer, Action::defer,
-                 "DEFER_IF_PERMIT 4.7.1 streamguard has no stream for submission port 2525; not "
-                 "accepted",
+                 "DEFER_IF_PERMIT 4.7.1 streamguard: no stream takes mail submitted on port 2525; "
+                 "try again later",
                  "unknown_port", false);
   expect_verdict(decide_unknown_port(587, Action::reject), Action::reject, Action::reject,
-                 "REJECT 5.7.1 streamguard has no stream for submission port 587; not accepted",
+                 "REJECT 5.7.1 streamguard: no stream takes mail submitted on port 587; refused",
                  "unknown_port", false);
   expect_verdict(decide_unknown_port(465, Action::hold), Action::hold, Action::hold,
-                 "HOLD streamguard has no stream for submission port 465; not accepted",
+                 "HOLD streamguard: no stream takes mail submitted on port 465; accepted and held: "
+                 "no stream's caps apply, so only the operator releases it",
                  "unknown_port", false);
   expect_verdict(decide_unknown_port(465, Action::dunno), Action::dunno, Action::dunno, "DUNNO",
                  "unknown_port", false);

@@ -122,8 +122,8 @@ bool starts_with(const std::string& s, std::string_view p) {
 
 TEST_F(ServiceTest, AnExcludedRecipientIsRefusedWithoutAskingTheStore) {
   start();
-  EXPECT_TRUE(starts_with(rcpt(25, "someone@yahoo.com"), "REJECT 5.7.1 yahoo.com"));
-  EXPECT_TRUE(starts_with(rcpt(2526, "someone@gmail.com"), "REJECT 5.7.1 gmail.com"));
+  EXPECT_TRUE(starts_with(rcpt(25, "someone@yahoo.com"), "REJECT 5.7.1 streamguard: yahoo.com"));
+  EXPECT_TRUE(starts_with(rcpt(2526, "someone@gmail.com"), "REJECT 5.7.1 streamguard: gmail.com"));
   EXPECT_TRUE(store.calls.empty());
 }
 

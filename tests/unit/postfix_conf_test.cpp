@@ -191,20 +191,17 @@ std::optional<std::string> policyd_refusal(const std::vector<std::string>& names
   c.domain = *domain;
   for (const auto& [name, list] : lists)
     if (list.matches(*domain)) c.lists.push_back(name);
-  auto answer = [&](const std::string& stream_name) {
-    StreamConfig s;
-    s.name = stream_name;
-    s.exclude = names;
-    return decide_exclusion(s, c);
-  };
-  auto a = answer("stream-a"), b = answer("stream-b");
-  if (!a) return std::nullopt;
-  if (a->reply == b->reply) return a->reply;
-  for (const auto& name : names)
-    if (c.on(name))
-      return "REJECT 5.7.1 " + c.domain + " is on the " + name +
-             " list, which every stream excludes";
-  return std::nullopt;
+  StreamConfig s;
+  s.name = "x";
+  s.exclude = names;
+  auto v = decide_exclusion(s, c);
+  if (!v) return std::nullopt;
+  // The backstop serves every stream: policyd's words, for all of them.
+  std::string reply = v->reply;
+  const std::string one = "which stream x excludes";
+  if (auto at = reply.rfind(one); at != std::string::npos)
+    reply.replace(at, one.size(), "which every stream excludes");
+  return reply;
 }
 
 // Addresses around every entry of the lists: the entry itself, a subdomain,
@@ -335,18 +332,23 @@ TEST(BackstopRegexp, EverySyntaxAndExceptionsScopedToTheirList) {
   expect_equivalent({"aa_list", "bb_list"}, lists);
 
   const RegexpTable table(render_backstop_regexp({"aa_list", "bb_list"}, lists));
-  EXPECT_EQ(table.lookup("x@both.net"),
-            "REJECT 5.7.1 both.net is on the bb_list list, which every stream excludes");
+  EXPECT_EQ(
+      table.lookup("x@both.net"),
+      "REJECT 5.7.1 streamguard: both.net is on the bb_list list, which every stream excludes");
   EXPECT_EQ(table.lookup("x@ok.example.com"),
-            "REJECT 5.7.1 ok.example.com is on the bb_list list, which every stream excludes");
+            "REJECT 5.7.1 streamguard: ok.example.com is on the bb_list list, which every stream "
+            "excludes");
   EXPECT_EQ(table.lookup("x@sub.example.com"),
-            "REJECT 5.7.1 sub.example.com is on the aa_list list, which every stream excludes");
-  EXPECT_EQ(table.lookup("x@exact.org"),
-            "REJECT 5.7.1 exact.org is on the aa_list list, which every stream excludes");
+            "REJECT 5.7.1 streamguard: sub.example.com is on the aa_list list, which every stream "
+            "excludes");
+  EXPECT_EQ(
+      table.lookup("x@exact.org"),
+      "REJECT 5.7.1 streamguard: exact.org is on the aa_list list, which every stream excludes");
   EXPECT_EQ(table.lookup("x@sub.exact.org"), std::nullopt);
   EXPECT_EQ(table.lookup("x@directv.com"), std::nullopt);
-  EXPECT_EQ(table.lookup("x@a.direct.org."),
-            "REJECT 5.7.1 a.direct.org is on the aa_list list, which every stream excludes");
+  EXPECT_EQ(
+      table.lookup("x@a.direct.org."),
+      "REJECT 5.7.1 streamguard: a.direct.org is on the aa_list list, which every stream excludes");
 }
 
 TEST(BackstopRegexp, RendersExceptionsAsAnIfBlockAndEscapesDots) {
@@ -354,16 +356,17 @@ TEST(BackstopRegexp, RendersExceptionsAsAnIfBlockAndEscapesDots) {
   lists.emplace("yahoo_family", list_of("yahoo.*\nymail.com\n=only.example\n!nope.com\n"));
   const std::string text = render_backstop_regexp({"yahoo_family"}, lists,
                                                   {{"yahoo_family", "/etc/x/yahoo-family.txt"}});
-  EXPECT_TRUE(contains(text,
-                       "\n# ---- list yahoo_family (yahoo-family.txt): 3 entries, 1 exception\n"
-                       "if !/@([^@]*\\.)?(nope\\.com)\\.?$/\n"
-                       "/@(only\\.example)\\.?$/ REJECT 5.7.1 $1 is in the Yahoo/AOL/Verizon "
-                       "mail family, which no stream mails\n"
-                       "/@(([^@]*\\.)?ymail\\.com)\\.?$/ REJECT 5.7.1 $1 is in the "
-                       "Yahoo/AOL/Verizon mail family, which no stream mails\n"
-                       "/@(([^@]*\\.)?yahoo(\\.[a-z]{1,3}){1,2})\\.?$/ REJECT 5.7.1 $1 is in "
-                       "the Yahoo/AOL/Verizon mail family, which no stream mails\n"
-                       "endif\n"))
+  EXPECT_TRUE(
+      contains(text,
+               "\n# ---- list yahoo_family (yahoo-family.txt): 3 entries, 1 exception\n"
+               "if !/@([^@]*\\.)?(nope\\.com)\\.?$/\n"
+               "/@(only\\.example)\\.?$/ REJECT 5.7.1 streamguard: $1 is in the Yahoo/AOL/Verizon "
+               "mail family, which every stream excludes\n"
+               "/@(([^@]*\\.)?ymail\\.com)\\.?$/ REJECT 5.7.1 streamguard: $1 is in the "
+               "Yahoo/AOL/Verizon mail family, which every stream excludes\n"
+               "/@(([^@]*\\.)?yahoo(\\.[a-z]{1,3}){1,2})\\.?$/ REJECT 5.7.1 streamguard: $1 is in "
+               "the Yahoo/AOL/Verizon mail family, which every stream excludes\n"
+               "endif\n"))
       << text;
   EXPECT_FALSE(contains(text, "/etc/x")) << "only the list's file name is shown";
 }
@@ -538,7 +541,8 @@ opendkim_conf = "/etc/opendkim.conf"
     ++assignments;
     EXPECT_TRUE(line.starts_with("streamguard_")) << line;
   }
-  EXPECT_EQ(assignments, 4) << conf.main_cf;  // recipient, end of data, milters, macros
+  // recipient, end of data, milters, macros, egress header checks
+  EXPECT_EQ(assignments, 5) << conf.main_cf;
   EXPECT_TRUE(contains(conf.master_cf,
                        "  -o smtpd_milters=$streamguard_milters\n"
                        "  -o milter_connect_macros=$streamguard_milter_connect_macros\n"
