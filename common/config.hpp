@@ -72,6 +72,11 @@ struct RedisConfig {
   Action on_error = Action::hold;
   uint32_t timeout_ms = 250;  // deadline of one Redis call
   std::string key_prefix = "sg";
+  // policyd charges a stream's caps only in a Redis where streamguard-rampd
+  // has left its mark (store/lua/limiter.lua): a Redis that came back empty
+  // would otherwise hand the stream a second daily cap. false: a policyd
+  // without rampd, whose counters start over when Redis loses them.
+  bool expect_rampd = true;
 };
 
 struct PolicydConfig {
@@ -228,6 +233,9 @@ struct RampdConfig {
   uint32_t held_warn_s = 86400;     // mail held longer than this is reported
   std::string postfix_config_dir;   // -c DIR for postqueue/postsuper/postcat; "": Postfix's default
   std::string postfix_command_dir = "/usr/sbin";  // where postqueue, postsuper and postcat are
+  // What rampd keeps outside Redis to put back a Redis that came back empty:
+  // today's counts, the send history and the ramp state (rampd/store_keeper).
+  std::string state_file = "/var/lib/streamguard/rampd-state.json";
 };
 
 struct StreamConfig {

@@ -24,7 +24,7 @@ bool go_duration(std::string_view s) {
 void read_rampd(Reader& r, const toml::table& t, const std::string& config_path, RampdConfig& out) {
   r.only_keys(t, "[rampd]",
               {"status", "interval_s", "maillog", "maillog_from", "drain", "drain_interval_s",
-               "held_warn_s", "postfix_config_dir", "postfix_command_dir"});
+               "held_warn_s", "postfix_config_dir", "postfix_command_dir", "state_file"});
   if (auto n = t.get("status")) out.status = endpoints(r, *n, "status");
   if (auto n = t.get("interval_s"))
     if (auto v = r.integer(*n, "interval_s", 1, 3600)) out.interval_s = static_cast<uint32_t>(*v);
@@ -46,6 +46,13 @@ void read_rampd(Reader& r, const toml::table& t, const std::string& config_path,
   if (auto n = t.get("held_warn_s"))
     if (auto v = r.integer(*n, "held_warn_s", 1, 30 * 86400))
       out.held_warn_s = static_cast<uint32_t>(*v);
+  if (auto n = t.get("state_file"))
+    if (auto v = r.str(*n, "state_file")) {
+      if (v->empty())
+        r.error(*n, "'state_file' must name a file (rampd keeps today's counts there)");
+      else
+        out.state_file = config_relative(*v, config_path);
+    }
   if (auto n = t.get("postfix_config_dir"))
     if (auto v = r.str(*n, "postfix_config_dir")) out.postfix_config_dir = *v;
   if (auto n = t.get("postfix_command_dir"))

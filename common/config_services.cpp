@@ -18,7 +18,7 @@ const std::initializer_list<std::pair<std::string_view, Action>> kFailActions = 
 }  // namespace
 
 void read_redis(Reader& r, const toml::table& t, RedisConfig& out) {
-  r.only_keys(t, "[redis]", {"url", "on_error", "timeout_ms", "key_prefix"});
+  r.only_keys(t, "[redis]", {"url", "on_error", "timeout_ms", "key_prefix", "expect_rampd"});
   if (auto n = t.get("url")) {
     if (auto s = r.str(*n, "url")) {
       std::string err;
@@ -36,6 +36,12 @@ void read_redis(Reader& r, const toml::table& t, RedisConfig& out) {
     if (auto a = r.choice<Action>(*n, "on_error", kFailActions)) out.on_error = *a;
   if (auto n = t.get("timeout_ms"))
     if (auto v = r.integer(*n, "timeout_ms", 1, 60000)) out.timeout_ms = static_cast<uint32_t>(*v);
+  if (auto n = t.get("expect_rampd")) {
+    if (auto b = n->value<bool>())
+      out.expect_rampd = *b;
+    else
+      r.error(*n, "'expect_rampd' must be true or false");
+  }
   if (auto n = t.get("key_prefix")) {
     if (auto s = r.str(*n, "key_prefix")) {
       if (valid_name(*s))

@@ -30,8 +30,10 @@ std::string redact_redis_url(std::string_view url) {
 std::string redis_location(std::string_view url) {
   std::string error;
   const auto u = parse_redis_url(url, error);
-  if (!u) return "Redis";
-  const Endpoint& ep = u->endpoint;
+  return u ? redis_location(u->endpoint) : "Redis";
+}
+
+std::string redis_location(const Endpoint& ep) {
   if (ep.kind == Endpoint::Kind::unix_socket) return "Redis at " + ep.path;
   if (ep.host.find(':') != std::string::npos)
     return "Redis at [" + ep.host + "]:" + std::to_string(ep.port);

@@ -29,5 +29,6 @@ std::string redact_redis_url(std::string_view url);
 // /run/redis/redis.sock" (no password, no scheme); "Redis" alone when the
 // URL does not parse.
 std::string redis_location(std::string_view url);
+std::string redis_location(const Endpoint& where);
 
 }  // namespace sg

@@ -40,6 +40,7 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
                              metrics::Registry& registry)
     : PolicyService(io, std::move(runtime), nullptr, clock, registry) {
   redis_text_ = redis_url.endpoint.to_string();
+  redis_where_ = redis_location(redis_url.endpoint);
   redis_ = std::make_unique<RedisClient>(
       io,
       RedisClientOptions{redis_url, std::chrono::milliseconds(runtime_->config->redis.timeout_ms)},
@@ -74,6 +75,7 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
       stats_(registry),
       store_(store),
       sweep_timer_(io) {
+  redis_where_ = redis_location(runtime_->config->redis.url);
   if (runtime_->config->dns.enabled)
     mx_ = std::make_unique<MxLookup>(io, runtime_->config->dns, clock, registry);
 }
@@ -221,8 +223,7 @@ boost::asio::awaitable<Verdict> PolicyService::end_of_message(Context& ctx) {
 boost::asio::awaitable<Verdict> PolicyService::charge(Context& ctx) {
   if (!store_->ready()) {
     stats_.redis_errors.labels({"unavailable"}).inc();
-    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error,
-                                 redis_location(ctx.runtime->config->redis.url));
+    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error, redis_where_);
   }
   const int64_t now = clock_.now_ms();
   const auto& pd = ctx.runtime->config->policyd;
@@ -235,8 +236,11 @@ boost::asio::awaitable<Verdict> PolicyService::charge(Context& ctx) {
   Stored<LimiterResult> r = co_await std::move(charging);
   if (!r.value) {
     spdlog::warn("redis: charge for stream {} failed: {}", ctx.stream->name, r.error);
-    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error,
-                                 redis_location(ctx.runtime->config->redis.url));
+    co_return decide_store_error(*ctx.stream, ctx.runtime->config->redis.on_error, redis_where_);
+  }
+  if (r.value->not_kept) {
+    stats_.redis_errors.labels({"not_kept"}).inc();
+    co_return decide_store_unkept(*ctx.stream, ctx.runtime->config->redis.on_error, redis_where_);
   }
   if (!r.value->suppressed_field.empty()) {
     // Refused before any limiter was looked at: no cap or usage to record.

@@ -73,6 +73,7 @@ class PolicyService {
   const Clock& clock_;
   std::shared_ptr<const Runtime> runtime_;
   std::string redis_text_;
+  std::string redis_where_;  // "Redis at 127.0.0.1:6379": the one used, for replies
   std::vector<std::string> redis_warnings_;
   daemon::DaemonRecord
       record_;  // pid, start, reloads: on /status  // from INFO at the last connect

@@ -52,7 +52,12 @@ DESCRIPTION
     over_cap action answers: DEFER_IF_PERMIT 4.7.1, or HOLD (accepted and
     parked in Postfix's hold queue, nothing lost). If Redis cannot answer
     within its deadline, [redis] on_error answers (hold or defer); exclusions
-    still apply. A stream in shadow mode answers DUNNO and counts what it
+    still apply. So it does when Redis has lost the day's counts: with
+    [redis] expect_rampd (the default) caps are charged only in a Redis
+    streamguard-rampd has marked, so one that came back empty (restarted
+    without persistence, flushed, a replica promoted) answers on_error until
+    rampd has put the counts back from its state file, instead of a second
+    daily cap. A stream in shadow mode answers DUNNO and counts what it
     would have done.
 
 OPTIONS

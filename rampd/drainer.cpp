@@ -141,6 +141,9 @@ boost::asio::awaitable<Drainer::Charge> Drainer::charge(const StreamConfig& s,
       k.last_charge_ms = now_ms;
       continue;
     }
+    // Redis lost the day's counts: nothing leaves until the ramp round has
+    // put them back and marked it.
+    if (res.not_kept) co_return Charge::stream_blocked;
     // An operator's cap or breaker: skip this message, not the stream.
     const bool op_level =
         res.breaker != Action::dunno

@@ -9,20 +9,8 @@
 namespace sg::rampd {
 namespace {
 
-std::optional<int64_t> to_int(std::string_view s) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-// HGETALL's flat array -> pairs.
-std::vector<std::pair<std::string, std::string>> pairs(const Reply& r) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
-    out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
-  return out;
-}
+using redis_reply::pairs;
+using redis_reply::to_int;
 
 std::optional<ramp::RampState> parse_state(const Reply& r) {
   ramp::RampState st;

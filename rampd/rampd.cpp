@@ -31,7 +31,9 @@ Rampd::Rampd(boost::asio::io_context& io, RedisClient& redis, std::shared_ptr<co
       drainer_(io, pool_, limiter_, registry_),
       feed_(std::make_shared<BreakerFeed>(*cfg_, host_log_zone())),
       suppression_(redis, *cfg_),
-      lease_(redis, keys::rampd_lease(cfg_->redis.key_prefix), Lease::holder_id(), {}) {
+      lease_(redis, keys::rampd_lease(cfg_->redis.key_prefix), Lease::holder_id(), {}),
+      keeper_(redis, cfg_->redis.key_prefix) {
+  keeper_trouble(keeper_.load(cfg_->rampd.state_file));
   if (!cfg_->rampd.maillog.empty())
     follower_ = std::make_unique<LogFollower>(cfg_->rampd.maillog, cfg_->rampd.maillog_from_start);
 }
@@ -81,12 +83,45 @@ void Rampd::log_ramp(const RampReport& rep) {
               rep.changed ? ", changed" : "");
 }
 
+void Rampd::keeper_trouble(std::string problem) {
+  if (!problem.empty() && problem != keeper_problem_) spdlog::error("state: {}", problem);
+  keeper_problem_ = std::move(problem);
+}
+
+boost::asio::awaitable<std::string> Rampd::restore(const StreamConfig& s,
+                                                   const std::vector<std::string>& ops,
+                                                   int64_t now_ms) {
+  auto restoring = keeper_.restore(s, ops, now_ms);
+  const Restored back = co_await std::move(restoring);
+  if (!back.error.empty()) co_return "stream " + s.name + ": " + back.error;
+  if (back.restored)
+    spdlog::warn(
+        "stream {}: Redis had lost its counts (no rampd mark: emptied, restarted without "
+        "persistence, or replaced); put back from {}: {} counter(s) of today, {} day(s) of send "
+        "history, the ramp state. policyd answered on_error until now",
+        s.name, cfg_->rampd.state_file, back.counts, back.days);
+  else if (back.unmarked)
+    spdlog::info(
+        "stream {}: a Redis rampd has not marked and {} holds nothing for the stream: "
+        "counting starts from what Redis has",
+        s.name, cfg_->rampd.state_file);
+  co_return std::string();
+}
+
 boost::asio::awaitable<void> Rampd::ramp_round(int64_t now_ms) {
   last_now_ms_ = now_ms;
   auto holding = lease_.hold(now_ms);  // another rampd works on this Redis: wait
   if (!co_await std::move(holding)) co_return;
   auto cfg = cfg_;  // a reload during the round does not change it under us
+  std::vector<std::string> ops;
+  for (const auto& op : cfg->operators) ops.push_back(op.name);
+  std::string trouble;
   for (const auto& s : cfg->streams) {
+    auto restoring = restore(s, ops, now_ms);
+    if (std::string e = co_await std::move(restoring); !e.empty()) {
+      trouble = std::move(e);
+      continue;  // never mark a Redis that was not put back
+    }
     std::optional<uint64_t> hourly = s.hourly_cap;
     if (s.ramp) {
       const std::string why = frozen_by(feed_->engine(), s.name, now_ms);
@@ -101,7 +136,12 @@ boost::asio::awaitable<void> Rampd::ramp_round(int64_t now_ms) {
       auto syncing = sync_listmonk(s, *hourly, now_ms);
       co_await std::move(syncing);
     }
+    auto keeping = keeper_.keep(s, ops, now_ms);
+    if (std::string e = co_await std::move(keeping); !e.empty())
+      trouble = "stream " + s.name + ": " + e;
   }
+  if (trouble.empty()) trouble = keeper_.save(cfg->rampd.state_file);
+  keeper_trouble(std::move(trouble));
 }
 
 boost::asio::awaitable<void> Rampd::sync_listmonk(const StreamConfig& s, uint64_t hourly_cap,

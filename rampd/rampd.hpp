@@ -4,7 +4,9 @@
 //
 //   ramp_round:  every stream's ramp aged and published to Redis (caps,
 //                day, reason, version), and Listmonk's settings kept a
-//                fraction under the stream's hourly cap;
+//                fraction under the stream's hourly cap; the day's counts
+//                copied to the state file, and put back into a Redis that
+//                lost them (rampd/store_keeper.hpp);
 //   log_round:   new Postfix log lines fed to the breakers, and the
 //                breakers published to Redis for policyd;
 //   drain_round: held mail released as the caps allow.
@@ -27,6 +29,7 @@
 #include "rampd/listmonk_blocklist.hpp"
 #include "rampd/log_follower.hpp"
 #include "rampd/ramp_publisher.hpp"
+#include "rampd/store_keeper.hpp"
 #include "rampd/suppression_keeper.hpp"
 #include "server/daemon_record.hpp"
 #include "store/cap_limiter.hpp"
@@ -88,6 +91,10 @@ class Rampd {
   void delivery_metrics();
   void held_metrics();
   void listmonk_metrics();
+  // A Redis that lost the stream's counts gets them back; "" or why not.
+  boost::asio::awaitable<std::string> restore(const StreamConfig& s,
+                                              const std::vector<std::string>& ops, int64_t now_ms);
+  void keeper_trouble(std::string problem);
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool pool_{2};
@@ -103,6 +110,8 @@ class Rampd {
   SuppressionKeeper suppression_;
   listmonk::Blocklister blocklister_;
   Lease lease_;  // one rampd at a time on this Redis
+  StoreKeeper keeper_;
+  std::string keeper_problem_;  // the state file or the mark ("" when fine)
   std::unique_ptr<LogFollower> follower_;
   std::map<std::string, RampReport> ramps_;
   std::map<std::string, std::string> last_logged_;  // stream -> last ramp line logged

@@ -135,6 +135,12 @@ FILES
     sg:suppress, sg:suppress:expiry and sg:suppress:domains (the
     suppressed addresses and domains), sg:{STREAM}:suppress (each
     stream's copy); sg:rampd:lease (which rampd works, see below).
+    The field rampd:kept of sg:{STREAM}:caps is rampd's mark: policyd
+    ([redis] expect_rampd) charges only where it is.
+    [rampd] state_file (default /var/lib/streamguard/rampd-state.json):
+    today's counts, the send history and the ramp state of every stream,
+    written each round; a Redis without the mark gets them back from it
+    (what was counted after the last round is lost with Redis).
     /etc/localtime: the zone classic syslog stamps in the maillog are read
     in (not the config's timezone).
 

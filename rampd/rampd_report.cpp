@@ -151,6 +151,10 @@ std::string Rampd::status_json() const {
   j["redis_warnings"] = redis_warnings_;
   j["lease"] = {{"key", lease_.key()}, {"held", lease_.held()}, {"id", lease_.id()}};
   if (!lease_.other().empty()) j["lease"]["other"] = lease_.other();
+  // What rampd keeps to put back a Redis that lost the day (store_keeper.hpp).
+  j["state_file"] = {{"path", cfg_->rampd.state_file},
+                     {"problem", keeper_problem_.empty() ? nlohmann::json(nullptr)
+                                                         : nlohmann::json(keeper_problem_)}};
   for (const auto& s : cfg_->streams) j["streams"][s.name]["mode"] = to_string(s.mode);
   for (const auto& [name, rep] : ramps_) {
     auto& s = j["streams"][name];

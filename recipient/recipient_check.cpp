@@ -63,6 +63,7 @@ boost::asio::awaitable<RecipientCheck> check_recipient(const Runtime& rt, const 
     if ((out.verdict = apply_mx(rt, s, out, a.first, a.second))) co_return out;
   }
   out.plan = plan_limits(s, out.op);
+  out.plan.require_kept = rt.config->redis.expect_rampd;
   if (domain) out.plan.suppress_fields = suppression::fields_for(recipient, *domain);
   co_return out;
 }

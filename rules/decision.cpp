@@ -249,6 +249,17 @@ Verdict decide_store_error(const StreamConfig& stream, Action on_error, const st
   return enforce_or_shadow(stream, on_error, refusal(on_error, text), "store_error");
 }
 
+Verdict decide_store_unkept(const StreamConfig& stream, Action on_error, const std::string& store) {
+  const std::string text =
+      store +
+      " has lost the day's counts (no streamguard-rampd mark: emptied, or rampd has not "
+      "run on it yet), so stream " +
+      stream.name + "'s caps cannot be checked" +
+      outcome(on_error, "try again later",
+              "streamguard-rampd releases it once it has put the counts back");
+  return enforce_or_shadow(stream, on_error, refusal(on_error, text), "store_unkept");
+}
+
 Verdict decide_dns_failure(const StreamConfig& stream, Action on_failure, const std::string& domain,
                            const std::string& error) {
   const std::string text = "cannot tell which mailbox provider receives mail for " + domain +

@@ -44,6 +44,9 @@ struct LimiterPlan {
   // "d:DOMAIN"; rules/suppression.hpp), checked in the same call before
   // anything is charged. Empty: not checked.
   std::vector<std::string> suppress_fields;
+  // Charge only in a Redis streamguard-rampd has marked as kept ([redis]
+  // expect_rampd); without the mark nothing is charged (LimiterResult::not_kept).
+  bool require_kept = false;
 };
 
 // What the Redis limiter reports for each LimiterSpec, in plan order.
@@ -65,6 +68,9 @@ struct LimiterResult {
   // states hold the cut caps) until breaker_until_ms.
   Action breaker = Action::dunno;
   bool recovering = false;
+  // The Redis has no streamguard-rampd mark: it came back empty (or rampd
+  // has never run on it); nothing was looked at or charged.
+  bool not_kept = false;
   int64_t breaker_until_ms = 0;
   std::string breaker_reason;
   bool allowed = true;
@@ -82,6 +88,9 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
 // store: where the counters live, as a person should look for it
 // ("Redis at 127.0.0.1:6379", the password never shown).
 Verdict decide_store_error(const StreamConfig& stream, Action on_error, const std::string& store);
+// The Redis has no streamguard-rampd mark (LimiterResult::not_kept): its
+// counts of the day are gone until rampd puts them back.
+Verdict decide_store_unkept(const StreamConfig& stream, Action on_error, const std::string& store);
 // The MX lookup that would tell the recipient's operator failed and the
 // config says defer or hold (on_failure = "unknown" never gets here).
 Verdict decide_dns_failure(const StreamConfig& stream, Action on_failure, const std::string& domain,

@@ -59,6 +59,7 @@ boost::asio::awaitable<Stored<LimiterResult>> CapLimiter::charge(const std::stri
   }
   args.push_back(std::to_string(plan.suppress_fields.size()));
   for (const auto& f : plan.suppress_fields) args.push_back(f);
+  args.push_back(plan.require_kept ? "1" : "0");
   // Not a coroutine: everything the call needs is built above and owned by
   // the awaitable, so the caller's arguments need not outlive it.
   using Result = Stored<LimiterResult>;
@@ -207,12 +208,13 @@ std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t 
   const long long breaker = r->element[integers - 2]->integer;
   out.breaker = breaker == 1 ? Action::defer : breaker == 2 ? Action::hold : Action::dunno;
   out.recovering = breaker == 3;
+  out.not_kept = breaker == 4;
   out.breaker_until_ms = r->element[integers - 1]->integer;
   out.breaker_reason.assign(why->str, why->len);
   out.allowed = r->element[0]->integer == 1;
   out.denied = static_cast<int>(r->element[1]->integer) - 1;
   if (!out.allowed && out.breaker == Action::dunno && out.suppressed_field.empty() &&
-      (out.denied < 0 || static_cast<std::size_t>(out.denied) >= limiters)) {
+      !out.not_kept && (out.denied < 0 || static_cast<std::size_t>(out.denied) >= limiters)) {
     error = "redis: limiter reply names no refusing limiter";
     return std::nullopt;
   }

@@ -2,7 +2,27 @@
 
 #include <hiredis/hiredis.h>
 
+#include <charconv>
+
 namespace sg {
+
+namespace redis_reply {
+
+std::optional<int64_t> to_int(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::vector<std::pair<std::string, std::string>> pairs(const Reply& r) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
+    out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
+  return out;
+}
+
+}  // namespace redis_reply
 
 Reply copy_reply(const redisReply* r, std::string_view error) {
   Reply out;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,13 @@ struct Reply {
 };
 
 Reply copy_reply(const redisReply* r, std::string_view error);
+
+namespace redis_reply {
+// A whole decimal integer ("12", "-3"); nothing for anything else.
+std::optional<int64_t> to_int(std::string_view s);
+// HGETALL's flat array -> (field, value) pairs.
+std::vector<std::pair<std::string, std::string>> pairs(const Reply& r);
+}  // namespace redis_reply
 
 boost::asio::awaitable<Reply> call(RedisClient& redis, std::vector<std::string> argv);
 // call(redis, "HGET", key, field): the arguments become the command. (A

@@ -29,6 +29,14 @@
 --   reset_ms  "c": ms until the counter's day ends (its TTL adds one day more)
 -- ARGV[6 + 5*n]      m, the number of suppression fields to check (0: none)
 -- ARGV[7 + 5*n ...]  the fields: the recipient's "a:ADDRESS", then "d:DOMAIN"
+-- ARGV[7 + 5*n + m]  "1": charge only when KEYS[1] has the field "rampd:kept"
+--                    (streamguard-rampd's mark: it restored the day's counts
+--                    into this Redis); "0" or absent: no such check
+--
+-- The mark first: a Redis that came back empty (no persistence, FLUSHALL, a
+-- fresh replica promoted) has lost the day's counters, and charging there
+-- would give the stream a second daily cap. Without the mark nothing is
+-- read or charged and the reply says so (breaker code 4, below).
 --
 -- Suppression first: an entry whose UNTIL_MS has not passed refuses before
 -- breakers and caps, and nothing is charged (a dead address is dead for
@@ -47,7 +55,7 @@
 --          then for each limiter: cap (-1: none applied), used, retry_ms (-1:
 --          none, or never while cap is 0), refused (1|0); then breaker (0:
 --          none, 1: defer, 2: hold, 3: recovering: the caps it covers were
---          cut), breaker_until_ms, breaker_reason (string), suppressed field
+--          cut, 4: no rampd mark, nothing looked at), breaker_until_ms, breaker_reason (string), suppressed field
 --          (string, "" when none), its record }
 --
 -- Every key written gets a TTL. Nothing is written unless every limiter allows.
@@ -79,6 +87,9 @@ local function untouched(breaker, until_ms, why, field, record)
 end
 
 local m = tonumber(ARGV[6 + 5 * n]) or 0
+if ARGV[7 + 5 * n + m] == '1' and redis.call('HEXISTS', KEYS[1], 'rampd:kept') == 0 then
+  return untouched(4, 0, '', '', '')
+end
 if m > 0 then
   local sup = {}
   for j = 1, m do sup[j] = ARGV[6 + 5 * n + j] end

@@ -240,6 +240,8 @@ std::string Harness::policyd_config() const {
     << "[redis]\n"
     << "url = \"" << redis_->url() << "\"\n"
     << "timeout_ms = 250\n"
+    // Most tests run policyd without rampd: nothing marks the Redis.
+    << (opts_.redis.find("expect_rampd") == std::string::npos ? "expect_rampd = false\n" : "")
     << opts_.redis << "\n"
     << "[policyd]\n"
     << "listen = \"unix:" << policyd_socket_ << "\"\n"
@@ -273,6 +275,7 @@ std::string Harness::policyd_config() const {
     << "status = \"unix:" << rampd_status_socket() << "\"\n"
     << "maillog = \"" << postfix_->log_path() << "\"\n"
     << "postfix_config_dir = \"" << postfix_->config_dir() << "\"\n"
+    << "state_file = \"" << root_ << "/rampd-state.json\"\n"
     << opts_.rampd << "\n"
     << "[postfix]\n"
     << (opts_.milter ? "milters_before = [\"unix:opendkim/opendkim.sock\"]\n" : "")

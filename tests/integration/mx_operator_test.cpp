@@ -34,7 +34,8 @@ const std::vector<std::string> kZone = {
 
 std::string config(const std::string& dns_server, const std::string& dns_extra = "") {
   std::string lists = std::string(SG_SOURCE_DIR) + "/deploy/lists/";
-  return "timezone = \"UTC\"\nlog_level = \"warn\"\n[redis]\non_error = \"defer\"\n"
+  return "timezone = \"UTC\"\nlog_level = \"warn\"\n[redis]\non_error = \"defer\"\nexpect_rampd = "
+         "false\n"
          "[dns]\nservers = [\"" +
          dns_server + "\"]\ntimeout_ms = 200\ntries = 1\n" + dns_extra +
          "\n[lists]\nyahoo_family = \"" + lists + "yahoo-family.txt\"\nconsumer = \"" + lists +

@@ -25,7 +25,10 @@ namespace sg::testing {
 inline std::string config_with_streams(const std::string& streams,
                                        const std::string& redis_section = "on_error = \"hold\"\n") {
   std::string lists = std::string(SG_SOURCE_DIR) + "/deploy/lists/";
-  return "timezone = \"UTC\"\nlog_level = \"warn\"\n[redis]\n" + redis_section +
+  // policyd alone, as most tests run it: no rampd marks the Redis.
+  const std::string alone =
+      redis_section.find("expect_rampd") == std::string::npos ? "expect_rampd = false\n" : "";
+  return "timezone = \"UTC\"\nlog_level = \"warn\"\n[redis]\n" + redis_section + alone +
          "\n[lists]\nyahoo_family = \"" + lists + "yahoo-family.txt\"\ndead_isp = \"" + lists +
          "dead-isp.txt\"\nconsumer = \"" + lists + "consumer-webmail.txt\"\ndirect_hisp = \"" +
          lists + "direct-hisp.txt\"\n" +

@@ -258,8 +258,9 @@ TEST_F(PolicydRedisTest, RedisKilledAnswersOnErrorAndRecoversWithoutRestart) {
     auto took = std::chrono::steady_clock::now() - t0;
     EXPECT_EQ(
         reply,
-        "HOLD streamguard: cannot reach Redis at 127.0.0.1:6379 to check stream healthcare's caps; "
-        "accepted and held: streamguard-rampd releases it once the caps can be charged");
+        "HOLD streamguard: cannot reach Redis at " + redis.socket_path() +
+            " to check stream healthcare's caps; accepted and held: streamguard-rampd releases "
+            "it once the caps can be charged");
     EXPECT_LT(took, 1s);
   }
   // Exclusions need no Redis.
@@ -280,9 +281,8 @@ TEST_F(PolicydRedisTest, HungRedisIsCutOffAtTheDeadline) {
   auto reply = c.rcpt("a@clinic.example", 2526);
   auto took = std::chrono::steady_clock::now() - t0;
   redis.resume();
-  EXPECT_EQ(reply,
-            "DEFER_IF_PERMIT 4.7.1 streamguard: cannot reach Redis at 127.0.0.1:6379 to check "
-            "stream healthcare's caps; try again later");
+  EXPECT_EQ(reply, "DEFER_IF_PERMIT 4.7.1 streamguard: cannot reach Redis at " +
+                       redis.socket_path() + " to check stream healthcare's caps; try again later");
   EXPECT_GE(took, 90ms);
   EXPECT_LT(took, 1s);
   // The stuck connection is dropped after the answer: wait until that drop

@@ -46,7 +46,11 @@ class RampdHarness {
                          },
                          {},
                          {}});
-    app_ = std::make_unique<rampd::Rampd>(io_, *redis_, loaded.config);
+    // The state file in the test's folder, never the shipped default's.
+    auto cfg = std::make_shared<Config>(*loaded.config);
+    if (cfg->rampd.state_file == RampdConfig{}.state_file)
+      cfg->rampd.state_file = dir_ + "/rampd-state.json";
+    app_ = std::make_unique<rampd::Rampd>(io_, *redis_, cfg);
     redis_->start();
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     auto guard = boost::asio::make_work_guard(io_);

@@ -369,9 +369,9 @@ ports = [25]
 ramp = { stamp = "/x", hourly = [[0, 1]], days = 3 }
 )");
   ASSERT_EQ(r.errors.size(), 4u) << all_errors(r);
-  EXPECT_EQ(
-      r.errors[0].to_string(),
-      kFile + ":2:8: unknown key 'host' in [redis] (known: url, on_error, timeout_ms, key_prefix)");
+  EXPECT_EQ(r.errors[0].to_string(), kFile +
+                                         ":2:8: unknown key 'host' in [redis] (known: url, "
+                                         "on_error, timeout_ms, key_prefix, expect_rampd)");
   EXPECT_EQ(r.errors[1].to_string(),
             kFile +
                 ":4:8: unknown key 'port' in [policyd] (known: listen, status, unknown_port, "

@@ -123,6 +123,9 @@ void other_rows(Rows& rows) {
     rows.emplace_back(std::string("Redis down (on_error = ") + to_string(a) + ")",
                       decide_store_error(stream(Action::hold), a, redis).reply);
   for (Action a : {Action::defer, Action::hold})
+    rows.emplace_back(std::string("Redis came back empty (on_error = ") + to_string(a) + ")",
+                      decide_store_unkept(stream(Action::hold), a, redis).reply);
+  for (Action a : {Action::defer, Action::hold})
     rows.emplace_back(std::string("MX lookup failed (on_failure = ") + to_string(a) + ")",
                       decide_dns_failure(s, a, "fleet-office.example", "timed out").reply);
 
