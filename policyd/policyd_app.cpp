@@ -1,4 +1,5 @@
 #include "policyd/policyd_app.hpp"
+
 #include "common/dns_server.hpp"
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,7 @@
 #include "common/civil_time.hpp"
 #include "common/cli.hpp"
 #include "common/logging.hpp"
+#include "common/redis_url.hpp"
 #include "policyd/policy_server.hpp"
 #include "preflight/preflight.hpp"
 #include "rules/mx_operator.hpp"
@@ -168,6 +170,12 @@ void print_summary(const Runtime& rt) {
                     ? "reserved at RCPT, committed at END-OF-MESSAGE (returned after " +
                           std::to_string(cfg.policyd.reserve_ttl_s) + " s)"
                     : std::string("final at RCPT"))
+            << "\n";
+  std::cout << "  Redis: " << redact_redis_url(cfg.redis.url)
+            << "; unreachable: " << to_string(cfg.redis.on_error) << "; "
+            << (cfg.redis.expect_rampd
+                    ? "charged only where streamguard-rampd has marked the day's counts"
+                    : "expect_rampd = false: the day's counts start over if Redis loses them")
             << "\n";
   std::cout << "  MX lookups: ";
   if (!cfg.dns.enabled) {

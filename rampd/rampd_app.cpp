@@ -184,7 +184,9 @@ void print_summary(const Config& cfg) {
   std::cout << "  breakers: " << cfg.breakers.size() << " rules; suppress: " << cfg.suppress.size()
             << " rules; Postfix log: "
             << (cfg.rampd.maillog.empty() ? "none (breakers idle)" : cfg.rampd.maillog)
-            << "\n  held mail: " << (cfg.rampd.drain ? "drained" : "reported only") << "\n";
+            << "\n  held mail: " << (cfg.rampd.drain ? "drained" : "reported only")
+            << "\n  state file: " << cfg.rampd.state_file
+            << " (the day's counts, put back into a Redis that lost them)\n";
 }
 
 // Redis and the status sockets: the command line's, else the config's.
