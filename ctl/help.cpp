@@ -23,6 +23,8 @@ SYNOPSIS
     streamguardctl suppress export --config FILE [--out FILE] [--domains]
                    [FILTER...]
     streamguardctl audit-log --config FILE --log MAILLOG[.gz] [--since DATE]
+    streamguardctl explain --config FILE --port PORT --recipient ADDRESS
+                   [--redis URL]
     streamguardctl --help | --version
 
 DESCRIPTION
@@ -164,6 +166,18 @@ DESCRIPTION
     Deliveries of messages that came in before the log starts are counted,
     not judged.
 
+    explain says what streamguard-policyd would answer now for ADDRESS
+    submitted on PORT, and why, step by step: the stream of the port, the
+    lists the domain is on, its mailbox provider (the static map, else an
+    MX lookup as policyd makes it), then from Redis (--redis URL instead of
+    [redis] url) whether it is suppressed, the stream's and the provider's
+    breakers, every cap in force with its usage and which one refuses,
+    and the reply policyd would give (in shadow mode: DUNNO, and what it
+    would answer enforcing). It runs policyd's own limiter script in a dry
+    run: nothing is charged. Exit 0 when policyd would accept, 1 when it
+    would refuse, defer or hold, 3 when the configuration is invalid or
+    Redis cannot be asked (the on_error answer is shown).
+
     FILTER (list, export): --kind address|domain, --rule NAME ("manual" by
     hand, "import" imported), --stream NAME, --newer-than DAYS,
     --older-than DAYS (by when it was learned or added).
@@ -235,6 +249,8 @@ EXAMPLES
         --config /etc/streamguard/streamguard.toml
     streamguardctl audit-log --config /etc/streamguard/streamguard.toml \
         --log /var/log/postfix.log.1.gz
+    streamguardctl explain --config /etc/streamguard/streamguard.toml \
+        --port 2526 --recipient dr.lee@gclinic.example
 )";
 
 }  // namespace sg

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ctl/audit_command.hpp"
+#include "ctl/explain_command.hpp"
 #include "ctl/help.hpp"
 #include "ctl/postfix_conf_command.hpp"
 #include "ctl/status_command.hpp"
@@ -23,6 +24,7 @@ int usage(const std::string& msg) {
             << "       streamguardctl status --config FILE [--json]\n"
             << "       streamguardctl suppress show|add|remove|list ... --config FILE\n"
             << "       streamguardctl audit-log --config FILE --log MAILLOG [--since T]\n"
+            << "       streamguardctl explain --config FILE --port PORT --recipient ADDRESS\n"
             << "       streamguardctl --help\n";
   return 2;
 }
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   if (args[0] == "status") return sg::run_status(rest);
   if (args[0] == "suppress") return sg::run_suppress(rest);
   if (args[0] == "audit-log") return sg::run_audit_log(rest);
+  if (args[0] == "explain") return sg::run_explain(rest);
   if (args[0] != "postfix-conf") return usage("unknown command '" + args[0] + "'");
   sg::PostfixConfOptions o;
   if (auto bad = sg::parse_postfix_conf_args(rest, o); !bad.empty()) return usage(bad);

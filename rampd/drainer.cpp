@@ -16,7 +16,8 @@ namespace {
 constexpr int64_t kRememberReleasedMs = 86'400'000;
 
 // A verdict's reply for a log line: without the action word and the status
-// code Postfix would have given the client ("HOLD 4.7.1 stream ..." -> "stream ...").
+// code Postfix would have given the client ("DEFER_IF_PERMIT 4.7.1 streamguard: stream ..."
+// -> "streamguard: stream ...").
 std::string_view why(std::string_view reply) {
   for (int words = 0; words < 2; ++words) {
     const auto sp = reply.find(' ');

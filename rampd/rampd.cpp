@@ -90,9 +90,10 @@ void Rampd::keeper_trouble(std::string problem) {
 
 boost::asio::awaitable<std::string> Rampd::restore(const StreamConfig& s,
                                                    const std::vector<std::string>& ops,
-                                                   int64_t now_ms) {
+                                                   int64_t now_ms, bool& unmarked) {
   auto restoring = keeper_.restore(s, ops, now_ms);
   const Restored back = co_await std::move(restoring);
+  unmarked = back.unmarked;
   if (!back.error.empty()) co_return "stream " + s.name + ": " + back.error;
   if (back.restored)
     spdlog::warn(
@@ -117,7 +118,8 @@ boost::asio::awaitable<void> Rampd::ramp_round(int64_t now_ms) {
   for (const auto& op : cfg->operators) ops.push_back(op.name);
   std::string trouble;
   for (const auto& s : cfg->streams) {
-    auto restoring = restore(s, ops, now_ms);
+    bool unmarked = false;
+    auto restoring = restore(s, ops, now_ms, unmarked);
     if (std::string e = co_await std::move(restoring); !e.empty()) {
       trouble = std::move(e);
       continue;  // never mark a Redis that was not put back
@@ -136,11 +138,13 @@ boost::asio::awaitable<void> Rampd::ramp_round(int64_t now_ms) {
       auto syncing = sync_listmonk(s, *hourly, now_ms);
       co_await std::move(syncing);
     }
-    auto keeping = keeper_.keep(s, ops, now_ms);
+    auto keeping = keeper_.keep(s, ops, now_ms, unmarked);
     if (std::string e = co_await std::move(keeping); !e.empty())
       trouble = "stream " + s.name + ": " + e;
   }
-  if (trouble.empty()) trouble = keeper_.save(cfg->rampd.state_file);
+  // What was copied is saved even when a stream failed: the others' copies
+  // stay fresh.
+  if (std::string e = keeper_.save(cfg->rampd.state_file); !e.empty()) trouble = std::move(e);
   keeper_trouble(std::move(trouble));
 }
 

@@ -92,8 +92,10 @@ class Rampd {
   void held_metrics();
   void listmonk_metrics();
   // A Redis that lost the stream's counts gets them back; "" or why not.
+  // `unmarked`: the stream had no mark (this round is to set it).
   boost::asio::awaitable<std::string> restore(const StreamConfig& s,
-                                              const std::vector<std::string>& ops, int64_t now_ms);
+                                              const std::vector<std::string>& ops, int64_t now_ms,
+                                              bool& unmarked);
   void keeper_trouble(std::string problem);
 
   boost::asio::io_context& io_;

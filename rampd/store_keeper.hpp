@@ -15,9 +15,15 @@
 //   (the ramp is published)
 //   keep()      read today's counts, the history and the ramp state into
 //               the copy, then set the mark;
-// and after the round, save() writes the state file (temporary file, then
-// rename). What was counted after the last save and before the loss is
-// lost with Redis: the overshoot is at most one round's (interval_s) mail.
+// and after the round, save() writes the state file (temporary file, synced,
+// then renamed). What was counted after the last save and before the loss
+// is lost with Redis: the overshoot is at most one round's (interval_s)
+// mail while rampd runs, more when it was down. The file is this host's: a
+// rampd on another host (a standby that takes the lease) has its own.
+//
+// A state file that exists but cannot be read is never overwritten, and no
+// unmarked stream is marked while it is so: policyd keeps answering
+// on_error until the operator repairs or removes it and restarts rampd.
 #pragma once
 
 #include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
@@ -56,17 +62,20 @@ class StoreKeeper {
   StoreKeeper(RedisClient& redis, std::string key_prefix);
 
   // Reads the state file; a missing one is a first start. An unreadable one
-  // is an error (logged by the caller), and nothing is restored from it.
+  // is an error (logged by the caller): restore() then refuses to mark.
   std::string load(const std::string& path);
   std::string save(const std::string& path) const;
 
   boost::asio::awaitable<Restored> restore(const StreamConfig& s,
                                            const std::vector<std::string>& operators,
                                            int64_t now_ms);
-  // "" when the copy was taken and the mark set.
+  // "" when the copy was taken and the mark set (or refreshed). `may_mark`:
+  // this round found the stream unmarked and put it back (restore()); else
+  // a Redis that lost its mark since is neither marked nor copied, and the
+  // next round restores it.
   boost::asio::awaitable<std::string> keep(const StreamConfig& s,
                                            const std::vector<std::string>& operators,
-                                           int64_t now_ms);
+                                           int64_t now_ms, bool may_mark);
 
   const std::map<std::string, StreamCopy>& copies() const { return copies_; }
 
@@ -74,6 +83,7 @@ class StoreKeeper {
   RedisClient& redis_;
   std::string prefix_;
   std::map<std::string, StreamCopy> copies_;
+  std::string unreadable_;  // why the state file could not be read ("" when it could)
 };
 
 }  // namespace sg::rampd

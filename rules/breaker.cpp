@@ -146,8 +146,10 @@ Verdict Breaker::verdict(std::size_t i, const Key& key, const Cell& c, int64_t n
   std::string what;
   for (const auto& s : r.status) what += (what.empty() ? "" : "/") + s;
   const std::string match = compiled_[i].describe();
-  v.cause = "saw " + std::to_string(c.count) + " " + what + " results" + match + " within " +
-            std::to_string(r.window_s) + "s (threshold " + std::to_string(r.threshold) + ")";
+  // The rule's text comes from the config: kept short and fit for a reply.
+  v.cause = text::reply_safe("saw " + std::to_string(c.count) + " " + what + " results" +
+                             match.substr(0, 200) + " within " + std::to_string(r.window_s) +
+                             "s (threshold " + std::to_string(r.threshold) + ")");
   v.reason = "breaker '" + r.name + "' on " + key.first + "/" +
              (key.second.empty() ? std::string("unknown operator") : key.second) + ": " +
              v.cause.substr(4) + "; ";

@@ -142,8 +142,8 @@ Verdict decide_unknown_port(uint16_t port, Action action) {
   v.reason = "unknown_port";
   v.reply = refusal(action, "no stream takes mail submitted on port " + std::to_string(port) +
                                 outcome(action, "try again later",
-                                        "no stream's caps apply, so only the operator "
-                                        "releases it"));
+                                        "no stream's caps apply, so it waits to be "
+                                        "released by hand (postsuper -H)"));
   return v;
 }
 
@@ -205,11 +205,11 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
         colon == std::string::npos
             ? r.breaker_reason
             : r.breaker_reason.substr(0, colon) + ", which " + r.breaker_reason.substr(colon + 2);
-    const std::string text = who + " is paused for another " +
-                             format_duration_ms(r.breaker_until_ms - now_ms) + " by breaker " +
-                             (why.empty() ? "(no reason given)" : why) +
-                             outcome(r.breaker, "try again after the pause",
-                                     "streamguard-rampd releases it once the pause is over");
+    const std::string text =
+        who + " is paused for another " + format_duration_ms(r.breaker_until_ms - now_ms) +
+        (why.empty() ? std::string(" by a breaker (no reason given)") : " by breaker " + why) +
+        outcome(r.breaker, "try again after the pause",
+                "streamguard-rampd releases it once the pause is over");
     return enforce_or_shadow(stream, r.breaker, refusal(r.breaker, text), "breaker");
   }
   if (r.allowed) return dunno("ok");
@@ -217,11 +217,14 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
   const auto& spec = plan.limiters.at(which);
   const auto& st = r.states.at(which);
   if (!spec.op.empty()) who += "'s mail to mailbox provider " + spec.op;
+  // A recovering breaker cut this cap when it covers it: a stream-wide one
+  // every cap, an operator's that operator's caps only.
+  const bool was_cut = r.recovering && (!r.recovering_op_only || !spec.op.empty());
+  const int64_t cut_left = r.breaker_until_ms - now_ms;
   const std::string cut =
-      r.recovering
-          ? " (cut while breaker " + r.breaker_reason.substr(0, r.breaker_reason.find(':')) +
-                " recovers, for another " + format_duration_ms(r.breaker_until_ms - now_ms) + ")"
-          : "";
+      was_cut ? " (cut while breaker " + r.breaker_reason.substr(0, r.breaker_reason.find(':')) +
+                    " recovers, for another " + format_duration_ms(cut_left) + ")"
+              : "";
   const std::string held = "streamguard-rampd releases held mail as the cap allows";
   std::string text;
   if (st.cap == 0) {
@@ -234,9 +237,13 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
            outcome(stream.over_cap, "the next slot is in " + next + ", try again then",
                    held + " (the next slot is in " + next + ")");
   } else {
+    // A cut daily cap comes back whole when the cut ends, maybe before midnight.
+    const bool cut_first = was_cut && cut_left < st.retry_ms;
     text = who + " has reached its " + spec.window + " cap of " + std::to_string(st.cap) + cut +
-           ", " + std::to_string(st.used) + " accepted today; the count starts over in " +
-           format_duration_ms(st.retry_ms) + outcome(stream.over_cap, "try again then", held);
+           ", " + std::to_string(st.used) + " accepted today; " +
+           (cut_first ? "the whole cap returns in " + format_duration_ms(cut_left)
+                      : "the count starts over in " + format_duration_ms(st.retry_ms)) +
+           outcome(stream.over_cap, "try again then", held);
   }
   std::string reason = "over_cap:" + spec.window + (spec.op.empty() ? "" : ":operator");
   return enforce_or_shadow(stream, stream.over_cap, refusal(stream.over_cap, text), reason);

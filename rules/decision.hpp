@@ -47,6 +47,8 @@ struct LimiterPlan {
   // Charge only in a Redis streamguard-rampd has marked as kept ([redis]
   // expect_rampd); without the mark nothing is charged (LimiterResult::not_kept).
   bool require_kept = false;
+  // Answer as a charge would, write nothing (streamguardctl explain).
+  bool dry_run = false;
 };
 
 // What the Redis limiter reports for each LimiterSpec, in plan order.
@@ -68,6 +70,7 @@ struct LimiterResult {
   // states hold the cut caps) until breaker_until_ms.
   Action breaker = Action::dunno;
   bool recovering = false;
+  bool recovering_op_only = false;  // an operator's breaker: it cut that operator's caps only
   // The Redis has no streamguard-rampd mark: it came back empty (or rampd
   // has never run on it); nothing was looked at or charged.
   bool not_kept = false;

@@ -116,12 +116,9 @@ std::optional<Entry> parse_entry(std::string_view field, std::string_view record
 
 namespace {
 
-// One line of printable ASCII whatever Redis held: it becomes a policy
-// protocol line and an SMTP reply.
+// Whatever Redis held: it becomes a policy protocol line and an SMTP reply.
 std::string printable(std::string s) {
-  for (char& c : s)
-    if (c < 0x20 || c > 0x7e) c = '?';
-  return s;
+  return text::reply_safe(std::move(s));
 }
 
 }  // namespace

@@ -60,6 +60,7 @@ boost::asio::awaitable<Stored<LimiterResult>> CapLimiter::charge(const std::stri
   args.push_back(std::to_string(plan.suppress_fields.size()));
   for (const auto& f : plan.suppress_fields) args.push_back(f);
   args.push_back(plan.require_kept ? "1" : "0");
+  args.push_back(plan.dry_run ? "1" : "0");
   // Not a coroutine: everything the call needs is built above and owned by
   // the awaitable, so the caller's arguments need not outlive it.
   using Result = Stored<LimiterResult>;
@@ -207,7 +208,8 @@ std::optional<LimiterResult> CapLimiter::parse(const redisReply* r, std::size_t 
   out.suppressed_record.assign(record->str, record->len);
   const long long breaker = r->element[integers - 2]->integer;
   out.breaker = breaker == 1 ? Action::defer : breaker == 2 ? Action::hold : Action::dunno;
-  out.recovering = breaker == 3;
+  out.recovering = breaker == 3 || breaker == 5;
+  out.recovering_op_only = breaker == 5;
   out.not_kept = breaker == 4;
   out.breaker_until_ms = r->element[integers - 1]->integer;
   out.breaker_reason.assign(why->str, why->len);

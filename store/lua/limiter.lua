@@ -32,6 +32,8 @@
 -- ARGV[7 + 5*n + m]  "1": charge only when KEYS[1] has the field "rampd:kept"
 --                    (streamguard-rampd's mark: it restored the day's counts
 --                    into this Redis); "0" or absent: no such check
+-- ARGV[8 + 5*n + m]  "1": a dry run (streamguardctl explain): the same answer,
+--                    with every usage as it stands, and nothing written
 --
 -- The mark first: a Redis that came back empty (no persistence, FLUSHALL, a
 -- fresh replica promoted) has lost the day's counters, and charging there
@@ -55,7 +57,9 @@
 --          then for each limiter: cap (-1: none applied), used, retry_ms (-1:
 --          none, or never while cap is 0), refused (1|0); then breaker (0:
 --          none, 1: defer, 2: hold, 3: recovering: the caps it covers were
---          cut, 4: no rampd mark, nothing looked at), breaker_until_ms, breaker_reason (string), suppressed field
+--          cut: 3 when a stream-wide breaker's cut is reported (it covers
+--          every cap), 5 when an operator's (its caps only); 4: no rampd
+--          mark, nothing looked at), breaker_until_ms, breaker_reason (string), suppressed field
 --          (string, "" when none), its record }
 --
 -- Every key written gets a TTL. Nothing is written unless every limiter allows.
@@ -113,7 +117,7 @@ local overrides = redis.call('HMGET', KEYS[1], unpack(fields))
 
 -- Breakers first: an open one refuses before anything is charged.
 local fraction_all, fraction_op = 1, 1
--- The recovering breaker that cuts deepest, for the reply: { until, why, f }.
+-- The recovering breaker that cuts deepest, for the reply: { until, why, f, code }.
 local recovering = nil
 for j = 1, 2 do
   local b = overrides[n + j]
@@ -125,7 +129,9 @@ for j = 1, 2 do
       elseif action == 'recover' then
         local f = tonumber(frac)
         if j == 1 then fraction_all = f else fraction_op = f end
-        if not recovering or f < recovering[3] then recovering = { tonumber(until_ms), why, f } end
+        if not recovering or f < recovering[3] then
+          recovering = { tonumber(until_ms), why, f, j == 1 and 3 or 5 }
+        end
       end
     end
   end
@@ -202,13 +208,14 @@ for i = 1, n do
   reply[#reply + 1] = ok and 0 or 1
 end
 
-if reply[1] == 0 then
+local dry = ARGV[8 + 5 * n + m] == '1'
+if reply[1] == 0 or dry then
   -- Nothing is charged: a limiter that would have allowed reports its usage
   -- as it stands, not as it would have been.
   for _, w in ipairs(writes) do reply[w[6]] = w[7] end
 end
 
-if reply[1] == 1 then
+if reply[1] == 1 and not dry then
   local record = {}
   for _, w in ipairs(writes) do
     if w[1] == 'r' then
@@ -231,7 +238,7 @@ if reply[1] == 1 then
 end
 
 if recovering and recovering[3] < 1 then
-  reply[#reply + 1] = 3
+  reply[#reply + 1] = recovering[4]
   reply[#reply + 1] = recovering[1]
   reply[#reply + 1] = recovering[2]
 else

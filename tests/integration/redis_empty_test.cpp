@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "common/civil_time.hpp"
@@ -134,6 +136,26 @@ TEST_F(RedisEmptyTest, TheDayStaysWithinItsCapWhenRedisComesBackEmpty) {
                 "reason=\"store_unkept\"}"),
             std::string::npos)
       << policyd.metrics_text();
+}
+
+// A state file that cannot be read is kept as it is, and an empty Redis is
+// not marked: policyd keeps answering on_error rather than counting from 0.
+TEST_F(RedisEmptyTest, AnUnreadableStateFileLeavesAnEmptyRedisUnmarked) {
+  const std::string state = dir_ + "/rampd-state.json";
+  std::ofstream(state) << "{\"version\": 1, \"streams\": {\"trucking\": ";  // torn
+  RedisServer redis;
+  PolicydHarness policyd(config(true), redis.url());
+  PolicyClient c(policyd.socket());
+  RampdHarness rampd(config(true), redis.url());
+  rampd.ramp_round(policyd.clock.now_ms());
+  EXPECT_EQ(redis.cmd({"HEXISTS", "sg:{trucking}:caps", "rampd:kept"}), "0");
+  const std::string reply = c.rcpt("a@fleet.example", 25);
+  EXPECT_NE(reply.find("has lost the day's counts"), std::string::npos) << reply;
+  const std::string status = rampd.app().status_json();
+  EXPECT_NE(status.find(state + ": "), std::string::npos) << status;
+  std::ifstream in(state);
+  std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, "{\"version\": 1, \"streams\": {\"trucking\": ") << "overwritten";
 }
 
 // Why the mark exists: without it the same loss is a second daily cap.

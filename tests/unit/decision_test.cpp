@@ -504,7 +504,7 @@ TEST(DecideUnknownPort, EachAction) {
                  "unknown_port", false);
   expect_verdict(decide_unknown_port(465, Action::hold), Action::hold, Action::hold,
                  "HOLD streamguard: no stream takes mail submitted on port 465; accepted and held: "
-                 "no stream's caps apply, so only the operator releases it",
+                 "no stream's caps apply, so it waits to be released by hand (postsuper -H)",
                  "unknown_port", false);
   expect_verdict(decide_unknown_port(465, Action::dunno), Action::dunno, Action::dunno, "DUNNO",
                  "unknown_port", false);
