@@ -229,7 +229,10 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
   std::string text;
   if (st.cap == 0) {
     text = who + " is closed: its " + spec.window + " cap is 0" + cut +
-           outcome(stream.over_cap, "try again later", held + ", once it opens");
+           // A cap of 0 may stay 0 (operator_daily = { google = 0 }): no promise.
+           outcome(stream.over_cap, "try again later",
+                   "it stays held until the cap is raised above 0 (streamguard-rampd then "
+                   "releases it), or is released or removed by hand");
   } else if (spec.window == "hourly") {
     const std::string next = format_duration_ms(st.retry_ms);
     text = who + " is at its hourly cap of " + std::to_string(st.cap) + "/h" + cut + ", " +

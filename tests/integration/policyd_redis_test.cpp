@@ -162,7 +162,8 @@ TEST_F(PolicydRedisTest, CapsWrittenInRedisOverrideTheConfig) {
   redis.cmd({"HSET", "sg:{healthcare}:caps", "daily", "0"});
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526),
             "HOLD streamguard: stream healthcare is closed: its daily cap is 0; accepted and held: "
-            "streamguard-rampd releases held mail as the cap allows, once it opens");
+            "it stays held until the cap is raised above 0 (streamguard-rampd then releases "
+            "it), or is released or removed by hand");
   redis.cmd({"HSET", "sg:{healthcare}:caps", "daily", "1"});
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO");
   EXPECT_TRUE(c.rcpt("a@clinic.example", 2526)

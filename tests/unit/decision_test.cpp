@@ -340,11 +340,12 @@ TEST(DecideCaps, DailyDenied) {
 TEST(DecideCaps, CapZeroSaysClosed) {
   auto plan = plan_limits(trucking(), "google");
   auto v = decide_caps(trucking(), plan, denied_at(3, 4, {0, 0, -1}));
-  expect_verdict(v, Action::hold, Action::hold,
-                 "HOLD streamguard: stream trucking's mail to mailbox provider google is closed: "
-                 "its daily cap is 0; accepted and held: streamguard-rampd releases held mail as "
-                 "the cap allows, once it opens",
-                 "over_cap:daily:operator", false);
+  expect_verdict(
+      v, Action::hold, Action::hold,
+      "HOLD streamguard: stream trucking's mail to mailbox provider google is closed: "
+      "its daily cap is 0; accepted and held: it stays held until the cap is raised above "
+      "0 (streamguard-rampd then releases it), or is released or removed by hand",
+      "over_cap:daily:operator", false);
 
   StreamConfig s = trucking();
   s.over_cap = Action::defer;
@@ -395,11 +396,12 @@ TEST(DecideCaps, SeveralRefusalsReportAClosedCapFirst) {
   auto plan = plan_limits(trucking(), "google");
   auto r = denied_at(1, 4, {4000, 4000, 50'000'000});
   r.states[3] = {0, 0, -1, true};
-  expect_verdict(decide_caps(trucking(), plan, r), Action::hold, Action::hold,
-                 "HOLD streamguard: stream trucking's mail to mailbox provider google is closed: "
-                 "its daily cap is 0; accepted and held: streamguard-rampd releases held mail as "
-                 "the cap allows, once it opens",
-                 "over_cap:daily:operator", false);
+  expect_verdict(
+      decide_caps(trucking(), plan, r), Action::hold, Action::hold,
+      "HOLD streamguard: stream trucking's mail to mailbox provider google is closed: "
+      "its daily cap is 0; accepted and held: it stays held until the cap is raised above "
+      "0 (streamguard-rampd then releases it), or is released or removed by hand",
+      "over_cap:daily:operator", false);
 }
 
 TEST(DecideCaps, ShadowAnswersDunnoButReportsTheRefusal) {
