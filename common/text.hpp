@@ -44,7 +44,6 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// "25" -> 25; anything but a whole number from 1 to 65535 -> nullopt.
 // Fit for a policy reply: one line of printable ASCII (anything else
 // becomes '?') without a double quote ('\'' instead), since Postfix logs a
 // reply and policyd logs it inside reply="...".
@@ -56,6 +55,7 @@ inline std::string reply_safe(std::string s) {
   return s;
 }
 
+// "25" -> 25; anything but a whole number from 1 to 65535 -> nullopt.
 inline std::optional<uint16_t> parse_port(std::string_view s) {
   unsigned v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

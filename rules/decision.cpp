@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <limits>
+#include <utility>
 
 namespace sg {
 
@@ -76,6 +77,14 @@ std::string outcome(Action action, const std::string& when_deferred, const std::
       break;
   }
   return "";
+}
+
+// A breaker's reason as rampd writes it (rampd/breaker_feed.cpp): "NAME:
+// CAUSE"; the name alone when there is no cause.
+std::pair<std::string, std::string> breaker_parts(const std::string& reason) {
+  const auto colon = reason.find(": ");
+  if (colon == std::string::npos) return {reason, ""};
+  return {reason.substr(0, colon), reason.substr(colon + 2)};
 }
 
 int64_t effective_cap(const std::map<std::string, uint64_t>& caps, const std::string& op) {
@@ -200,11 +209,8 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
   std::string who = "stream " + stream.name;
   if (r.breaker == Action::defer || r.breaker == Action::hold) {
     if (!plan.op.empty()) who += "'s mail to mailbox provider " + plan.op;
-    const auto colon = r.breaker_reason.find(": ");
-    const std::string why =
-        colon == std::string::npos
-            ? r.breaker_reason
-            : r.breaker_reason.substr(0, colon) + ", which " + r.breaker_reason.substr(colon + 2);
+    const auto [name, cause] = breaker_parts(r.breaker_reason);
+    const std::string why = cause.empty() ? name : name + ", which " + cause;
     const std::string text =
         who + " is paused for another " + format_duration_ms(r.breaker_until_ms - now_ms) +
         (why.empty() ? std::string(" by a breaker (no reason given)") : " by breaker " + why) +
@@ -221,10 +227,10 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
   // every cap, an operator's that operator's caps only.
   const bool was_cut = r.recovering && (!r.recovering_op_only || !spec.op.empty());
   const int64_t cut_left = r.breaker_until_ms - now_ms;
-  const std::string cut =
-      was_cut ? " (cut while breaker " + r.breaker_reason.substr(0, r.breaker_reason.find(':')) +
-                    " recovers, for another " + format_duration_ms(cut_left) + ")"
-              : "";
+  const std::string cut = was_cut
+                              ? " (cut while breaker " + breaker_parts(r.breaker_reason).first +
+                                    " recovers, for another " + format_duration_ms(cut_left) + ")"
+                              : "";
   const std::string held = "streamguard-rampd releases held mail as the cap allows";
   std::string text;
   if (st.cap == 0) {

@@ -90,8 +90,19 @@ local function untouched(breaker, until_ms, why, field, record)
   return reply
 end
 
+-- One read of the caps hash: each limiter's override, the breakers, and
+-- rampd's mark.
+local fields = {}
+for i = 1, n do
+  fields[i] = ARGV[6 + 5 * (i - 1) + 1]
+end
+fields[n + 1] = 'breaker'
+fields[n + 2] = 'breaker:op:' .. op
+fields[n + 3] = 'rampd:kept'
+local overrides = redis.call('HMGET', KEYS[1], unpack(fields))
+
 local m = tonumber(ARGV[6 + 5 * n]) or 0
-if ARGV[7 + 5 * n + m] == '1' and redis.call('HEXISTS', KEYS[1], 'rampd:kept') == 0 then
+if ARGV[7 + 5 * n + m] == '1' and not overrides[n + 3] then
   return untouched(4, 0, '', '', '')
 end
 if m > 0 then
@@ -106,14 +117,6 @@ if m > 0 then
     end
   end
 end
-
-local fields = {}
-for i = 1, n do
-  fields[i] = ARGV[6 + 5 * (i - 1) + 1]
-end
-fields[n + 1] = 'breaker'
-fields[n + 2] = 'breaker:op:' .. op
-local overrides = redis.call('HMGET', KEYS[1], unpack(fields))
 
 -- Breakers first: an open one refuses before anything is charged.
 local fraction_all, fraction_op = 1, 1

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "rules/decision.hpp"
+#include "tests/unit/limiter_result.hpp"
 
 namespace sg {
 namespace {
@@ -21,12 +22,7 @@ StreamConfig trucking() {
 
 LimiterResult refused_by(const LimiterPlan& plan, std::size_t index, LimiterState st,
                          bool op_only) {
-  LimiterResult r;
-  r.allowed = false;
-  r.denied = static_cast<int>(index);
-  r.states.resize(plan.limiters.size());
-  st.refused = true;
-  r.states[index] = st;
+  LimiterResult r = testing::refused_by(plan, index, st);
   r.recovering = true;
   r.recovering_op_only = op_only;
   r.breaker_until_ms = kNow + 20 * 60'000;

@@ -20,6 +20,7 @@
 #include "common/redis_url.hpp"
 #include "rules/decision.hpp"
 #include "rules/suppression.hpp"
+#include "tests/unit/limiter_result.hpp"
 
 #ifndef SG_SOURCE_DIR
 #error "SG_SOURCE_DIR must name the repository root"
@@ -39,16 +40,7 @@ StreamConfig stream(Action over_cap) {
   return s;
 }
 
-// A refusal by limiter `index` of the plan, with this state.
-LimiterResult refused_by(const LimiterPlan& plan, std::size_t index, LimiterState st) {
-  LimiterResult r;
-  r.allowed = false;
-  r.denied = static_cast<int>(index);
-  r.states.resize(plan.limiters.size());
-  st.refused = true;
-  r.states[index] = st;
-  return r;
-}
+using testing::refused_by;
 
 LimiterResult breaker(Action action, std::string reason) {
   LimiterResult r;
