@@ -17,7 +17,7 @@ namespace sg {
 
 namespace {
 
-int usage(const std::string& why) {
+int audit_usage(const std::string& why) {
   std::cerr << "streamguardctl: audit-log: " << why << "\n"
             << "usage: streamguardctl audit-log --config FILE --log MAILLOG[.gz] [--since "
                "2026-12-03[THH:MM]]\n";
@@ -52,12 +52,13 @@ int run_audit_log(const std::vector<std::string>& args) {
     else if (args[i] == "--since" && has)
       since = args[++i];
     else
-      return usage("unexpected '" + args[i] + "'");
+      return audit_usage("unexpected '" + args[i] + "'");
   }
-  if (config.empty() || log.empty()) return usage("needs --config FILE and --log MAILLOG");
+  if (config.empty() || log.empty()) return audit_usage("needs --config FILE and --log MAILLOG");
   std::optional<int64_t> since_ms;
   if (!since.empty() && !(since_ms = parse_utc_text(since)))
-    return usage("--since '" + since + "' is not a date (2026-12-03 or 2026-12-03T08:00, UTC)");
+    return audit_usage("--since '" + since +
+                       "' is not a date (2026-12-03 or 2026-12-03T08:00, UTC)");
   auto loaded = load_config(config);
   if (!loaded.config) {
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";

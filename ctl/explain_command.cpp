@@ -25,20 +25,21 @@ namespace {
 
 namespace net = boost::asio;
 
-struct Args {
+struct ExplainArgs {
   std::string config, recipient, redis;
   uint16_t port = 0;
 };
 
-int usage(const std::string& why) {
+int explain_usage(const std::string& why) {
   std::cerr << "streamguardctl: explain: " << why << "\n"
             << "usage: streamguardctl explain --config FILE --port PORT --recipient ADDRESS "
                "[--redis URL]\n";
   return 2;
 }
 
-std::optional<Args> parse(const std::vector<std::string>& args, std::string& why) {
-  Args a;
+std::optional<ExplainArgs> parse_explain_args(const std::vector<std::string>& args,
+                                              std::string& why) {
+  ExplainArgs a;
   std::string port;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string* slot = args[i] == "--config"      ? &a.config
@@ -96,7 +97,7 @@ int answer(const Verdict& v, const std::string& enforcing_reply) {
 struct Explain {
   const Runtime& rt;
   const StreamConfig& stream;
-  Args args;
+  ExplainArgs args;
   CapLimiter& limiter;
   RedisClient& redis;
   MxLookup* mx;
@@ -182,8 +183,8 @@ struct Explain {
 
 int run_explain(const std::vector<std::string>& argv) {
   std::string why;
-  auto a = parse(argv, why);
-  if (!a) return usage(why);
+  auto a = parse_explain_args(argv, why);
+  if (!a) return explain_usage(why);
   auto loaded = load_runtime(a->config);
   if (!loaded.runtime) {
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
@@ -195,7 +196,7 @@ int run_explain(const std::vector<std::string>& argv) {
   RedisUrl url{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password};
   if (!a->redis.empty()) {
     auto u = parse_redis_url(a->redis, why);
-    if (!u) return usage("--redis: " + why);
+    if (!u) return explain_usage("--redis: " + why);
     url = *u;
   }
   std::cout << "streamguardctl explain: what streamguard-policyd would answer now\n";

@@ -28,11 +28,6 @@ std::string errno_text(int e) {
   return ::strerror_r(e, buf, sizeof buf);  // the GNU variant: returns the text
 }
 
-bool is_ctl_or_space(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return u <= 0x20 || u == 0x7f;
-}
-
 // Milliseconds left before the deadline, for poll(); 0 once it has passed.
 int remaining_ms(Clock::time_point deadline) {
   auto left =

@@ -31,6 +31,13 @@ struct HttpUrl {
 // 1-65535, and spaces or control characters anywhere.
 std::optional<HttpUrl> parse_http_url(std::string_view url, std::string& error);
 
+// A byte that may appear neither in a URL nor in a header name: a space,
+// a control character or DEL.
+inline bool is_ctl_or_space(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u <= 0x20 || u == 0x7f;
+}
+
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Response {

@@ -15,15 +15,14 @@
 #include "tests/e2e/e2e_harness.hpp"
 #include "tests/e2e/operator_paths.hpp"
 #include "tests/e2e/process.hpp"
+#include "tests/text_match.hpp"
 
 namespace sg::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using sg::testing::contains;
 
 class ApplyE2E : public ::testing::Test {
  protected:

@@ -12,15 +12,14 @@
 #include <vector>
 
 #include "tests/e2e/process.hpp"
+#include "tests/text_match.hpp"
 
 namespace sg::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using sg::testing::contains;
 
 struct Dir {
   std::string path;

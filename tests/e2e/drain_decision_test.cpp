@@ -31,11 +31,6 @@ std::string ms_from_now(std::chrono::milliseconds d) {
       duration_cast<milliseconds>((system_clock::now() + d).time_since_epoch()).count());
 }
 
-bool held(Harness& h) {
-  auto q = h.postfix().queue();
-  return q.size() == 1 && q[0].queue_name == "hold";
-}
-
 TEST(DrainDecisionE2E, MailHeldForADomainOnGooglesMxWaitsForGooglesBreakerThenLeavesOnce) {
   HarnessOptions o;
   o.dns_records = {"--mx-host=gclinic.example,aspmx.l.google.com,1"};
@@ -46,7 +41,7 @@ TEST(DrainDecisionE2E, MailHeldForADomainOnGooglesMxWaitsForGooglesBreakerThenLe
   const std::string to = "frontdesk@gclinic.example";
   auto s = h.submit("healthcare", {to});
   ASSERT_TRUE(s.accepted(to)) << s.transcript;
-  ASSERT_TRUE(wait_until([&] { return held(h); })) << h.policyd_log();
+  ASSERT_TRUE(wait_until([&] { return one_message_held(h); })) << h.policyd_log();
 
   // The stream opens (the caps hash overrides the config) while google's
   // breaker is open: gclinic.example is google's only by its MX hosts.
@@ -70,7 +65,7 @@ TEST(DrainDecisionE2E, MailHeldForADomainOnGooglesMxWaitsForGooglesBreakerThenLe
   const double first = hits();
   ASSERT_TRUE(wait_until([&] { return hits() >= first + 5; }, 20s)) << h.rampd_log();
   EXPECT_TRUE(h.sink().messages().empty()) << "released past google's open breaker";
-  EXPECT_TRUE(held(h));
+  EXPECT_TRUE(one_message_held(h));
   EXPECT_EQ(h.daily_count("healthcare", "google"), 0);
   const auto metrics = http_get_unix(h.rampd_status_socket(), "/metrics");
   EXPECT_EQ(metric(metrics, "streamguard_rampd_held_waiting{stream=\"healthcare\"}"), 1) << metrics;
@@ -100,7 +95,7 @@ TEST(DrainDecisionE2E, MailHeldWhileDnsFailedIsReturnedToItsSenderWhenItsMxIsYah
   const std::string to = "office@yclinic.example";
   auto s = h.submit("healthcare", {to});
   ASSERT_TRUE(s.accepted(to)) << s.transcript;
-  ASSERT_TRUE(wait_until([&] { return held(h); })) << h.policyd_log();
+  ASSERT_TRUE(wait_until([&] { return one_message_held(h); })) << h.policyd_log();
   EXPECT_NE(h.policyd_log().find("operator_by=mx-failed action=hold"), std::string::npos)
       << h.policyd_log();
 

@@ -19,17 +19,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-bool held(Harness& h) {
-  auto q = h.postfix().queue();
-  return q.size() == 1 && q[0].queue_name == "hold";
-}
-
 // One message held on a closed healthcare stream, then the stream opened
 // in Redis (the caps hash overrides the config): the drainer may release it.
 std::string hold_one(Harness& h, const std::string& to) {
   auto s = h.submit("healthcare", {to});
   EXPECT_TRUE(s.accepted(to)) << s.transcript;
-  EXPECT_TRUE(wait_until([&] { return held(h); })) << h.policyd_log();
+  EXPECT_TRUE(wait_until([&] { return one_message_held(h); })) << h.policyd_log();
   h.redis().cmd({"HSET", "sg:{healthcare}:caps", "hourly", "1200"});
   return s.queue_id;
 }

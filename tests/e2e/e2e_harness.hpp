@@ -173,4 +173,14 @@ class Harness {
   std::string swaks_;
 };
 
+// Postfix's queue holds one message, in the hold queue.
+inline bool one_message_held(Harness& h) {
+  auto q = h.postfix().queue();
+  return q.size() == 1 && q[0].queue_name == "hold";
+}
+
+// How long a test waits for Postfix to deliver an accepted message to the
+// sink: a bound, not a pause.
+inline constexpr std::chrono::seconds kDelivery{20};
+
 }  // namespace sg::e2e

@@ -20,7 +20,6 @@
 namespace sg::e2e {
 namespace {
 
-constexpr auto kDelivery = 20s;
 constexpr uint32_t kCommandMs = 30000;
 
 class HeldQueue : public ::testing::Test {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "tests/e2e/e2e_harness.hpp"
+#include "tests/text_match.hpp"
 
 namespace sg::e2e {
 namespace {
@@ -34,11 +35,7 @@ class MilterE2E : public ::testing::TestWithParam<std::string> {
   }
 };
 
-constexpr auto kDelivery = 20s;
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using sg::testing::contains;
 
 // A Listmonk-like campaign message: multipart/alternative, one-click
 // unsubscribe, Message-ID on the sending domain.

@@ -5,15 +5,14 @@
 #include <chrono>
 
 #include "tests/e2e/process.hpp"
+#include "tests/text_match.hpp"
 
 namespace sg::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using sg::testing::contains;
 
 int decisions(const Harness& h) {
   const std::string log = h.policyd_log();

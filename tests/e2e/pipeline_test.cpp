@@ -8,20 +8,18 @@
 #include <thread>
 
 #include "tests/e2e/e2e_harness.hpp"
+#include "tests/text_match.hpp"
 
 namespace sg::e2e {
 namespace {
 
 constexpr const char* kTruckingHelo = "mta05.example.com";
 constexpr const char* kHealthcareHelo = "hcmta01.example.com";
-constexpr auto kDelivery = 20s;  // bound on Postfix delivering to the sink
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0;
 }
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using sg::testing::contains;
 
 const QueueEntry* find_queued(const std::vector<QueueEntry>& q, const std::string& id) {
   for (const auto& e : q)

@@ -13,15 +13,14 @@
 
 #include "tests/e2e/e2e_harness.hpp"
 #include "tests/e2e/process.hpp"
+#include "tests/text_match.hpp"
 
 namespace sg::e2e {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using sg::testing::contains;
 
 TEST(StatusE2E, OneTableOfEveryDaemonAndWhatToActOn) {
   if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";

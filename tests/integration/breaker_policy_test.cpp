@@ -12,7 +12,7 @@
 namespace sg::testing {
 namespace {
 
-const std::string kStreams = R"(
+const std::string kBreakerStreams = R"(
 [[stream]]
 name = "trucking"
 ports = [25]
@@ -30,7 +30,7 @@ daily_cap = 1000
 class BreakerPolicyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    policyd = std::make_unique<PolicydHarness>(config_with_streams(kStreams), redis.url());
+    policyd = std::make_unique<PolicydHarness>(config_with_streams(kBreakerStreams), redis.url());
     ASSERT_TRUE(policyd->wait_redis_ready());
   }
   std::string until(int64_t from_now_ms) const {

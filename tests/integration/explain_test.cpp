@@ -16,7 +16,7 @@
 namespace sg::testing {
 namespace {
 
-constexpr const char* kStreams = R"(
+constexpr const char* kExplainStreams = R"(
 [[stream]]
 name = "trucking"
 ports = [25]
@@ -42,7 +42,7 @@ class ExplainTest : public ::testing::Test {
     char tmpl[] = "/tmp/sg-explain-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    std::ofstream(dir_ + "/streamguard.toml") << config_with_streams(kStreams);
+    std::ofstream(dir_ + "/streamguard.toml") << config_with_streams(kExplainStreams);
     set_process_timezone("UTC");  // the config's zone: the day's key below
   }
   void TearDown() override {

@@ -22,8 +22,6 @@
 namespace sg::testing {
 namespace {
 
-constexpr int64_t kAfter = kAfterUserUnknownLog;
-
 class ListmonkBlocklistTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -119,7 +117,7 @@ listmonk = { dsn = ")" + pg.admin_dsn("listmonk_hc") +
   // Listmonk's table is away at first (a migration, a restore): the entries wait.
   pg.exec("listmonk", "ALTER TABLE subscribers RENAME TO subscribers_away");
   RampdHarness rampd(config(pg.admin_dsn("listmonk")), redis.url());
-  rampd.log_round(kAfter);
+  rampd.log_round(kAfterUserUnknownLog);
   EXPECT_NE(rampd.app().metrics_text().find(
                 "streamguard_rampd_listmonk_blocklist_pending{stream=\"trucking\"} 5"),
             std::string::npos)
@@ -128,9 +126,9 @@ listmonk = { dsn = ")" + pg.admin_dsn("listmonk_hc") +
       << rampd.app().status_json();
 
   pg.exec("listmonk", "ALTER TABLE subscribers_away RENAME TO subscribers");
-  rampd.log_round(kAfter + 10'000);
+  rampd.log_round(kAfterUserUnknownLog + 10'000);
   EXPECT_EQ(status_of(1), "enabled") << "the next try waits 30 s after a failure";
-  rampd.log_round(kAfter + 60'000);
+  rampd.log_round(kAfterUserUnknownLog + 60'000);
   EXPECT_EQ(status_of(1), "blocklisted") << "learned from trucking's transport (out05)";
   EXPECT_EQ(status_of(2), "enabled");
   EXPECT_NE(rampd.app().metrics_text().find(

@@ -32,7 +32,7 @@ const std::vector<std::string> kZone = {
     "--local=/nx.example/",
 };
 
-std::string config(const std::string& dns_server, const std::string& dns_extra = "") {
+std::string mx_config(const std::string& dns_server, const std::string& dns_extra = "") {
   std::string lists = std::string(SG_SOURCE_DIR) + "/deploy/lists/";
   return "timezone = \"UTC\"\nlog_level = \"warn\"\n[redis]\non_error = \"defer\"\nexpect_rampd = "
          "false\n"
@@ -65,7 +65,7 @@ daily_cap = 1000
 
 class MxOperatorTest : public ::testing::Test {
  protected:
-  void SetUp() override { start(config(dns.address())); }
+  void SetUp() override { start(mx_config(dns.address())); }
   void start(const std::string& text) {
     policyd.reset();
     policyd = std::make_unique<PolicydHarness>(text, redis.url());
@@ -160,7 +160,7 @@ TEST_F(MxOperatorTest, RefusedLookupFollowsOnFailureDefer) {
 }
 
 TEST_F(MxOperatorTest, OnFailureUnknownGoesOnWithoutAnOperator) {
-  start(config(dns.address(), "on_failure = \"unknown\"\n"));
+  start(mx_config(dns.address(), "on_failure = \"unknown\"\n"));
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("x@unknown-zone.example", 25), "DUNNO");
   EXPECT_EQ(count("trucking"), "1");
@@ -169,7 +169,7 @@ TEST_F(MxOperatorTest, OnFailureUnknownGoesOnWithoutAnOperator) {
 TEST(MxOperatorTimeout, SilentServerTimesOutIntoOnFailureHold) {
   RedisServer redis;
   SilentDnsServer silent;
-  PolicydHarness policyd(config(silent.address(), "on_failure = \"hold\"\n"), redis.url());
+  PolicydHarness policyd(mx_config(silent.address(), "on_failure = \"hold\"\n"), redis.url());
   ASSERT_TRUE(policyd.wait_redis_ready());
   PolicyClient c(policyd.socket());
   auto start = std::chrono::steady_clock::now();

@@ -14,7 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kStreams = R"(
+const std::string kRedisStreams = R"(
 [[stream]]
 name = "trucking"
 ports = [25]
@@ -37,7 +37,7 @@ daily_cap = 10000
 
 class PolicydRedisTest : public ::testing::Test {
  protected:
-  void SetUp() override { start(config_with_streams(kStreams)); }
+  void SetUp() override { start(config_with_streams(kRedisStreams)); }
   void start(const std::string& config) {
     policyd.reset();
     policyd = std::make_unique<PolicydHarness>(config, redis.url());
@@ -274,7 +274,7 @@ TEST_F(PolicydRedisTest, RedisKilledAnswersOnErrorAndRecoversWithoutRestart) {
 }
 
 TEST_F(PolicydRedisTest, HungRedisIsCutOffAtTheDeadline) {
-  start(config_with_streams(kStreams, "on_error = \"defer\"\ntimeout_ms = 100\n"));
+  start(config_with_streams(kRedisStreams, "on_error = \"defer\"\ntimeout_ms = 100\n"));
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("a@clinic.example", 2526), "DUNNO");
   redis.pause();
@@ -361,13 +361,13 @@ TEST_F(PolicydRedisTest, OneConnectionCarriesManyRequests) {
 TEST_F(PolicydRedisTest, ReloadAppliesAValidConfigAndKeepsTheOldOnErrors) {
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("a@outlook.com", 25), "DUNNO");
-  policyd->write_config(config_with_streams(kStreams) + "\nbogus_key = 1\n");
+  policyd->write_config(config_with_streams(kRedisStreams) + "\nbogus_key = 1\n");
   auto errors = policyd->reload();
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].to_string().find("unknown key 'bogus_key'"), std::string::npos);
   EXPECT_EQ(c.rcpt("b@outlook.com", 25), "DUNNO");
 
-  std::string stricter = kStreams;
+  std::string stricter = kRedisStreams;
   stricter.replace(stricter.find("\"direct_hisp\"]"), 14, "\"direct_hisp\", \"consumer\"]");
   policyd->write_config(config_with_streams(stricter));
   EXPECT_TRUE(policyd->reload().empty());

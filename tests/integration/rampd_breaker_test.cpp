@@ -18,7 +18,7 @@ namespace {
 // 2026-11-22T21:05:00Z, just after the burst in tss04-burst.log (21:00-21:04).
 constexpr int64_t kAfterBurst = 1'795'381'500'000;
 
-std::string config(const std::string& maillog) {
+std::string breaker_config(const std::string& maillog) {
   return config_with_streams(R"(
 [operators.yahoo]
 domains = ["yahoo.com", "aol.com"]
@@ -59,10 +59,10 @@ class RampdBreakerTest : public ::testing::Test {
     maillog = std::filesystem::temp_directory_path() / ("sg-maillog-" + std::to_string(::getpid()));
     std::filesystem::copy_file(std::string(SG_SOURCE_DIR) + "/tests/data/maillog/tss04-burst.log",
                                maillog, std::filesystem::copy_options::overwrite_existing);
-    policyd = std::make_unique<PolicydHarness>(config(maillog), redis.url());
+    policyd = std::make_unique<PolicydHarness>(breaker_config(maillog), redis.url());
     ASSERT_TRUE(policyd->wait_redis_ready());
     policyd->clock.set(kAfterBurst);
-    rampd = std::make_unique<RampdHarness>(config(maillog), redis.url());
+    rampd = std::make_unique<RampdHarness>(breaker_config(maillog), redis.url());
   }
   void TearDown() override { std::filesystem::remove(maillog); }
 

@@ -19,9 +19,7 @@
 namespace sg::testing {
 namespace {
 
-constexpr int64_t kAfter = kAfterUserUnknownLog;
-
-std::string config(const std::string& maillog) {
+std::string lease_config(const std::string& maillog) {
   return config_with_streams(R"(
 [rampd]
 maillog = ")" + maillog + R"("
@@ -38,16 +36,16 @@ postfix = { transport = "out05" }
 TEST(RampdLease, TheSecondRampdWaitsUntilTheFirstsLeaseIsGone) {
   RedisServer redis;
   const std::string maillog = copy_user_unknown_log("lease");
-  RampdHarness first(config(maillog), redis.url());
-  RampdHarness second(config(maillog), redis.url());
+  RampdHarness first(lease_config(maillog), redis.url());
+  RampdHarness second(lease_config(maillog), redis.url());
 
-  first.log_round(kAfter);
+  first.log_round(kAfterUserUnknownLog);
   EXPECT_EQ(redis.cmd({"GET", "sg:rampd:lease"}), first.app().lease().id());
   EXPECT_EQ(redis.cmd({"HLEN", "sg:suppress"}), "3");  // out05's lines
   redis.cmd({"DEL", "sg:suppress"});
 
-  second.log_round(kAfter);
-  second.drain_round(kAfter);
+  second.log_round(kAfterUserUnknownLog);
+  second.drain_round(kAfterUserUnknownLog);
   EXPECT_FALSE(second.app().lease().held());
   EXPECT_EQ(redis.cmd({"HLEN", "sg:suppress"}), "0") << "the second learned nothing";
   EXPECT_NE(second.app().status_json().find("\"other\": \"" + first.app().lease().id() + "\""),
@@ -61,9 +59,9 @@ TEST(RampdLease, TheSecondRampdWaitsUntilTheFirstsLeaseIsGone) {
   first.app().release_lease([&released] { released = true; });
   first.run_until([&released] { return released; });
   EXPECT_EQ(redis.cmd({"EXISTS", "sg:rampd:lease"}), "0");
-  first.log_round(kAfter + 1000);
+  first.log_round(kAfterUserUnknownLog + 1000);
   EXPECT_EQ(redis.cmd({"EXISTS", "sg:rampd:lease"}), "0") << "a released lease is not taken again";
-  second.log_round(kAfter + 1000);
+  second.log_round(kAfterUserUnknownLog + 1000);
   EXPECT_TRUE(second.app().lease().held());
   EXPECT_EQ(redis.cmd({"HLEN", "sg:suppress"}), "3") << "the second reads the log from its start";
   std::filesystem::remove(maillog);
@@ -74,17 +72,17 @@ TEST(RampdLease, ALeaseThatExpiredIsTakenOver) {
   const std::string maillog =
       std::filesystem::temp_directory_path() / ("sg-lease-empty-" + std::to_string(::getpid()));
   std::ofstream{maillog};
-  RampdHarness first(config(maillog), redis.url());
-  RampdHarness second(config(maillog), redis.url());
-  first.ramp_round(kAfter);
-  second.ramp_round(kAfter);
+  RampdHarness first(lease_config(maillog), redis.url());
+  RampdHarness second(lease_config(maillog), redis.url());
+  first.ramp_round(kAfterUserUnknownLog);
+  second.ramp_round(kAfterUserUnknownLog);
   EXPECT_TRUE(first.app().lease().held());
   EXPECT_FALSE(second.app().lease().held());
   redis.cmd({"DEL", "sg:rampd:lease"});  // the first hung past its ttl
-  second.ramp_round(kAfter + 1000);
+  second.ramp_round(kAfterUserUnknownLog + 1000);
   EXPECT_TRUE(second.app().lease().held());
   // The first, back, renews only after renew_every: then it finds the other.
-  first.ramp_round(kAfter + 1000 + 5000);
+  first.ramp_round(kAfterUserUnknownLog + 1000 + 5000);
   EXPECT_FALSE(first.app().lease().held());
   std::filesystem::remove(maillog);
 }
@@ -97,7 +95,7 @@ TEST(RampdLease, TheLeaseOfAProcessGoneFromThisHostIsTakenAtOnce) {
   const std::string maillog =
       std::filesystem::temp_directory_path() / ("sg-lease-gone-" + std::to_string(::getpid()));
   std::ofstream{maillog};
-  RampdHarness rampd(config(maillog), redis.url());
+  RampdHarness rampd(lease_config(maillog), redis.url());
   char host[256] = "";
   ::gethostname(host, sizeof host - 1);
   const pid_t gone = ::fork();
@@ -105,15 +103,15 @@ TEST(RampdLease, TheLeaseOfAProcessGoneFromThisHostIsTakenAtOnce) {
   ::waitpid(gone, nullptr, 0);
 
   redis.cmd({"SET", "sg:rampd:lease", "elsewhere.example:1:abcd", "PX", "30000"});
-  rampd.ramp_round(kAfter);
+  rampd.ramp_round(kAfterUserUnknownLog);
   EXPECT_FALSE(rampd.app().lease().held()) << "another host's rampd is waited for";
   redis.cmd({"SET", "sg:rampd:lease", std::string(host) + ":" + std::to_string(::getppid()) + ":x",
              "PX", "30000"});
-  rampd.ramp_round(kAfter + 6000);
+  rampd.ramp_round(kAfterUserUnknownLog + 6000);
   EXPECT_FALSE(rampd.app().lease().held()) << "a process of this host that runs";
   redis.cmd({"SET", "sg:rampd:lease", std::string(host) + ":" + std::to_string(gone) + ":x", "PX",
              "30000"});
-  rampd.ramp_round(kAfter + 12000);
+  rampd.ramp_round(kAfterUserUnknownLog + 12000);
   EXPECT_TRUE(rampd.app().lease().held());
   EXPECT_EQ(redis.cmd({"GET", "sg:rampd:lease"}), rampd.app().lease().id());
   std::filesystem::remove(maillog);

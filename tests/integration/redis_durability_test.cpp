@@ -41,7 +41,7 @@ std::vector<std::string> guide_redis_options() {
 }
 
 // config_with_streams turns [dns] off: policyd never asks the host's resolver here.
-const std::string kStreams = "[[stream]]\nname = \"trucking\"\nports = [2525]\n";
+const std::string kDurabilityStreams = "[[stream]]\nname = \"trucking\"\nports = [2525]\n";
 
 TEST(RedisDurabilityCheck, RedisSetUpAsTheGuideSaysIsDurable) {
   const auto options = guide_redis_options();
@@ -50,7 +50,7 @@ TEST(RedisDurabilityCheck, RedisSetUpAsTheGuideSaysIsDurable) {
       << "docs/install.md step 1 changed: check this test still runs what it says";
   RedisServer redis(options);
   EXPECT_EQ(redis.cmd({"CONFIG", "GET", "appendonly"}), "appendonly,yes");
-  PolicydHarness h(config_with_streams(kStreams), redis.url());
+  PolicydHarness h(config_with_streams(kDurabilityStreams), redis.url());
   ASSERT_TRUE(h.wait_redis_ready());
   // INFO is answered after the connect: wait for the gauge to say 1.
   std::string metrics;
@@ -65,7 +65,7 @@ TEST(RedisDurabilityCheck, RedisSetUpAsTheGuideSaysIsDurable) {
 TEST(RedisDurabilityCheck, ARedisWithoutAppendonlyIsNamed) {
   RedisServer redis;  // --appendonly no
   redis.cmd({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"});
-  PolicydHarness h(config_with_streams(kStreams), redis.url());
+  PolicydHarness h(config_with_streams(kDurabilityStreams), redis.url());
   ASSERT_TRUE(h.wait_redis_ready());
   std::string status;
   for (auto until = std::chrono::steady_clock::now() + 10s;

@@ -21,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kStreams = R"(
+const char* const kImportStreams = R"(
 [[stream]]
 name = "trucking"
 ports = [25]
@@ -45,7 +45,7 @@ const char* const kListmonkExport =
 class SuppressImportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    policyd = std::make_unique<PolicydHarness>(config_with_streams(kStreams), redis.url());
+    policyd = std::make_unique<PolicydHarness>(config_with_streams(kImportStreams), redis.url());
     ASSERT_TRUE(policyd->wait_redis_ready());
     dir = fs::path(policyd->config_path()).parent_path();
   }
@@ -149,7 +149,7 @@ TEST_F(SuppressImportTest, AnExportImportsBackAndItsDomainsLoadAsAList) {
 TEST_F(SuppressImportTest, RampdIndexesDomainEntriesWrittenBeforeTheIndex) {
   redis.cmd({"HSET", "sg:suppress", "d:legacy.example",
              "4085337600000 1795428000000 manual - - practice closed"});
-  RampdHarness rampd(config_with_streams(kStreams), redis.url());
+  RampdHarness rampd(config_with_streams(kImportStreams), redis.url());
   rampd.log_round(1'795'428'000'000);
   EXPECT_EQ(redis.cmd({"ZSCORE", "sg:suppress:domains", "d:legacy.example"}), "4085337600000");
   EXPECT_NE(rampd.app().metrics_text().find("streamguard_suppressed_entries{kind=\"domain\"} 1"),

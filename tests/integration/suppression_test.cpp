@@ -18,10 +18,10 @@
 namespace sg::testing {
 namespace {
 
-constexpr int64_t kAfter = kAfterUserUnknownLog;
 constexpr int64_t kTtlMs = 3600 * 1000;
 
-std::string config(const std::string& maillog, const std::string& healthcare_mode = "enforce") {
+std::string suppression_config(const std::string& maillog,
+                               const std::string& healthcare_mode = "enforce") {
   return config_with_streams(R"(
 [rampd]
 maillog = ")" + maillog + R"("
@@ -47,10 +47,12 @@ class SuppressionTest : public ::testing::Test {
  protected:
   void start(const std::string& healthcare_mode = "enforce") {
     maillog = copy_user_unknown_log("suppress-maillog");
-    policyd = std::make_unique<PolicydHarness>(config(maillog, healthcare_mode), redis.url());
+    policyd =
+        std::make_unique<PolicydHarness>(suppression_config(maillog, healthcare_mode), redis.url());
     ASSERT_TRUE(policyd->wait_redis_ready());
-    policyd->clock.set(kAfter);
-    rampd = std::make_unique<RampdHarness>(config(maillog, healthcare_mode), redis.url());
+    policyd->clock.set(kAfterUserUnknownLog);
+    rampd =
+        std::make_unique<RampdHarness>(suppression_config(maillog, healthcare_mode), redis.url());
   }
   void TearDown() override {
     if (!maillog.empty()) std::filesystem::remove(maillog);
@@ -72,10 +74,11 @@ TEST_F(SuppressionTest, AHardBounceOnOneStreamIsRefusedByEveryStreamAndChargesNo
   EXPECT_EQ(c.rcpt("old.dispatcher@gmail.com", 2526), "DUNNO");  // before rampd read the log
   EXPECT_EQ(day_count("healthcare"), "1");
 
-  rampd->log_round(kAfter);
+  rampd->log_round(kAfterUserUnknownLog);
   const std::string field = "a:old.dispatcher@gmail.com";
   const std::string record = redis.cmd({"HGET", "sg:suppress", field});
-  EXPECT_TRUE(record.starts_with(std::to_string(kAfter - 2'758'000 + kTtlMs) + " ")) << record;
+  EXPECT_TRUE(record.starts_with(std::to_string(kAfterUserUnknownLog - 2'758'000 + kTtlMs) + " "))
+      << record;
   EXPECT_EQ(redis.cmd({"HGET", "sg:{trucking}:suppress", field}), record);
   EXPECT_EQ(redis.cmd({"HGET", "sg:{healthcare}:suppress", field}), record);
   EXPECT_EQ(redis.cmd({"HLEN", "sg:suppress"}), "5") << "every line of the corpus";
@@ -115,9 +118,9 @@ TEST_F(SuppressionTest, AHardBounceOnOneStreamIsRefusedByEveryStreamAndChargesNo
             std::string::npos);
 
   // The entry's hour is up: mailable again, and rampd removes it everywhere.
-  policyd->clock.set(kAfter + kTtlMs);
+  policyd->clock.set(kAfterUserUnknownLog + kTtlMs);
   EXPECT_EQ(c.rcpt("old.dispatcher@gmail.com", 2526), "DUNNO");
-  rampd->log_round(kAfter + kTtlMs);
+  rampd->log_round(kAfterUserUnknownLog + kTtlMs);
   EXPECT_EQ(redis.cmd({"HLEN", "sg:suppress"}), "0");
   EXPECT_EQ(redis.cmd({"HLEN", "sg:{healthcare}:suppress"}), "0");
   EXPECT_EQ(redis.cmd({"ZCARD", "sg:suppress:expiry"}), "0");
@@ -125,20 +128,20 @@ TEST_F(SuppressionTest, AHardBounceOnOneStreamIsRefusedByEveryStreamAndChargesNo
 
 TEST_F(SuppressionTest, AStreamsCopyThatWentMissingIsRebuiltFromTheWholeSet) {
   start();
-  rampd->log_round(kAfter);
+  rampd->log_round(kAfterUserUnknownLog);
   redis.cmd({"DEL", "sg:{healthcare}:suppress"});
   PolicyClient c(policyd->socket());
   EXPECT_EQ(c.rcpt("ops@haulers-example.com", 2526), "DUNNO");  // the copy is gone
-  rampd->log_round(kAfter + 1000);
+  rampd->log_round(kAfterUserUnknownLog + 1000);
   EXPECT_EQ(redis.cmd({"HLEN", "sg:{healthcare}:suppress"}), "5");
   EXPECT_TRUE(c.rcpt("ops@haulers-example.com", 2526).starts_with("REJECT 5.1.1 "));
 }
 
 TEST_F(SuppressionTest, ADomainEntryRefusesEveryAddressThereAndShadowOnlyCountsIt) {
   start("shadow");
-  const std::string until = std::to_string(kAfter + kTtlMs);
+  const std::string until = std::to_string(kAfterUserUnknownLog + kTtlMs);
   const std::string record =
-      until + " " + std::to_string(kAfter - 86'400'000) +
+      until + " " + std::to_string(kAfterUserUnknownLog - 86'400'000) +
       " dead-tenant healthcare 4.4.4 451 4.4.4 Mail received as unauthenticated, incoming to a "
       "recipient domain configured in a hosted tenant which has no mail-enabled subscriptions.";
   for (const char* key : {"sg:{trucking}:suppress", "sg:{healthcare}:suppress"})

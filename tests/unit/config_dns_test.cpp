@@ -10,7 +10,7 @@
 namespace sg {
 namespace {
 
-const std::string& kFile = testing::kConfigFile;
+using testing::kConfigFile;
 
 constexpr std::string_view kBase = R"(
 [lists]
@@ -25,8 +25,8 @@ name = "s"
 ports = [25]
 )";
 
-ConfigResult parse(std::string_view extra) {
-  return parse_config(std::string(extra) + std::string(kBase), kFile);
+ConfigResult parse_with_dns(std::string_view extra) {
+  return parse_config(std::string(extra) + std::string(kBase), kConfigFile);
 }
 
 std::string errors(const ConfigResult& r) {
@@ -34,7 +34,7 @@ std::string errors(const ConfigResult& r) {
 }
 
 TEST(ConfigDns, Defaults) {
-  auto r = parse("");
+  auto r = parse_with_dns("");
   ASSERT_TRUE(r.config) << errors(r);
   const auto& d = r.config->dns;
   EXPECT_TRUE(d.enabled);
@@ -46,7 +46,7 @@ TEST(ConfigDns, Defaults) {
 }
 
 TEST(ConfigDns, EveryKey) {
-  auto r = parse(R"([dns]
+  auto r = parse_with_dns(R"([dns]
 enabled = true
 servers = ["127.0.0.1:5353", "[::1]:53"]
 timeout_ms = 300
@@ -78,30 +78,31 @@ reserve_ttl_s = 120
 }
 
 TEST(ConfigDns, BadValuesNameTheLine) {
-  auto r = parse(R"([dns]
+  auto r = parse_with_dns(R"([dns]
 servers = ["dns.example.com"]
 on_failure = "allow"
 bogus = 1
 )");
   ASSERT_FALSE(r.config);
   auto e = errors(r);
-  EXPECT_NE(e.find(kFile + ":2:"), std::string::npos) << e;
+  EXPECT_NE(e.find(kConfigFile + ":2:"), std::string::npos) << e;
   EXPECT_NE(e.find("'dns.example.com' is not an IP address"), std::string::npos) << e;
-  EXPECT_NE(e.find(kFile + ":3:14: 'on_failure' is \"allow\", must be one of \"defer\", \"hold\", "
+  EXPECT_NE(
+      e.find(kConfigFile + ":3:14: 'on_failure' is \"allow\", must be one of \"defer\", \"hold\", "
                            "\"unknown\""),
-            std::string::npos)
+      std::string::npos)
       << e;
-  EXPECT_NE(e.find(kFile + ":4:9: unknown key 'bogus' in [dns]"), std::string::npos) << e;
+  EXPECT_NE(e.find(kConfigFile + ":4:9: unknown key 'bogus' in [dns]"), std::string::npos) << e;
 }
 
 TEST(ConfigDns, MinTtlAboveMax) {
-  auto r = parse("[dns]\nmin_ttl_s = 700\nmax_ttl_s = 600\n");
+  auto r = parse_with_dns("[dns]\nmin_ttl_s = 700\nmax_ttl_s = 600\n");
   ASSERT_FALSE(r.config);
   EXPECT_NE(errors(r).find("min_ttl_s is above max_ttl_s"), std::string::npos) << errors(r);
 }
 
 TEST(ConfigDns, CommitChoice) {
-  auto r = parse("[policyd]\ncommit = \"data\"\n");
+  auto r = parse_with_dns("[policyd]\ncommit = \"data\"\n");
   ASSERT_FALSE(r.config);
   EXPECT_NE(errors(r).find("'commit' is \"data\", must be one of \"rcpt\", \"end_of_message\""),
             std::string::npos)
@@ -110,15 +111,16 @@ TEST(ConfigDns, CommitChoice) {
 
 TEST(ConfigOperatorList, NamesADefinedList) {
   auto ok = parse_config(
-      std::string(kBase).replace(kBase.find("mx_suffixes"), 0, "list = \"yahoo_family\"\n"), kFile);
+      std::string(kBase).replace(kBase.find("mx_suffixes"), 0, "list = \"yahoo_family\"\n"),
+      kConfigFile);
   ASSERT_TRUE(ok.config) << errors(ok);
   EXPECT_EQ(ok.config->operators.at(0).list, "yahoo_family");
 
   auto bad = parse_config(
-      std::string(kBase).replace(kBase.find("mx_suffixes"), 0, "list = \"yahoo\"\n"), kFile);
+      std::string(kBase).replace(kBase.find("mx_suffixes"), 0, "list = \"yahoo\"\n"), kConfigFile);
   ASSERT_FALSE(bad.config);
-  EXPECT_NE(errors(bad).find(kFile + ":7:8: operator 'yahoo' counts as list 'yahoo', which "
-                                     "[lists] does not define"),
+  EXPECT_NE(errors(bad).find(kConfigFile + ":7:8: operator 'yahoo' counts as list 'yahoo', which "
+                                           "[lists] does not define"),
             std::string::npos)
       << errors(bad);
 }

@@ -19,10 +19,10 @@ namespace sg {
 namespace {
 
 constexpr const char* kExample = SG_SOURCE_DIR "/deploy/examples/streamguard.toml";
-const std::string& kFile = testing::kConfigFile;
 using testing::all_errors;
+using testing::kConfigFile;
 
-ConfigResult parse(std::string_view text, const std::string& path = kFile) {
+ConfigResult parse(std::string_view text, const std::string& path = kConfigFile) {
   return testing::parse_text(text, path);
 }
 
@@ -33,7 +33,7 @@ void expect_one_error(std::string_view text, uint32_t line, uint32_t column,
   EXPECT_EQ(r.config, nullptr);
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
   const auto& e = r.errors[0];
-  EXPECT_EQ(e.file, kFile);
+  EXPECT_EQ(e.file, kConfigFile);
   EXPECT_EQ(e.message, message);
   EXPECT_EQ(e.line, line) << e.to_string();
   EXPECT_EQ(e.column, column) << e.to_string();
@@ -173,7 +173,7 @@ ports = [587, 2525]
 )");
   ASSERT_NE(r.config, nullptr) << all_errors(r);
   const Config& c = *r.config;
-  EXPECT_EQ(c.path, kFile);
+  EXPECT_EQ(c.path, kConfigFile);
   EXPECT_EQ(c.timezone, "UTC");
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6379/0");
@@ -369,18 +369,18 @@ ports = [25]
 ramp = { stamp = "/x", hourly = [[0, 1]], days = 3 }
 )");
   ASSERT_EQ(r.errors.size(), 4u) << all_errors(r);
-  EXPECT_EQ(r.errors[0].to_string(), kFile +
+  EXPECT_EQ(r.errors[0].to_string(), kConfigFile +
                                          ":2:8: unknown key 'host' in [redis] (known: url, "
                                          "on_error, timeout_ms, key_prefix, expect_rampd)");
   EXPECT_EQ(r.errors[1].to_string(),
-            kFile +
+            kConfigFile +
                 ":4:8: unknown key 'port' in [policyd] (known: listen, status, unknown_port, "
                 "max_connections, idle_timeout_s, commit, reserve_ttl_s)");
-  EXPECT_EQ(r.errors[2].to_string(), kFile +
+  EXPECT_EQ(r.errors[2].to_string(), kConfigFile +
                                          ":6:10: unknown key 'domain' in [operators.google] "
                                          "(known: domains, mx_suffixes, list)");
   EXPECT_EQ(r.errors[3].to_string(),
-            kFile +
+            kConfigFile +
                 ":10:50: unknown key 'days' in ramp (known: stamp, count, hourly, daily, "
                 "send_day_minimum, send_days_before, operators)");
 }
@@ -862,7 +862,7 @@ ports = [25]
 )");
   EXPECT_EQ(r.config, nullptr);
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
-  EXPECT_EQ(r.errors[0].file, kFile);
+  EXPECT_EQ(r.errors[0].file, kConfigFile);
   EXPECT_EQ(r.errors[0].line, 3u) << r.errors[0].to_string();
   EXPECT_EQ(r.errors[0].column, 10u) << r.errors[0].to_string();
   EXPECT_NE(r.errors[0].message.find("string"), std::string::npos) << r.errors[0].message;
@@ -910,12 +910,12 @@ daily_cap = "lots"
   EXPECT_EQ(r.config, nullptr);
   ASSERT_EQ(r.errors.size(), 3u) << all_errors(r);
   EXPECT_EQ(r.errors[0].to_string(),
-            kFile +
+            kConfigFile +
                 ":1:12: unknown time zone 'Mars/Olympus' (an IANA name such as "
                 "America/Chicago)");
   EXPECT_EQ(r.errors[1].to_string(),
-            kFile + ":7:11: 'exclude' names list 'dead_isp', which [lists] does not define");
-  EXPECT_EQ(r.errors[2].to_string(), kFile + ":11:13: 'daily_cap' must be an integer");
+            kConfigFile + ":7:11: 'exclude' names list 'dead_isp', which [lists] does not define");
+  EXPECT_EQ(r.errors[2].to_string(), kConfigFile + ":11:13: 'daily_cap' must be an integer");
 }
 
 TEST(ConfigErrors, DomainClaimedByTwoOperators) {
@@ -930,7 +930,7 @@ ports = [25]
 )");
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
   EXPECT_EQ(r.errors[0].to_string(),
-            kFile +
+            kConfigFile +
                 ":4:11: domain 'gmail.com' belongs to both operator 'google' and operator "
                 "'other'");
 }
@@ -948,9 +948,9 @@ ports = [25]
 )");
   ASSERT_EQ(r.errors.size(), 3u) << all_errors(r);
   EXPECT_EQ(r.errors[0].to_string(),
-            kFile + ":2:12: list name 'Consumer' must be 1-32 of a-z 0-9 _ -");
-  EXPECT_EQ(r.errors[1].to_string(), kFile + ":3:12: 'dead_isp' must be a string");
-  EXPECT_EQ(r.errors[2].to_string(), kFile + ":5:10: 'operators.google' must be a table");
+            kConfigFile + ":2:12: list name 'Consumer' must be 1-32 of a-z 0-9 _ -");
+  EXPECT_EQ(r.errors[1].to_string(), kConfigFile + ":3:12: 'dead_isp' must be a string");
+  EXPECT_EQ(r.errors[2].to_string(), kConfigFile + ":5:10: 'operators.google' must be a table");
 }
 
 TEST(ConfigErrors, TimezoneMustNameAZoneFile) {
@@ -986,9 +986,9 @@ ports = [587, 25]
 )");
   ASSERT_EQ(r.errors.size(), 2u) << all_errors(r);
   EXPECT_EQ(r.errors[0].to_string(),
-            kFile + ":7:10: port 2526 belongs to both stream 'a' and stream 'b'");
+            kConfigFile + ":7:10: port 2526 belongs to both stream 'a' and stream 'b'");
   EXPECT_EQ(r.errors[1].to_string(),
-            kFile + ":11:15: port 25 belongs to both stream 'a' and stream 'c'");
+            kConfigFile + ":11:15: port 25 belongs to both stream 'a' and stream 'c'");
 }
 
 TEST(ConfigErrors, SeveralErrorsInOneStream) {
@@ -1000,11 +1000,12 @@ mode = "loud"
 ramp = { stamp = "/s", hourly = [[2, 50]] }
 )");
   ASSERT_EQ(r.errors.size(), 4u) << all_errors(r);
-  EXPECT_EQ(r.errors[0].to_string(), kFile + ":3:10: 'ports' is 0, must be from 1 to 65535");
-  EXPECT_EQ(r.errors[1].to_string(), kFile + ":3:17: 'ports' is 99999, must be from 1 to 65535");
+  EXPECT_EQ(r.errors[0].to_string(), kConfigFile + ":3:10: 'ports' is 0, must be from 1 to 65535");
+  EXPECT_EQ(r.errors[1].to_string(),
+            kConfigFile + ":3:17: 'ports' is 99999, must be from 1 to 65535");
   EXPECT_EQ(r.errors[2].to_string(),
-            kFile + ":4:8: 'mode' is \"loud\", must be one of \"enforce\", \"shadow\"");
-  EXPECT_EQ(r.errors[3].to_string(), kFile + ":5:34: the first 'hourly' step must be day 0");
+            kConfigFile + ":4:8: 'mode' is \"loud\", must be one of \"enforce\", \"shadow\"");
+  EXPECT_EQ(r.errors[3].to_string(), kConfigFile + ":5:34: the first 'hourly' step must be day 0");
 }
 
 TEST(ConfigMilter, EngineIsAsioByDefaultOrLibmilter) {

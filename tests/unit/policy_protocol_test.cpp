@@ -241,7 +241,7 @@ TEST(PolicyParser, EmptyNameIsAnError) {
 TEST(PolicyParser, NulByteIsAnErrorAnywhere) {
   using namespace std::string_literals;
   for (std::string bad : {"a\0=1\n\n"s, "a=1\0\n\n"s, "a=1\n\0\n"s, "\0"s, "a=\0"s}) {
-    EXPECT_EQ(error_of(bad), "NUL byte in request") << testing::PrintToString(bad);
+    EXPECT_EQ(error_of(bad), "NUL byte in request") << ::testing::PrintToString(bad);
   }
 }
 

@@ -7,14 +7,13 @@
 #include <string>
 
 #include "ctl/postfix_conf.hpp"
+#include "tests/text_match.hpp"
 #include "tests/unit/config_text.hpp"
 
 namespace sg {
 namespace {
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using sg::testing::contains;
 
 constexpr const char* kStreams = R"(
 [[stream]]

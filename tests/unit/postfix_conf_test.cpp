@@ -19,6 +19,7 @@
 #include "common/config.hpp"
 #include "rules/classifier.hpp"
 #include "rules/decision.hpp"
+#include "tests/text_match.hpp"
 #include "tests/unit/config_text.hpp"
 
 #ifndef SG_SOURCE_DIR
@@ -29,7 +30,7 @@ namespace sg {
 namespace {
 
 constexpr const char* kExample = SG_SOURCE_DIR "/deploy/examples/streamguard.toml";
-const std::string& kFile = testing::kConfigFile;
+using testing::kConfigFile;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -38,25 +39,23 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using sg::testing::contains;
 
 using testing::all_errors;
 
-ConfigResult parse(std::string_view text) {
+ConfigResult parse_config_text(std::string_view text) {
   return testing::parse_text(text);
 }
 
 std::shared_ptr<const Config> parse_ok(std::string_view text) {
-  auto r = parse(text);
+  auto r = parse_config_text(text);
   EXPECT_TRUE(r.errors.empty()) << all_errors(r);
   return r.config;
 }
 
 void expect_one_error(std::string_view text, uint32_t line, uint32_t column,
                       const std::string& message) {
-  auto r = parse(text);
+  auto r = parse_config_text(text);
   EXPECT_EQ(r.config, nullptr);
   ASSERT_EQ(r.errors.size(), 1u) << all_errors(r);
   EXPECT_EQ(r.errors[0].message, message);

@@ -10,7 +10,7 @@
 namespace sg {
 namespace {
 
-constexpr const char* kFile = R"(# the operator's own comment
+constexpr const char* kOperatorsConfig = R"(# the operator's own comment
 mode = "shadow"   # every stream watches first
 
 [[stream]]
@@ -29,12 +29,12 @@ listen_address = "127.0.0.1"
 
 TEST(SetStreamMode, ReplacesTheValueAndKeepsTheCommentAndEveryOtherLine) {
   std::string error;
-  auto e = set_stream_mode(kFile, "trucking", StreamMode::enforce, error);
+  auto e = set_stream_mode(kOperatorsConfig, "trucking", StreamMode::enforce, error);
   ASSERT_TRUE(e) << error;
   EXPECT_EQ(e->line, 7);
   EXPECT_EQ(e->before, "mode = 'shadow'   # since June");
   EXPECT_EQ(e->after, "mode = \"enforce\"   # since June");
-  std::string expected = kFile;
+  std::string expected = kOperatorsConfig;
   expected.replace(expected.find("mode = 'shadow'"), 15, "mode = \"enforce\"");
   EXPECT_EQ(e->text, expected);
   auto parsed = testing::parse_text(e->text);
@@ -45,7 +45,7 @@ TEST(SetStreamMode, ReplacesTheValueAndKeepsTheCommentAndEveryOtherLine) {
 
 TEST(SetStreamMode, AddsAModeLineAfterTheNameWithItsIndentation) {
   std::string error;
-  auto e = set_stream_mode(kFile, "healthcare", StreamMode::enforce, error);
+  auto e = set_stream_mode(kOperatorsConfig, "healthcare", StreamMode::enforce, error);
   ASSERT_TRUE(e) << error;
   EXPECT_EQ(e->line, 12);
   EXPECT_EQ(e->before, "");
@@ -75,7 +75,7 @@ TEST(SetStreamMode, KeepsCrlfLineEndingsAndAFileWithoutAFinalNewline) {
 
 TEST(SetStreamMode, NoSuchStreamOrAModeItCannotReadIsAnError) {
   std::string error;
-  EXPECT_FALSE(set_stream_mode(kFile, "nosuch", StreamMode::enforce, error));
+  EXPECT_FALSE(set_stream_mode(kOperatorsConfig, "nosuch", StreamMode::enforce, error));
   EXPECT_EQ(error, "no [[stream]] table with the line name = \"nosuch\"");
   // A name under another table is not a stream's.
   EXPECT_FALSE(set_stream_mode("[operators.x]\nname = \"a\"\n", "a", StreamMode::enforce, error));
