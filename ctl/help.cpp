@@ -13,6 +13,7 @@ SYNOPSIS
                    [--postfix-config DIR]
     streamguardctl enforce | shadow STREAM --config FILE [--postfix-config DIR]
     streamguardctl status --config FILE [--json]
+    streamguardctl report --config FILE [--json]
     streamguardctl suppress show ADDRESS|DOMAIN --config FILE
     streamguardctl suppress add ADDRESS|DOMAIN --config FILE --reason TEXT
                    [--days N]
@@ -120,6 +121,21 @@ DESCRIPTION
     counters (appendonly, maxmemory-policy), OpenDKIM's files unreadable.
     --json prints the same as a JSON array (each daemon's /status whole).
     Exit 1 when a daemon does not answer.
+
+    report is the day's check in one screen, from the daemons' /status
+    (rampd's above all: it reads the Postfix log and the hold queue). For
+    each stream: the caps in force (the hourly cap as a rate: 150/h is one
+    message every 24s; the ramp day), how many recipients were accepted
+    today against the daily cap; today's delivery results by mailbox
+    provider (sent, deferred, bounced, expired, the share delivered, and
+    the share delivered in the last hour of how many results), marked
+    when under 65%; the commonest deferral and bounce codes of the day;
+    held mail and the oldest; breakers open or recovering and what tripped
+    them. Then the suppression set and what was learned lately. The day is
+    the configuration's calendar day, counted from what rampd has read
+    since it started. Colours only on a terminal (and never with
+    NO_COLOR set). --json gives the same for scripts. Exit 1 when a daemon
+    does not answer (the report is still printed).
 
     suppress works on the addresses and domains no stream may mail
     ([[suppress]] in docs/configuration.md), in the config's Redis:
@@ -239,6 +255,7 @@ EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml --apply
     streamguardctl enforce trucking --config /etc/streamguard/streamguard.toml
     streamguardctl status --config /etc/streamguard/streamguard.toml
+    streamguardctl report --config /etc/streamguard/streamguard.toml
     streamguardctl suppress show dr.who@clinic.example \
         --config /etc/streamguard/streamguard.toml
     streamguardctl suppress add old-practice.example --reason "practice closed" \

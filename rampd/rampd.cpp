@@ -226,6 +226,7 @@ boost::asio::awaitable<void> Rampd::log_round(int64_t now_ms) {
     std::vector<breaker::Event> events;
     for (const auto& v : feed->feed(lines, now_ms, &events))
       spdlog::warn("breaker tripped: {}", v.reason);
+    for (const auto& e : events) tally_.record(e);
     blocklister_.add(suppression_.learn(events), *cfg);
   }
   auto publishing = breaker_publisher_.publish(*cfg, *feed, now_ms);

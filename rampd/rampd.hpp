@@ -25,6 +25,7 @@
 #include "common/config.hpp"
 #include "common/metrics.hpp"
 #include "rampd/breaker_feed.hpp"
+#include "rampd/delivery_tally.hpp"
 #include "rampd/drainer.hpp"
 #include "rampd/listmonk_blocklist.hpp"
 #include "rampd/log_follower.hpp"
@@ -109,6 +110,7 @@ class Rampd {
   CapLimiter limiter_;  // policyd's caps, charged for the held mail released
   Drainer drainer_;
   std::shared_ptr<BreakerFeed> feed_;
+  DeliveryTally tally_;  // results by stream and operator, hour and day: /status
   SuppressionKeeper suppression_;
   listmonk::Blocklister blocklister_;
   Lease lease_;  // one rampd at a time on this Redis

@@ -205,6 +205,7 @@ std::string Rampd::status_json() const {
                              {"state", breaker::to_string(t.verdict.state)},
                              {"until_ms", t.verdict.until_ms},
                              {"reason", t.verdict.reason}});
+  j["delivery"] = tally_.status(now);
   if (!drainer_.status().problem.empty()) j["drain_problem"] = drainer_.status().problem;
   if (!breaker_problem_.empty()) j["breaker_problem"] = breaker_problem_;
   j["suppression"] = suppression_.status();

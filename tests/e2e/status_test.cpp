@@ -1,7 +1,8 @@
 // End to end: `streamguardctl status` over the daemons of a running
 // pipeline, as an operator reads it: every daemon's row, what to act on
 // below the table (Redis without appendonly, a failed reload), and exit 1
-// with the reason when a daemon is down.
+// with the reason when a daemon is down. And `streamguardctl report` on the
+// same: a message through the trucking stream shows up delivered.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -69,6 +70,36 @@ TEST(StatusE2E, OneTableOfEveryDaemonAndWhatToActOn) {
   EXPECT_TRUE(contains(down.output, "streamguard-rampd: does not answer: cannot connect to unix:" +
                                         h.rampd_status_socket()))
       << down.output;
+}
+
+TEST(StatusE2E, TheReportShowsWhatWasDeliveredAndSaysWhenRampdIsDown) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  Harness h;
+  h.start_rampd();
+  auto report = [&] {
+    return run_command({SG_CTL_BIN, "report", "--config", h.config_path()}, 30s);
+  };
+  auto sent = h.submit("trucking", {"dispatch@fleet.example"});
+  ASSERT_TRUE(sent.accepted("dispatch@fleet.example")) << sent.transcript;
+  ASSERT_TRUE(h.sink().wait_for_rcpt("dispatch@fleet.example", kDelivery));
+  // rampd reads the log every few seconds: the report shows the result once
+  // it has.
+  CommandResult r;
+  ASSERT_TRUE(wait_until([&] { return contains((r = report()).output, "100.0%"); }, 30s))
+      << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "stream trucking (enforce)")) << r.output;
+  EXPECT_TRUE(
+      contains(r.output, "PROVIDER  SENT  DEFERRED  BOUNCED  EXPIRED  DELIVERED  LAST HOUR"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "100.0% of 1")) << r.output;
+  EXPECT_FALSE(contains(r.output, "\033[")) << "colour on a pipe";
+
+  h.stop_rampd();
+  auto down = report();
+  EXPECT_EQ(down.exit_code, 1) << down.output;
+  EXPECT_TRUE(contains(down.output, "streamguard-rampd DOWN")) << down.output;
+  EXPECT_TRUE(contains(down.output, "nothing to report")) << down.output;
 }
 
 }  // namespace
