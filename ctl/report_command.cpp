@@ -47,6 +47,7 @@ int run_report(const std::vector<std::string>& args) {
       auto j = fetch_status(*d.status, r.error);
       r.up = j.has_value();
       if (j && d.name == "streamguard-rampd") in.rampd = std::move(*j);
+      if (j && d.name == "streamguard-policyd") in.policyd = std::move(*j);
     }
     all_up = all_up && (!r.asked || r.up);
     in.daemons.push_back(std::move(r));

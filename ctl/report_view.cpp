@@ -137,8 +137,31 @@ std::string hourly_text(int64_t h) {
   return h == 0 ? "hourly 0 (closed: mail is held)" : "no hourly cap";
 }
 
-void caps_lines(std::ostringstream& out, const json& s, const ConfiguredCaps& conf,
-                const Painter& p) {
+// "11 accepted today of 1000 (1.1%); google 3 of 500 (0.6%)": policyd's
+// counts as its last charge found them (live), else rampd's as its last
+// ramp round read them (up to [rampd] interval_s old).
+std::string usage_text(const json& s, const json& usage, int64_t daily) {
+  auto share = [](int64_t used, int64_t cap) {
+    return cap > 0 ? " of " + std::to_string(cap) + " (" + percent(double(used) / double(cap)) + ")"
+                   : std::string();
+  };
+  if (!usage.is_object() || usage.empty()) {
+    const auto today = field<int64_t>(s, "sent_today", 0);
+    return std::to_string(today) + " accepted today" + share(today, daily) +
+           ", as rampd last read it";
+  }
+  const json& all = member(usage, "all");
+  std::string text = std::to_string(field<int64_t>(all, "used", 0)) + " accepted today" +
+                     share(field<int64_t>(all, "used", 0), daily);
+  for (const auto& [op, u] : usage.items())
+    if (op != "all" && field<int64_t>(u, "cap", -1) >= 0)
+      text += "; " + op + " " + std::to_string(field<int64_t>(u, "used", 0)) +
+              share(field<int64_t>(u, "used", 0), field<int64_t>(u, "cap", -1));
+  return text;
+}
+
+void caps_lines(std::ostringstream& out, const json& s, const json& usage,
+                const ConfiguredCaps& conf, const Painter& p) {
   int64_t hourly = -1, daily = -1;
   std::string from;
   if (conf.ramp) {
@@ -160,11 +183,7 @@ void caps_lines(std::ostringstream& out, const json& s, const ConfiguredCaps& co
   out << "  caps       " << hourly_text(hourly)
       << (daily >= 0 ? "; daily " + std::to_string(daily) : std::string("; no daily cap")) << from
       << "\n";
-  const uint64_t today = field<uint64_t>(s, "sent_today", 0);
-  std::string used = std::to_string(today) + " accepted today";
-  if (daily > 0)
-    used += " of " + std::to_string(daily) + " (" + percent(double(today) / double(daily)) + ")";
-  out << "  usage      " << used << "\n";
+  out << "  usage      " << usage_text(s, usage, daily) << "\n";
 }
 
 void held_line(std::ostringstream& out, const json& s, const Painter& p) {
@@ -233,7 +252,8 @@ std::string render_report(const ReportInput& in, bool colour) {
       out << "\n"
           << p.bold("stream " + name) << " (" << field<std::string>(s, "mode", "?") << ")\n";
       auto conf = in.configured.find(name);
-      caps_lines(out, s, conf == in.configured.end() ? ConfiguredCaps{} : conf->second, p);
+      caps_lines(out, s, member(member(in.policyd, "daily_usage"), name.c_str()),
+                 conf == in.configured.end() ? ConfiguredCaps{} : conf->second, p);
       delivery_lines(out, member(delivery, name.c_str()), p);
       held_line(out, s, p);
       breaker_lines(out, member(in.rampd, "breakers"), name, in.now_ms, p);
@@ -278,6 +298,7 @@ json report_json(const ReportInput& in) {
     for (const auto& [name, s] : streams.items()) {
       json o = s;  // mode, ramp, caps, sent_today, held, listmonk as rampd gives them
       o["delivery"] = member(member(in.rampd, "delivery"), name.c_str());
+      o["daily_usage"] = member(member(in.policyd, "daily_usage"), name.c_str());
       o["breakers"] = json::array();
       const json& breakers = member(in.rampd, "breakers");
       if (breakers.is_array())

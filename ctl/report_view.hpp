@@ -34,8 +34,9 @@ struct ReportInput {
   std::string config_path;
   std::map<std::string, ConfiguredCaps> configured;  // by stream name
   std::vector<ReportDaemon> daemons;
-  nlohmann::json rampd;  // rampd's /status; null when it did not answer
-  int64_t now_ms = 0;    // for "the oldest held 2h05m", "open for another 20m00s"
+  nlohmann::json rampd;    // rampd's /status; null when it did not answer
+  nlohmann::json policyd;  // policyd's /status (its daily_usage); null when it did not answer
+  int64_t now_ms = 0;      // for "the oldest held 2h05m", "open for another 20m00s"
 };
 
 // Below this share of a provider's results delivered, the line is marked

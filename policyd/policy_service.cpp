@@ -251,12 +251,13 @@ boost::asio::awaitable<Verdict> PolicyService::charge(Context& ctx) {
                  e ? e->rule : std::string("unreadable")})
         .inc();
   } else if (r.value->breaker == Action::dunno) {
-    record_limits(ctx, *r.value);
+    record_limits(ctx, *r.value, today(now).key);
   }
   co_return decide_caps(*ctx.stream, ctx.plan, *r.value, now);
 }
 
-void PolicyService::record_limits(const Context& ctx, const LimiterResult& r) {
+void PolicyService::record_limits(const Context& ctx, const LimiterResult& r,
+                                  const std::string& day) {
   for (std::size_t i = 0; i < r.states.size(); ++i) {
     const auto& spec = ctx.plan.limiters[i];
     // Both arms string_view: a std::string arm would make a temporary.
@@ -265,6 +266,9 @@ void PolicyService::record_limits(const Context& ctx, const LimiterResult& r) {
         .set(static_cast<double>(r.states[i].cap));
     stats_.usage.labels({ctx.stream->name, op, spec.window})
         .set(static_cast<double>(r.states[i].used));
+    if (spec.window == "daily")
+      daily_seen_[ctx.stream->name][std::string(op)] = {int64_t(r.states[i].used),
+                                                        int64_t(r.states[i].cap), day};
   }
 }
 
@@ -306,7 +310,23 @@ std::string PolicyService::status_json() const {
     }
     out += "]}";
   }
-  return out + "]}";
+  // Only today's: a count of yesterday's is no usage of today's cap.
+  const std::string day = civil_day(clock_.now_ms()).key;
+  out += "],\"daily_usage\":{";
+  bool first_stream = true;
+  for (const auto& [stream, ops] : daily_seen_) {
+    std::string entries;
+    for (const auto& [op, seen] : ops) {
+      if (seen.day != day) continue;
+      entries += std::string(entries.empty() ? "" : ",") + json::quote(op) +
+                 ":{\"used\":" + std::to_string(seen.used) +
+                 ",\"cap\":" + std::to_string(seen.cap) + "}";
+    }
+    if (entries.empty()) continue;
+    out += std::string(first_stream ? "" : ",") + json::quote(stream) + ":{" + entries + "}";
+    first_stream = false;
+  }
+  return out + "}}";
 }
 
 }  // namespace sg

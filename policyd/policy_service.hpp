@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -67,7 +68,7 @@ class PolicyService {
   boost::asio::awaitable<void> sweep_streams(std::shared_ptr<const Runtime> rt);
   void schedule_sweep();
   std::string finish(const Context& ctx, const Verdict& v);  // logs, counts; the reply
-  void record_limits(const Context& ctx, const LimiterResult& r);
+  void record_limits(const Context& ctx, const LimiterResult& r, const std::string& day);
   const CivilDay& today(int64_t now_ms);
 
   const Clock& clock_;
@@ -86,6 +87,14 @@ class PolicyService {
   uint64_t end_of_message_seen_ = 0;
   bool warned_no_end_of_message_ = false;
   uint64_t answered_ = 0;
+  // Each daily cap's count as the last charge found it, by stream then
+  // operator ("all": the stream's own): /status's daily_usage, which
+  // streamguardctl report shows against the caps.
+  struct DailySeen {
+    int64_t used = 0, cap = -1;
+    std::string day;  // civil day key of the charge
+  };
+  std::map<std::string, std::map<std::string, DailySeen>> daily_seen_;
   CivilDay day_{"", 0};
   int64_t day_computed_at_ = 0;
 };
