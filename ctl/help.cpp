@@ -14,6 +14,8 @@ SYNOPSIS
     streamguardctl enforce | shadow STREAM --config FILE [--postfix-config DIR]
     streamguardctl status --config FILE [--json]
     streamguardctl report --config FILE [--json]
+    streamguardctl classify --config FILE IN.csv|- --column NAME --out DIR
+                   [--concurrency N] [--dns IP[:PORT] | --no-mx]
     streamguardctl suppress show ADDRESS|DOMAIN --config FILE
     streamguardctl suppress add ADDRESS|DOMAIN --config FILE --reason TEXT
                    [--days N]
@@ -137,6 +139,22 @@ DESCRIPTION
     NO_COLOR set). --json gives the same for scripts. Exit 1 when a daemon
     does not answer (the report is still printed).
 
+    classify splits an audience CSV for each stream with the lists, the
+    operators' MX rules and the exclusions policyd enforces (its own code
+    path): DIR/STREAM/institutional.csv, consumer.csv (consumer webmail the
+    stream takes), direct.csv (Direct/HISP addresses the stream takes) and
+    excluded.csv (what policyd would refuse, with its reason in an added
+    column streamguard_reason). Every input column is kept, rows stay in
+    the input's order, an address that came before (its domain's case
+    ignored) is dropped as a duplicate, and a row with no usable address
+    goes to DIR/rejects.csv with its line number and why. MX lookups use
+    the configuration's [dns] (or --dns IP[:PORT]; --no-mx: none, a
+    custom domain counts by its static lists alone), at most --concurrency
+    at once (16), each domain once. A lookup that fails goes to
+    excluded.csv when [dns] on_failure is defer or hold: run again later. A progress line on a
+    terminal; a summary per stream at the end. Suppressed addresses are
+    not looked up (they live in Redis: suppress show).
+
     suppress works on the addresses and domains no stream may mail
     ([[suppress]] in docs/configuration.md), in the config's Redis:
       show      Why ADDRESS (and its domain) or DOMAIN is refused and until
@@ -256,6 +274,8 @@ EXAMPLES
     streamguardctl enforce trucking --config /etc/streamguard/streamguard.toml
     streamguardctl status --config /etc/streamguard/streamguard.toml
     streamguardctl report --config /etc/streamguard/streamguard.toml
+    streamguardctl classify --config /etc/streamguard/streamguard.toml \
+        audience.csv --column email --out split/
     streamguardctl suppress show dr.who@clinic.example \
         --config /etc/streamguard/streamguard.toml
     streamguardctl suppress add old-practice.example --reason "practice closed" \

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ctl/audit_command.hpp"
+#include "ctl/classify_command.hpp"
 #include "ctl/explain_command.hpp"
 #include "ctl/help.hpp"
 #include "ctl/postfix_conf_command.hpp"
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   if (args[0] == "shadow") return sg::run_stream_mode(sg::StreamMode::shadow, rest);
   if (args[0] == "status") return sg::run_status(rest);
   if (args[0] == "report") return sg::run_report(rest);
+  if (args[0] == "classify") return sg::run_classify(rest);
   if (args[0] == "suppress") return sg::run_suppress(rest);
   if (args[0] == "audit-log") return sg::run_audit_log(rest);
   if (args[0] == "explain") return sg::run_explain(rest);
