@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "common/clock.hpp"
+#include "common/dns_server.hpp"
 #include "common/metrics.hpp"
 #include "formats/csv.hpp"
 #include "recipient/mx_resolver.hpp"
@@ -77,6 +78,10 @@ std::optional<ClassifyArgs> parse_classify_args(const std::vector<std::string>& 
   }
   if (a.config.empty() || a.input.empty() || a.column.empty() || a.out.empty()) {
     why = "needs --config FILE, the input CSV (or - for stdin), --column NAME and --out DIR";
+    return std::nullopt;
+  }
+  if (std::string e; !a.dns.empty() && !parse_dns_server(a.dns, e)) {
+    why = "--dns: " + e;
     return std::nullopt;
   }
   if (a.no_mx && !a.dns.empty()) {
@@ -283,18 +288,9 @@ int run_classify(const std::vector<std::string>& args) {
   std::string why;
   auto a = parse_classify_args(args, why);
   if (!a) return classify_usage(why);
-  auto loaded = load_config(a->config);
-  if (!loaded.config) {
-    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
-    return 1;
-  }
-  auto cfg = std::make_shared<Config>(*loaded.config);
-  if (a->no_mx) cfg->dns.enabled = false;
-  if (!a->dns.empty()) {
-    cfg->dns.enabled = true;
-    cfg->dns.servers = {a->dns};
-  }
-  auto built = build_runtime(cfg);
+  DnsChoice choice{{}, a->no_mx};
+  if (!a->dns.empty()) choice.servers = {a->dns};
+  auto built = load_runtime(a->config, choice);
   if (!built.runtime) {
     for (const auto& e : built.errors) std::cerr << e.to_string() << "\n";
     return 1;

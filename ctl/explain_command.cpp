@@ -13,6 +13,7 @@
 
 #include "common/civil_time.hpp"
 #include "common/clock.hpp"
+#include "common/dns_server.hpp"
 #include "common/metrics.hpp"
 #include "common/redis_url.hpp"
 #include "recipient/recipient_check.hpp"
@@ -26,14 +27,14 @@ namespace {
 namespace net = boost::asio;
 
 struct ExplainArgs {
-  std::string config, recipient, redis;
+  std::string config, recipient, redis, dns;
   uint16_t port = 0;
 };
 
 int explain_usage(const std::string& why) {
   std::cerr << "streamguardctl: explain: " << why << "\n"
             << "usage: streamguardctl explain --config FILE --port PORT --recipient ADDRESS "
-               "[--redis URL]\n";
+               "[--redis URL] [--dns IP[:PORT]]\n";
   return 2;
 }
 
@@ -45,6 +46,7 @@ std::optional<ExplainArgs> parse_explain_args(const std::vector<std::string>& ar
     std::string* slot = args[i] == "--config"      ? &a.config
                         : args[i] == "--recipient" ? &a.recipient
                         : args[i] == "--redis"     ? &a.redis
+                        : args[i] == "--dns"       ? &a.dns
                         : args[i] == "--port"      ? &port
                                                    : nullptr;
     if (!slot) return why = "unknown argument '" + args[i] + "'", std::nullopt;
@@ -59,6 +61,8 @@ std::optional<ExplainArgs> parse_explain_args(const std::vector<std::string>& ar
   if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535)
     return why = "--port '" + port + "' is not a port number", std::nullopt;
   a.port = static_cast<uint16_t>(p);
+  if (std::string e; !a.dns.empty() && !parse_dns_server(a.dns, e))
+    return why = "--dns: " + e, std::nullopt;
   return a;
 }
 
@@ -185,7 +189,9 @@ int run_explain(const std::vector<std::string>& argv) {
   std::string why;
   auto a = parse_explain_args(argv, why);
   if (!a) return explain_usage(why);
-  auto loaded = load_runtime(a->config);
+  auto loaded = load_runtime(
+      a->config,
+      DnsChoice{a->dns.empty() ? std::vector<std::string>{} : std::vector{a->dns}, false});
   if (!loaded.runtime) {
     for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
     return 3;

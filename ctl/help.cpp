@@ -27,7 +27,7 @@ SYNOPSIS
                    [FILTER...]
     streamguardctl audit-log --config FILE --log MAILLOG[.gz] [--since DATE]
     streamguardctl explain --config FILE --port PORT --recipient ADDRESS
-                   [--redis URL]
+                   [--redis URL] [--dns IP[:PORT]]
     streamguardctl --help | --version
 
 DESCRIPTION
@@ -203,7 +203,8 @@ DESCRIPTION
     explain says what streamguard-policyd would answer now for ADDRESS
     submitted on PORT, and why, step by step: the stream of the port, the
     lists the domain is on, its mailbox provider (the static map, else an
-    MX lookup as policyd makes it), then from Redis (--redis URL instead of
+    MX lookup as policyd makes it, to --dns IP[:PORT] instead of [dns]
+    servers when given), then from Redis (--redis URL instead of
     [redis] url) whether it is suppressed, the stream's and the provider's
     breakers, every cap in force with its usage and which one refuses,
     and the reply policyd would give (in shadow mode: DUNNO, and what it

@@ -35,4 +35,17 @@ RuntimeResult load_runtime(const std::string& config_path) {
   return build_runtime(loaded.config);
 }
 
+RuntimeResult load_runtime(const std::string& config_path, const DnsChoice& dns) {
+  auto loaded = load_config(config_path);
+  if (!loaded.config) return RuntimeResult{nullptr, std::move(loaded.errors)};
+  if (dns.servers.empty() && !dns.no_mx) return build_runtime(loaded.config);
+  auto cfg = std::make_shared<Config>(*loaded.config);
+  if (dns.no_mx) cfg->dns.enabled = false;
+  if (!dns.servers.empty()) {
+    cfg->dns.enabled = true;
+    cfg->dns.servers = dns.servers;
+  }
+  return build_runtime(std::move(cfg));
+}
+
 }  // namespace sg

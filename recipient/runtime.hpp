@@ -35,6 +35,14 @@ struct RuntimeResult {
 
 // Loads the config file and every list it names; all errors are collected.
 RuntimeResult load_runtime(const std::string& config_path);
+
+// A command line's say over [dns] (streamguardctl explain and classify):
+// these servers instead of the config's (lookups on), or no lookups at all.
+struct DnsChoice {
+  std::vector<std::string> servers;  // "IP" or "IP:PORT", checked by the caller
+  bool no_mx = false;
+};
+RuntimeResult load_runtime(const std::string& config_path, const DnsChoice& dns);
 RuntimeResult build_runtime(std::shared_ptr<const Config> config);
 
 }  // namespace sg

@@ -10,6 +10,7 @@
 #include "common/clock.hpp"
 #include "common/command.hpp"
 #include "rules/limiter_keys.hpp"
+#include "tests/integration/dns_server.hpp"
 #include "tests/integration/policyd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
 
@@ -130,6 +131,33 @@ TEST_F(ExplainTest, APortOfNoStreamAndARedisThatCannotBeAsked) {
   EXPECT_TRUE(has(
       down.out, "answer        HOLD streamguard: cannot reach Redis at " + dir_ + "/no-redis.sock"))
       << down.out;
+}
+
+// The shipped example configuration as an operator would first run it:
+// its own lists and operators, MX lookups sent to a private dnsmasq, a
+// fresh Redis that no rampd has marked yet.
+TEST_F(ExplainTest, TheExampleConfigNamesTheMxAndSaysWhenRampdHasNotMarkedRedis) {
+  DnsServer dns({"--mx-host=yclinic.example,mx-biz.mail.am0.yahoodns.net,1",
+                 "--mx-host=gclinic.example,aspmx.l.google.com,1"});
+  auto run = [&](int port, const std::string& rcpt) {
+    return command::run(
+        {SG_CTL_BIN, "explain", "--config", SG_SOURCE_DIR "/deploy/examples/streamguard.toml",
+         "--port", std::to_string(port), "--recipient", rcpt, "--redis", redis.url(), "--dns",
+         dns.address()},
+        30'000);
+  };
+  const auto yahoo = run(25, "owner@yclinic.example");
+  EXPECT_EQ(yahoo.exit_code, 1) << yahoo.out << yahoo.err;
+  EXPECT_TRUE(has(yahoo.out,
+                  "yclinic.example (its MX mx-biz.mail.am0.yahoodns.net is yahoo's) "
+                  "is in the Yahoo/AOL/Verizon mail family, which stream trucking "
+                  "excludes"))
+      << yahoo.out;
+
+  const auto google = run(2526, "frontdesk@gclinic.example");
+  EXPECT_EQ(google.exit_code, 1) << google.out << google.err;
+  EXPECT_TRUE(has(google.out, "google")) << google.out;
+  EXPECT_TRUE(has(google.out, "has no streamguard-rampd mark")) << google.out;
 }
 
 }  // namespace
