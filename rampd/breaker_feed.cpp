@@ -61,7 +61,17 @@ int64_t line_time_ms(const maillog::Delivery& d, int64_t now_ms, const tzif::Zon
 }
 
 BreakerFeed::BreakerFeed(const Config& cfg, tzif::Zone log_zone)
-    : mapper_(cfg), breaker_(cfg.breakers), log_zone_(std::move(log_zone)) {}
+    : mapper_(cfg), breaker_(cfg.breakers), log_zone_(std::move(log_zone)) {
+  remap(cfg);
+}
+
+void BreakerFeed::remap(const Config& cfg) {
+  mapper_ = breaker::EventMapper(cfg);
+  egress_of_.clear();
+  for (const auto& s : cfg.streams)
+    egress_of_[s.postfix.transport] =
+        s.postfix.bind_address.empty() ? "default" : s.postfix.bind_address;
+}
 
 std::vector<breaker::Verdict> BreakerFeed::feed(const std::vector<std::string>& lines,
                                                 int64_t now_ms,
@@ -77,6 +87,10 @@ std::vector<breaker::Verdict> BreakerFeed::feed(const std::vector<std::string>& 
     ++counts_.of_streams;
     ++counts_.results[{e->stream, e->op.empty() ? "other" : e->op, maillog::to_string(e->status),
                        e->dsn.empty() ? "none" : e->dsn}];
+    const std::string transport(d->service());  // "postfix/hcout1/smtp" -> "hcout1"
+    auto egress = egress_of_.find(transport);
+    ++counts_.egress[{e->stream, transport, egress == egress_of_.end() ? "?" : egress->second,
+                      maillog::to_string(e->status)}];
     for (auto& v : breaker_.record(*e)) {
       ++counts_.trips;
       tripped.push_back(std::move(v));

@@ -34,6 +34,10 @@ struct FeedCounts {
   // Results of a stream's transport by (stream, operator, status, dsn):
   // operator "other" when neither the relay host nor the domain tells it.
   std::map<std::array<std::string, 4>, uint64_t> results;
+  // The same by (stream, transport, egress address, status): the path each
+  // result left by, as the transport's smtp_bind_address in the config
+  // ("default" when it sets none: the system's pick).
+  std::map<std::array<std::string, 4>, uint64_t> egress;
 };
 
 class BreakerFeed {
@@ -43,7 +47,7 @@ class BreakerFeed {
 
   // A reloaded config with the same rules: the breakers keep their state, but
   // streams' transports and operators' MX suffixes and domains may have changed.
-  void remap(const Config& cfg) { mapper_ = breaker::EventMapper(cfg); }
+  void remap(const Config& cfg);
 
   // Parses the lines and records the results; returns the breakers they
   // tripped. The results of streams' transports are appended to `events`
@@ -59,6 +63,7 @@ class BreakerFeed {
 
  private:
   breaker::EventMapper mapper_;
+  std::map<std::string, std::string> egress_of_;  // transport -> bind address or "default"
   breaker::Breaker breaker_;
   tzif::Zone log_zone_;
   FeedCounts counts_;

@@ -62,6 +62,13 @@ void Rampd::delivery_metrics() {
                 {"stream", "operator", "status", "dsn"});
   for (const auto& [k, n] : feed_->counts().results)
     mirror(results_total.labels({k[0], k[1], k[2], k[3]}), double(n));
+  auto& egress_total = r.counter(
+      "streamguard_rampd_egress_results_total",
+      "Delivery results of a stream by the transport it left through and that transport's "
+      "egress address ([[stream]] postfix bind_address; \"default\" when none is set).",
+      {"stream", "transport", "egress", "status"});
+  for (const auto& [k, n] : feed_->counts().egress)
+    mirror(egress_total.labels({k[0], k[1], k[2], k[3]}), double(n));
   mirror(r.counter("streamguard_rampd_log_lines_total", "Postfix log lines read.").labels({}),
          double(feed_->counts().lines));
   mirror(r.counter("streamguard_rampd_breaker_trips_total", "Breakers tripped open.").labels({}),

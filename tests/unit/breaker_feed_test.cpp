@@ -84,6 +84,13 @@ TEST(BreakerFeed, DeliveryResultsAreCountedByStreamOperatorStatusAndCode) {
       {{"healthcare", "other", "sent", "2.6.0"}, 4},
   };
   EXPECT_EQ(f.counts().results, want);
+  // The path each left by: healthcare's transport, no bind address set.
+  const std::map<Key, uint64_t> paths = {
+      {{"healthcare", "hcout1", "default", "deferred"}, 12},
+      {{"healthcare", "hcout1", "default", "sent"}, 4},
+      {{"trucking", "out05", "default", "deferred"}, 3},
+  };
+  EXPECT_EQ(f.counts().egress, paths);
 }
 
 TEST(BreakerFeed, HoldAndRecoveryAreWrittenAsPolicydReadsThem) {
