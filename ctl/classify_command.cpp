@@ -9,8 +9,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -301,7 +303,7 @@ int run_classify(const std::vector<std::string>& args) {
   if (a->input != "-") {
     file.open(a->input, std::ios::binary);
     if (!file) {
-      std::cerr << "streamguardctl: classify: " << a->input << ": cannot be read\n";
+      std::cerr << "streamguardctl: classify: " << a->input << ": " << std::strerror(errno) << "\n";
       return 1;
     }
   }
