@@ -128,6 +128,9 @@ class Classify {
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
   void summary(std::ostream& o, double seconds) const;
+  // Flushes and closes every output; "" or the first that failed (a full
+  // disk must not pass for a short audience).
+  std::string finish();
   uint64_t rows() const { return rows_; }
 
  private:
@@ -184,6 +187,19 @@ std::string Classify::open() {
   cells.insert(cells.begin(), {"line", "reason"});
   rejects_.file << csv_line(cells);
   return "";
+}
+
+std::string Classify::finish() {
+  std::string failed;
+  auto close = [&](Out& o, const fs::path& p) {
+    o.file.close();
+    if (!o.file && failed.empty()) failed = p.string() + ": writing failed";
+  };
+  for (auto& [stream, files] : outs_)
+    for (std::size_t c = 0; c < files.size(); ++c)
+      close(files[c], fs::path(args_.out) / stream / (std::string(kCategories[c]) + ".csv"));
+  close(rejects_, fs::path(args_.out) / "rejects.csv");
+  return failed;
 }
 
 void Classify::reject(const csv::Record& r, const std::string& why) {
@@ -342,6 +358,10 @@ int run_classify(const std::vector<std::string>& args) {
   if (c.failed()) {
     std::cerr << "streamguardctl: classify: " << a->input << ": " << c.error()
               << " (the rows before it are written)\n";
+    return 1;
+  }
+  if (auto e = c.finish(); !e.empty()) {
+    std::cerr << "streamguardctl: classify: " << e << "\n";
     return 1;
   }
   c.summary(std::cout,
