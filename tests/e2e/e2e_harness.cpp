@@ -65,12 +65,17 @@ Harness::Harness(HarnessOptions opts) : opts_(std::move(opts)) {
   ::chmod(root_.c_str(), 0755);  // Postfix's unprivileged daemons work below it
 
   sink_ = std::make_unique<SmtpSink>();
-  redis_ = std::make_unique<sg::testing::RedisServer>(opts_.redis_server_args);
+  if (opts_.shared_redis) {
+    redis_ptr_ = opts_.shared_redis;
+  } else {
+    redis_ = std::make_unique<sg::testing::RedisServer>(opts_.redis_server_args);
+    redis_ptr_ = redis_.get();
+    reaper_.watch_pid(redis_->pid());
+    redis_dir_ = std::filesystem::path(redis_->socket_path()).parent_path().string();
+    reaper_.watch_dir(redis_dir_);
+  }
   if (!opts_.dns_records.empty())
     dns_ = std::make_unique<sg::testing::DnsServer>(opts_.dns_records);
-  reaper_.watch_pid(redis_->pid());
-  redis_dir_ = std::filesystem::path(redis_->socket_path()).parent_path().string();
-  reaper_.watch_dir(redis_dir_);
 
   // The Postfix side is what `streamguardctl postfix-conf` renders from the
   // test's own streamguard.toml, used as rendered (postfix_instance.hpp).
@@ -238,7 +243,7 @@ std::string Harness::policyd_config() const {
   c << "timezone = \"UTC\"\n"
     << "log_level = \"info\"\n"
     << "[redis]\n"
-    << "url = \"" << redis_->url() << "\"\n"
+    << "url = \"" << redis_ptr_->url() << "\"\n"
     << "timeout_ms = 250\n"
     // Most tests run policyd without rampd: nothing marks the Redis.
     << (opts_.redis.find("expect_rampd") == std::string::npos ? "expect_rampd = false\n" : "")
@@ -381,24 +386,24 @@ int Harness::policyd_redis_connects() const {
 }
 
 void Harness::kill_redis() {
-  reaper_.forget_pid(redis_->pid());
-  redis_->kill();
+  reaper_.forget_pid(redis_ptr_->pid());
+  redis_ptr_->kill();
 }
 
 void Harness::restart_redis() {
-  redis_->start();
-  reaper_.watch_pid(redis_->pid());
+  redis_ptr_->start();
+  reaper_.watch_pid(redis_ptr_->pid());
 }
 
 long Harness::daily_count(const std::string& stream, const std::string& op) const {
-  std::string keys = redis_->cmd({"KEYS", "sg:{" + stream + "}:count:day:*"});
+  std::string keys = redis_ptr_->cmd({"KEYS", "sg:{" + stream + "}:count:day:*"});
   std::istringstream in(keys);
   for (std::string key; std::getline(in, key, ',');) {
     const auto at = key.find(":op:");
     if (key.empty() || (op.empty() ? at != std::string::npos
                                    : at == std::string::npos || key.substr(at) != ":op:" + op))
       continue;
-    return std::atol(redis_->cmd({"GET", key}).c_str());
+    return std::atol(redis_ptr_->cmd({"GET", key}).c_str());
   }
   return 0;
 }

@@ -51,6 +51,9 @@ struct HarnessOptions {
   std::string healthcare = "daily_cap = 1000\n";
   // redis-server options added to the test's own (e.g. "--appendonly", "yes").
   std::vector<std::string> redis_server_args;
+  // When set: this Redis (the test's, shared by several harnesses: several
+  // MTAs on one set of caps) instead of one of the harness's own.
+  sg::testing::RedisServer* shared_redis = nullptr;
   // TOML lines added to [redis] (url and timeout_ms are set by the harness).
   std::string redis = "on_error = \"hold\"\n";
   // TOML lines added to [policyd] (listen is set by the harness).
@@ -104,7 +107,7 @@ class Harness {
 
   SmtpSink& sink() { return *sink_; }
   PostfixInstance& postfix() { return *postfix_; }
-  sg::testing::RedisServer& redis() { return *redis_; }
+  sg::testing::RedisServer& redis() { return *redis_ptr_; }
 
   // streamguard-policyd: SIGKILL (a crash: the socket file stays behind), and
   // start again with the same config; start waits until it accepts on its
@@ -162,7 +165,8 @@ class Harness {
   std::map<std::string, uint16_t> ports_;
   uint16_t staff_port_ = 0, inbound_port_ = 0;
   std::unique_ptr<SmtpSink> sink_;
-  std::unique_ptr<sg::testing::RedisServer> redis_;
+  std::unique_ptr<sg::testing::RedisServer> redis_;  // null when shared
+  sg::testing::RedisServer* redis_ptr_ = nullptr;    // the one in use
   std::unique_ptr<sg::testing::DnsServer> dns_;
   std::unique_ptr<PostfixInstance> postfix_;
   std::string policyd_config_path_, policyd_log_path_, policyd_socket_, postfix_conf_dir_;
