@@ -260,8 +260,9 @@ EXIT STATUS
     break Postfix (a stream on port 25 of every address), an output file
     cannot be written, or --apply or --rollback is refused or fails (the
     files are then as they were), or enforce or shadow stops at a step (it
-    names the step and what is left as it was), or status finds a daemon
-    that does not answer, or Redis cannot be reached or show finds nothing
+    names the step and what is left as it was), or status or report finds
+    a daemon that does not answer, or classify cannot read its input or
+    write an output, or Redis cannot be reached or show finds nothing
     suppressed, or import rejected a row or could not read its file, or
     audit-log found a message that left through the wrong path;
     2 on a usage error.
