@@ -18,6 +18,10 @@ std::optional<Submission> parse_submission(std::string_view line) {
   if (!detail::read_prefix(rest, d)) return std::nullopt;
   const std::string_view program = d.program();
   if (program != "smtpd" && program != "pickup") return std::nullopt;
+  // Postfix names itself: "postfix/pickup", "postfix/healthcare/smtpd". A
+  // bare "pickup[2108]" is another program's line, and would have no
+  // service to tell the stream by (found by maillog_fuzz).
+  if (d.syslog_name.find('/') == std::string::npos) return std::nullopt;
   const auto colon = rest.find(": ");
   if (colon == std::string_view::npos || colon == 0 || colon > kMaxQueueIdBytes)
     return std::nullopt;

@@ -34,7 +34,8 @@ TEST(MaillogSubmission, SmtpdAndPickupLinesTellWhereAMessageCameIn) {
        {"Dec  3 14:00:03 mta01 postfix/smtpd[1]: connect from x[192.0.2.1]",
         "Dec  3 14:00:03 mta01 postfix/smtpd[1]: NOQUEUE: reject: RCPT from x[192.0.2.1]: 554",
         "Dec  3 14:00:03 mta01 postfix/cleanup[1]: 4BBB0002: message-id=<a@b>",
-        "Dec  3 14:00:03 mta01 postfix/smtpd[1]: 4B-B0002: client=x[192.0.2.1]"})
+        "Dec  3 14:00:03 mta01 postfix/smtpd[1]: 4B-B0002: client=x[192.0.2.1]",
+        "Nov 21 21:02:47 mta01/ pickup[2108]: 4DDD0004: uid=0 from=<root>"})
     EXPECT_FALSE(maillog::parse_submission(not_one)) << not_one;
 }
 
