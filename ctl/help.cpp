@@ -151,9 +151,10 @@ DESCRIPTION
     the configuration's [dns] (or --dns IP[:PORT]; --no-mx: none, a
     custom domain counts by its static lists alone), at most --concurrency
     at once (16), each domain once. A lookup that fails goes to
-    excluded.csv when [dns] on_failure is defer or hold: run again later. A progress line on a
-    terminal; a summary per stream at the end. Suppressed addresses are
-    not looked up (they live in Redis: suppress show).
+    excluded.csv when [dns] on_failure is defer or hold: run again later.
+    A progress line on a terminal; a summary per stream at the end.
+    Suppressed addresses are not looked up (they live in Redis: suppress
+    show).
 
     suppress works on the addresses and domains no stream may mail
     ([[suppress]] in docs/configuration.md), in the config's Redis:
