@@ -251,13 +251,12 @@ boost::asio::awaitable<Verdict> PolicyService::charge(Context& ctx) {
                  e ? e->rule : std::string("unreadable")})
         .inc();
   } else if (r.value->breaker == Action::dunno) {
-    record_limits(ctx, *r.value, today(now).key);
+    record_limits(ctx, *r.value, today(now).next_midnight_ms);
   }
   co_return decide_caps(*ctx.stream, ctx.plan, *r.value, now);
 }
 
-void PolicyService::record_limits(const Context& ctx, const LimiterResult& r,
-                                  const std::string& day) {
+void PolicyService::record_limits(const Context& ctx, const LimiterResult& r, int64_t day_ends_ms) {
   for (std::size_t i = 0; i < r.states.size(); ++i) {
     const auto& spec = ctx.plan.limiters[i];
     // Both arms string_view: a std::string arm would make a temporary.
@@ -266,9 +265,14 @@ void PolicyService::record_limits(const Context& ctx, const LimiterResult& r,
         .set(static_cast<double>(r.states[i].cap));
     stats_.usage.labels({ctx.stream->name, op, spec.window})
         .set(static_cast<double>(r.states[i].used));
-    if (spec.window == "daily")
-      daily_seen_[ctx.stream->name][std::string(op)] = {int64_t(r.states[i].used),
-                                                        int64_t(r.states[i].cap), day};
+    if (spec.window != "daily") continue;
+    // Found without building a key: a string is made once per stream and
+    // operator, not per request.
+    auto stream = daily_seen_.find(ctx.stream->name);
+    if (stream == daily_seen_.end()) stream = daily_seen_.emplace(ctx.stream->name, OpSeen{}).first;
+    auto seen = stream->second.find(op);
+    if (seen == stream->second.end()) seen = stream->second.emplace(op, DailySeen{}).first;
+    seen->second = {r.states[i].used, r.states[i].cap, day_ends_ms};
   }
 }
 
@@ -311,13 +315,13 @@ std::string PolicyService::status_json() const {
     out += "]}";
   }
   // Only today's: a count of yesterday's is no usage of today's cap.
-  const std::string day = civil_day(clock_.now_ms()).key;
+  const int64_t now = clock_.now_ms();
   out += "],\"daily_usage\":{";
   bool first_stream = true;
   for (const auto& [stream, ops] : daily_seen_) {
     std::string entries;
     for (const auto& [op, seen] : ops) {
-      if (seen.day != day) continue;
+      if (seen.day_ends_ms <= now) continue;
       entries += std::string(entries.empty() ? "" : ",") + json::quote(op) +
                  ":{\"used\":" + std::to_string(seen.used) +
                  ",\"cap\":" + std::to_string(seen.cap) + "}";

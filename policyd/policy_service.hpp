@@ -68,7 +68,7 @@ class PolicyService {
   boost::asio::awaitable<void> sweep_streams(std::shared_ptr<const Runtime> rt);
   void schedule_sweep();
   std::string finish(const Context& ctx, const Verdict& v);  // logs, counts; the reply
-  void record_limits(const Context& ctx, const LimiterResult& r, const std::string& day);
+  void record_limits(const Context& ctx, const LimiterResult& r, int64_t day_ends_ms);
   const CivilDay& today(int64_t now_ms);
 
   const Clock& clock_;
@@ -92,9 +92,10 @@ class PolicyService {
   // streamguardctl report shows against the caps.
   struct DailySeen {
     int64_t used = 0, cap = -1;
-    std::string day;  // civil day key of the charge
+    int64_t day_ends_ms = 0;  // the charge's calendar day ends then
   };
-  std::map<std::string, std::map<std::string, DailySeen>> daily_seen_;
+  using OpSeen = std::map<std::string, DailySeen, std::less<>>;
+  std::map<std::string, OpSeen, std::less<>> daily_seen_;
   CivilDay day_{"", 0};
   int64_t day_computed_at_ = 0;
 };
