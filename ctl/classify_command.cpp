@@ -24,6 +24,7 @@
 #include "common/clock.hpp"
 #include "common/dns_server.hpp"
 #include "common/metrics.hpp"
+#include "common/text.hpp"
 #include "formats/csv.hpp"
 #include "recipient/mx_resolver.hpp"
 #include "recipient/recipient_check.hpp"
@@ -134,7 +135,7 @@ class Classify {
   uint64_t rows() const { return rows_; }
 
  private:
-  net::awaitable<Outcome> decide(csv::Record record, std::string address);
+  net::awaitable<Outcome> decide(csv::Record record, std::string address, std::string domain);
   void reject(const csv::Record& r, const std::string& why);
   void settle(uint64_t seq, Outcome o);
 
@@ -209,10 +210,10 @@ void Classify::reject(const csv::Record& r, const std::string& why) {
   ++rejects_.rows;
 }
 
-net::awaitable<Outcome> Classify::decide(csv::Record record, std::string address) {
+net::awaitable<Outcome> Classify::decide(csv::Record record, std::string address,
+                                         std::string domain) {
   Outcome o{std::move(record), {}};
-  const auto domain = recipient_domain(address);
-  const auto c = rt_.classifier.classify(*domain);
+  const auto c = rt_.classifier.classify(domain);
   for (const auto& s : rt_.config->streams) {
     auto checking = check_recipient(rt_, s, address, mx_);
     RecipientCheck rc = co_await std::move(checking);
@@ -253,11 +254,7 @@ net::awaitable<void> Classify::worker() {
       reject(r, "no cell in column '" + args_.column + "'");
       continue;
     }
-    std::string address = r.cells[column_];
-    const auto first = address.find_first_not_of(" \t");
-    address = first == std::string::npos
-                  ? ""
-                  : address.substr(first, address.find_last_not_of(" \t") - first + 1);
+    std::string address(text::trim(r.cells[column_]));
     const auto domain = recipient_domain(address);
     const auto at = address.rfind('@');
     if (!domain || at == 0 || domain->find('.') == std::string::npos) {
@@ -269,7 +266,7 @@ net::awaitable<void> Classify::worker() {
       continue;
     }
     const uint64_t seq = next_seq_++;
-    auto deciding = decide(std::move(r), std::move(address));
+    auto deciding = decide(std::move(r), std::move(address), *domain);
     Outcome o = co_await std::move(deciding);
     settle(seq, std::move(o));
     r = csv::Record{};

@@ -1,6 +1,7 @@
 #include "ctl/daemon_status.hpp"
 
 #include <chrono>
+#include <iostream>
 
 #include "server/status_client.hpp"
 
@@ -27,6 +28,34 @@ std::optional<nlohmann::json> fetch_status(const Endpoint& endpoint, std::string
     return std::nullopt;
   }
   return j;
+}
+
+std::optional<ConfigAndJson> config_and_json(const std::string& command,
+                                             const std::vector<std::string>& args, int& exit_code) {
+  std::string path;
+  ConfigAndJson out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size() && path.empty()) {
+      path = args[++i];
+    } else if (args[i] == "--json") {
+      out.json = true;
+    } else {
+      std::cerr << "streamguardctl: unexpected '" << args[i] << "'\nusage: streamguardctl "
+                << command << " --config FILE [--json]\n";
+      return exit_code = 2, std::nullopt;
+    }
+  }
+  if (path.empty()) {
+    std::cerr << "streamguardctl: " << command << " needs --config FILE\n";
+    return exit_code = 2, std::nullopt;
+  }
+  auto loaded = load_config(path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+    return exit_code = 1, std::nullopt;
+  }
+  out.config = std::move(loaded.config);
+  return out;
 }
 
 }  // namespace sg

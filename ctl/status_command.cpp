@@ -123,32 +123,14 @@ void print_table(const std::vector<Row>& rows) {
 }  // namespace
 
 int run_status(const std::vector<std::string>& args) {
-  std::string config;
-  bool as_json = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size() && config.empty()) {
-      config = args[++i];
-    } else if (args[i] == "--json") {
-      as_json = true;
-    } else {
-      std::cerr << "streamguardctl: unexpected '" << args[i]
-                << "'\nusage: streamguardctl status --config FILE [--json]\n";
-      return 2;
-    }
-  }
-  if (config.empty()) {
-    std::cerr << "streamguardctl: status needs --config FILE\n";
-    return 2;
-  }
-  auto loaded = load_config(config);
-  if (!loaded.config) {
-    for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
-    return 1;
-  }
-  const auto rows = ask_all(*loaded.config);
+  int exit_code = 0;
+  auto a = config_and_json("status", args, exit_code);
+  if (!a) return exit_code;
+  const Config& cfg = *a->config;
+  const auto rows = ask_all(cfg);
   const bool all_up =
       std::all_of(rows.begin(), rows.end(), [](const Row& r) { return !r.endpoint || r.up; });
-  if (as_json) {
+  if (a->json) {
     json out = json::array();
     for (const auto& r : rows)
       out.push_back({{"daemon", r.daemon},
@@ -156,14 +138,14 @@ int run_status(const std::vector<std::string>& args) {
                      {"up", r.up},
                      {"error", r.error.empty() ? json() : json(r.error)},
                      {"status", r.up ? r.status : json()},
-                     {"problems", problems(r, *loaded.config)}});
+                     {"problems", problems(r, cfg)}});
     std::cout << out.dump(2) << "\n";
     return all_up ? 0 : 1;
   }
   print_table(rows);
   std::vector<std::string> all;
   for (const auto& r : rows)
-    for (auto& p : problems(r, *loaded.config)) all.push_back(std::move(p));
+    for (auto& p : problems(r, cfg)) all.push_back(std::move(p));
   if (!all.empty()) std::cout << "\n";
   for (const auto& p : all) std::cout << p << "\n";
   return all_up ? 0 : 1;

@@ -11,58 +11,19 @@
 #include "tests/integration/policyd_harness.hpp"
 #include "tests/integration/rampd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
+#include "tests/integration/tss04_log.hpp"
 
 namespace sg::testing {
 namespace {
 
-// 2026-11-22T21:05:00Z, just after the burst in tss04-burst.log (21:00-21:04).
-constexpr int64_t kAfterBurst = 1'795'381'500'000;
-
-std::string breaker_config(const std::string& maillog) {
-  return config_with_streams(R"(
-[operators.yahoo]
-domains = ["yahoo.com", "aol.com"]
-mx_suffixes = [".yahoodns.net"]
-
-[rampd]
-maillog = ")" + maillog + R"("
-maillog_from = "start"
-
-[[stream]]
-name = "trucking"
-ports = [25]
-daily_cap = 1000
-postfix = { transport = "out05" }
-
-[[stream]]
-name = "healthcare"
-ports = [2526]
-daily_cap = 1000
-postfix = { transport = "hcout1" }
-
-[[breaker]]
-name = "yahoo-tss04"
-operator = "yahoo"
-dsn = "4.7"
-text = "TSS04"
-threshold = 5
-window_s = 600
-action = "defer"
-cooldown_s = 3600
-recovery_s = 3600
-)");
-}
-
 class RampdBreakerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    maillog = std::filesystem::temp_directory_path() / ("sg-maillog-" + std::to_string(::getpid()));
-    std::filesystem::copy_file(std::string(SG_SOURCE_DIR) + "/tests/data/maillog/tss04-burst.log",
-                               maillog, std::filesystem::copy_options::overwrite_existing);
-    policyd = std::make_unique<PolicydHarness>(breaker_config(maillog), redis.url());
+    maillog = tss04_log_copy("sg-maillog-");
+    policyd = std::make_unique<PolicydHarness>(tss04_config(maillog), redis.url());
     ASSERT_TRUE(policyd->wait_redis_ready());
     policyd->clock.set(kAfterBurst);
-    rampd = std::make_unique<RampdHarness>(breaker_config(maillog), redis.url());
+    rampd = std::make_unique<RampdHarness>(tss04_config(maillog), redis.url());
   }
   void TearDown() override { std::filesystem::remove(maillog); }
 

@@ -10,63 +10,23 @@
 #include "ctl/report_view.hpp"
 #include "tests/integration/rampd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
+#include "tests/integration/tss04_log.hpp"
 
 namespace sg::testing {
 namespace {
 
-// 2026-11-22T21:05:00Z, just after the burst in tss04-burst.log (21:00-21:04).
-constexpr int64_t kAfterTheBurst = 1'795'381'500'000;
-
-std::string report_config(const std::string& maillog) {
-  return config_with_streams(R"(
-[operators.yahoo]
-domains = ["yahoo.com", "aol.com"]
-mx_suffixes = [".yahoodns.net"]
-
-[rampd]
-maillog = ")" + maillog + R"("
-maillog_from = "start"
-
-[[stream]]
-name = "trucking"
-ports = [25]
-daily_cap = 1000
-postfix = { transport = "out05" }
-
-[[stream]]
-name = "healthcare"
-ports = [2526]
-hourly_cap = 150
-daily_cap = 1000
-postfix = { transport = "hcout1" }
-
-[[breaker]]
-name = "yahoo-tss04"
-operator = "yahoo"
-dsn = "4.7"
-text = "TSS04"
-threshold = 5
-window_s = 600
-action = "defer"
-cooldown_s = 3600
-recovery_s = 3600
-)");
-}
-
 class ReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    maillog = std::filesystem::temp_directory_path() / ("sg-report-" + std::to_string(::getpid()));
-    std::filesystem::copy_file(std::string(SG_SOURCE_DIR) + "/tests/data/maillog/tss04-burst.log",
-                               maillog, std::filesystem::copy_options::overwrite_existing);
-    RampdHarness rampd(report_config(maillog), redis.url());
-    rampd.ramp_round(kAfterTheBurst);
-    rampd.log_round(kAfterTheBurst);
+    maillog = tss04_log_copy("sg-report-");
+    RampdHarness rampd(tss04_config(maillog, "hourly_cap = 150\n"), redis.url());
+    rampd.ramp_round(kAfterBurst);
+    rampd.log_round(kAfterBurst);
     in.config_path = "/etc/streamguard/streamguard.toml";
     in.configured = {{"trucking", {false, std::nullopt, 1000}}, {"healthcare", {false, 150, 1000}}};
     in.daemons = {{"streamguard-policyd", true, true, ""}, {"streamguard-rampd", true, true, ""}};
     in.rampd = nlohmann::json::parse(rampd.app().status_json());
-    in.now_ms = kAfterTheBurst;
+    in.now_ms = kAfterBurst;
   }
   void TearDown() override { std::filesystem::remove(maillog); }
 
