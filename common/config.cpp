@@ -235,7 +235,7 @@ std::shared_ptr<Config> defaults(const std::string& path) {
   cfg->timezone = "UTC";
   std::string err;
   cfg->redis.url = "redis://127.0.0.1:6379/0";
-  cfg->redis.endpoint = parse_redis_url(cfg->redis.url, err)->endpoint;
+  cfg->redis.target = *parse_redis_url(cfg->redis.url, err);
   cfg->milter.listen = *parse_endpoint("unix:/var/spool/postfix/private/streamguard-milter", err);
   return cfg;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/endpoint.hpp"
+#include "common/redis_url.hpp"
 
 namespace sg {
 
@@ -65,10 +66,8 @@ inline const char* to_string(Commit c) {
 }
 
 struct RedisConfig {
-  Endpoint endpoint;  // from url = "redis://HOST:PORT[/DB]" or "unix:///path[?db=N]"
-  std::string url;    // as written, for messages
-  int db = 0;
-  std::string password;  // empty: no AUTH
+  std::string url;  // as written, for messages (redact_redis_url before printing)
+  RedisUrl target;  // the url parsed: a node, or a master found by sentinels
   Action on_error = Action::hold;
   uint32_t timeout_ms = 250;  // deadline of one Redis call
   std::string key_prefix = "sg";

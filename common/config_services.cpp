@@ -23,9 +23,7 @@ void read_redis(Reader& r, const toml::table& t, RedisConfig& out) {
     if (auto s = r.str(*n, "url")) {
       std::string err;
       if (auto u = parse_redis_url(*s, err)) {
-        out.endpoint = u->endpoint;
-        out.db = u->db;
-        out.password = u->password;
+        out.target = *u;
         out.url = *s;
       } else {
         r.error(*n, err);

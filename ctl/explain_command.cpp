@@ -199,7 +199,7 @@ int run_explain(const std::vector<std::string>& argv) {
   const Runtime& rt = *loaded.runtime;
   const Config& cfg = *rt.config;
   set_process_timezone(cfg.timezone);  // the day the daily caps count in
-  RedisUrl url{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password};
+  RedisUrl url = cfg.redis.target;
   if (!a->redis.empty()) {
     auto u = parse_redis_url(a->redis, why);
     if (!u) return explain_usage("--redis: " + why);
@@ -225,7 +225,7 @@ int run_explain(const std::vector<std::string>& argv) {
   RedisClient redis(io, RedisClientOptions{url, std::chrono::milliseconds(2000)},
                     RedisClientHooks{[&] { limiter->load_scripts(); }, {}, {}});
   limiter = std::make_unique<CapLimiter>(redis, cfg.redis.key_prefix);
-  Explain e{rt, *stream, *a, *limiter, redis, mx.get(), redis_location(url.endpoint)};
+  Explain e{rt, *stream, *a, *limiter, redis, mx.get(), redis_location(url)};
   redis.start();
   net::co_spawn(io, e.run(io), [](std::exception_ptr) {});
   io.run();

@@ -218,8 +218,9 @@ DESCRIPTION
     hand, "import" imported), --stream NAME, --newer-than DAYS,
     --older-than DAYS (by when it was learned or added).
     An address and a domain are told apart by the "@". Keys are lower case.
-    --redis URL (redis://HOST:PORT/DB or unix:///PATH) on any of them
-    replaces the config's [redis] url, as the daemons' --redis does.
+    --redis URL (redis://HOST:PORT/DB, unix:///PATH or
+    sentinel://HOST:PORT,.../MASTER) on any of them replaces the config's
+    [redis] url, as the daemons' --redis does.
 
 OPTIONS
     --config FILE   The streamguard configuration (required). Its lists are

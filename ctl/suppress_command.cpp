@@ -260,7 +260,7 @@ int run_suppress(const std::vector<std::string>& args) {
     return 1;
   }
   const Config& cfg = *loaded.config;
-  RedisUrl url{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password};
+  RedisUrl url = cfg.redis.target;
   if (!a->redis.empty()) {
     std::string err;
     auto u = parse_redis_url(a->redis, err);
@@ -294,9 +294,9 @@ int run_suppress(const std::vector<std::string>& args) {
                                      },
                                      [&](std::string_view down) {
                                        if (started) return;
-                                       std::cerr << "streamguardctl: suppress: Redis at "
-                                                 << url.endpoint.to_string() << ": " << down
-                                                 << "\n";
+                                       std::cerr
+                                           << "streamguardctl: suppress: " << redis_location(url)
+                                           << ": " << down << "\n";
                                        io.stop();
                                      },
                                      {}});

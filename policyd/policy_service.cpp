@@ -39,15 +39,14 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
                              const RedisUrl& redis_url, const Clock& clock,
                              metrics::Registry& registry)
     : PolicyService(io, std::move(runtime), nullptr, clock, registry) {
-  redis_text_ = redis_url.endpoint.to_string();
-  redis_where_ = redis_location(redis_url.endpoint);
+  redis_where_ = redis_location(redis_url);
   redis_ = std::make_unique<RedisClient>(
       io,
       RedisClientOptions{redis_url, std::chrono::milliseconds(runtime_->config->redis.timeout_ms)},
       RedisClientHooks{
           [this] {
             stats_.redis_up.set(1);
-            spdlog::info("redis: connected to {}", redis_text_);
+            spdlog::info("redis: connected to {}", redis_->describe());
             limiter_->load_scripts();
             check_durability(*redis_, [this](std::vector<std::string> warnings) {
               for (const auto& w : warnings) spdlog::warn("redis: {}", w);
@@ -61,7 +60,7 @@ PolicyService::PolicyService(boost::asio::io_context& io, std::shared_ptr<const 
             spdlog::warn(
                 "redis: connection to {} down ({}); answering on_error={} until "
                 "it is back",
-                redis_text_, why, to_string(runtime_->config->redis.on_error));
+                redis_->describe(), why, to_string(runtime_->config->redis.on_error));
           },
           [this](std::string_view kind) { stats_.redis_errors.labels({kind}).inc(); }});
   limiter_ = std::make_unique<CapLimiter>(*redis_, runtime_->config->redis.key_prefix);

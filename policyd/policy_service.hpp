@@ -73,7 +73,6 @@ class PolicyService {
 
   const Clock& clock_;
   std::shared_ptr<const Runtime> runtime_;
-  std::string redis_text_;
   std::string redis_where_;  // "Redis at 127.0.0.1:6379": the one used, for replies
   std::vector<std::string> redis_warnings_;
   daemon::DaemonRecord

@@ -76,7 +76,10 @@ OPTIONS
                       ADDR is unix:/path or inet:HOST:PORT (HOST a literal
                       IP address; port 0 picks a free port, logged at start).
     --redis URL       Use this Redis instead of [redis] url:
-                      redis://HOST:PORT[/DB] or unix:///path[?db=N].
+                      redis://[USER:PASSWORD@]HOST:PORT[/DB],
+                      unix://[USER:PASSWORD@]/path[?db=N], or
+                      sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
+                      (the master Redis Sentinel names MASTER).
     --status ADDR     Serve /metrics and /status here instead of
                       [policyd] status; repeatable.
     --dns SERVER      Send MX lookups to this DNS server instead of [dns]
@@ -233,7 +236,7 @@ struct Addresses {
 std::optional<Addresses> addresses(const Options& opts, const Config& cfg) {
   auto listen = cli::endpoints(opts.listen, "streamguard-policyd", "--listen");
   auto status = cli::endpoints(opts.status, "streamguard-policyd", "--status");
-  Addresses out{{}, {}, RedisUrl{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password}};
+  Addresses out{{}, {}, cfg.redis.target};
   bool ok = listen && status;
   if (!opts.redis.empty()) {
     std::string err;
@@ -323,8 +326,8 @@ int run_policyd(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  spdlog::info("config {} loaded: {} streams, redis {}, on_error={}", opts->config,
-               cfg.streams.size(), addr->redis.endpoint.to_string(), to_string(cfg.redis.on_error));
+  spdlog::info("config {} loaded: {} streams, {}, on_error={}", opts->config, cfg.streams.size(),
+               redis_location(addr->redis), to_string(cfg.redis.on_error));
   service->start();
 
   daemon::Hooks hooks;

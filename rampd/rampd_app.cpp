@@ -104,7 +104,10 @@ OPTIONS
                       each problem naming its file, and exit: 0 when valid,
                       1 when not.
     --redis URL       Use this Redis instead of [redis] url:
-                      redis://HOST:PORT[/DB] or unix:///path[?db=N].
+                      redis://[USER:PASSWORD@]HOST:PORT[/DB],
+                      unix://[USER:PASSWORD@]/path[?db=N], or
+                      sentinel://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/MASTER[/DB]
+                      (the master Redis Sentinel names MASTER).
     --status ADDR     Serve /metrics and /status here instead of [rampd]
                       status; repeatable. ADDR is unix:/path or
                       inet:HOST:PORT.
@@ -194,7 +197,7 @@ void print_summary(const Config& cfg) {
 std::optional<std::pair<RedisUrl, std::vector<Endpoint>>> addresses(const cli::DaemonOptions& opts,
                                                                     const std::string& redis_url,
                                                                     const Config& cfg) {
-  RedisUrl redis{cfg.redis.endpoint, cfg.redis.db, cfg.redis.password};
+  RedisUrl redis = cfg.redis.target;
   if (!redis_url.empty()) {
     std::string err;
     auto u = parse_redis_url(redis_url, err);
@@ -210,8 +213,8 @@ std::optional<std::pair<RedisUrl, std::vector<Endpoint>>> addresses(const cli::D
 }
 
 void log_started(const std::string& file, const Config& cfg, const RedisUrl& redis) {
-  spdlog::info("config {} loaded: {} streams, redis {}, Postfix log {}, held mail {}", file,
-               cfg.streams.size(), redis.endpoint.to_string(),
+  spdlog::info("config {} loaded: {} streams, {}, Postfix log {}, held mail {}", file,
+               cfg.streams.size(), redis_location(redis),
                cfg.rampd.maillog.empty() ? "none" : cfg.rampd.maillog,
                cfg.rampd.drain ? "drained" : "reported only");
 }
@@ -301,13 +304,17 @@ int run_rampd(int argc, char** argv) {
           redis, std::chrono::milliseconds(std::max<uint32_t>(cfg->redis.timeout_ms, 2000))},
       RedisClientHooks{[&app_ptr, &redis_client] {
                          if (!app_ptr) return;
+                         spdlog::info("redis: connected to {}", redis_client.describe());
                          app_ptr->load_scripts();
                          check_durability(redis_client, [&app_ptr](std::vector<std::string> w) {
                            for (const auto& line : w) spdlog::warn("redis: {}", line);
                            if (app_ptr) app_ptr->set_redis_warnings(std::move(w));
                          });
                        },
-                       [](std::string_view why) { spdlog::warn("redis: {}", why); },
+                       [&redis_client](std::string_view why) {
+                         spdlog::warn("redis: connection to {} down ({})", redis_client.describe(),
+                                      why);
+                       },
                        {}});
   Rampd app(io, redis_client, cfg);
   app_ptr = &app;

@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <cassert>
 
+#include "store/sentinel_lookup.hpp"
+
 namespace sg {
 
 namespace asio = boost::asio;
@@ -72,7 +74,13 @@ RedisClient::RedisClient(asio::io_context& io, RedisClientOptions options, Redis
       hooks_(std::move(hooks)),
       deadline_timer_(io),
       reconnect_timer_(io),
-      backoff_(options_.reconnect_min) {}
+      backoff_(options_.reconnect_min),
+      sentinels_(options_.url.sentinels) {
+  // After a failover the sentinels name the new master within a second or
+  // two; a long backoff would only add to the time without a decision.
+  if (options_.url.via_sentinel())
+    options_.reconnect_max = std::min(options_.reconnect_max, std::chrono::milliseconds(500));
+}
 
 RedisClient::~RedisClient() {
   stopping_ = true;
@@ -86,9 +94,40 @@ void RedisClient::start() {
   connect();
 }
 
+std::string RedisClient::describe() const {
+  if (!options_.url.via_sentinel()) return redis_node(options_.url.endpoint);
+  const std::string master = "master '" + options_.url.master_name + "'";
+  if (named_by_.empty()) return master + " (not yet found by the sentinels)";
+  return redis_node(node_) + " (" + master + ", named by sentinel " + named_by_ + ")";
+}
+
 void RedisClient::connect() {
+  if (!options_.url.via_sentinel()) {
+    open(options_.url.endpoint);
+    return;
+  }
+  state_ = State::discovering;
+  lookup_ = std::make_unique<SentinelLookup>(
+      // A few hundred milliseconds per sentinel, as the Sentinel client spec
+      // advises: a silent one must not hold up asking the next.
+      io_, sentinels_, options_.url.master_name,
+      std::min(options_.deadline, std::chrono::milliseconds(500)),
+      [this](std::optional<SentinelLookup::Found> found, std::string why) {
+        lookup_.reset();  // safe: the lookup calls this from a handler of its own
+        if (stopping_) return;
+        if (!found) {
+          schedule_reconnect(why);
+          return;
+        }
+        named_by_ = redis_node(found->sentinel);
+        open(found->master);
+      });
+  lookup_->start();
+}
+
+void RedisClient::open(const Endpoint& ep) {
   state_ = State::connecting;
-  const auto& ep = options_.url.endpoint;
+  node_ = ep;
   redisAsyncContext* ac = ep.kind == Endpoint::Kind::unix_socket
                               ? redisAsyncConnectUnix(ep.path.c_str())
                               : redisAsyncConnect(ep.host.c_str(), ep.port);
@@ -120,16 +159,54 @@ void RedisClient::connect() {
     if (ec || !*self_alive || link != link_ || state_ != State::connecting) return;
     drop_connection("connect timed out");
   });
-  // AUTH and SELECT go first in the pipeline; their failure drops the link.
+  // AUTH, SELECT and, with sentinels, ROLE go first in the pipeline. The link
+  // is ready (and on_ready told) only once the last has answered well: a
+  // wrong password is an outage, not a connection that flaps. A failure
+  // drops the link.
+  handshake_left_ = 0;
+  handshake_failed_ = false;
   auto check = [this](const redisReply* r, std::string_view err) {
-    if (!err.empty() || (r && r->type == REDIS_REPLY_ERROR))
+    if (!err.empty() || (r && r->type == REDIS_REPLY_ERROR)) {
+      handshake_failed_ = true;
       drop_connection(r ? std::string_view(r->str, r->len) : err);
+    }
+    step_handshake();
   };
-  if (!options_.url.password.empty()) command({"AUTH", options_.url.password}, check);
-  if (options_.url.db != 0) {
-    std::string db = std::to_string(options_.url.db);
-    command({"SELECT", db}, check);
+  const auto& url = options_.url;
+  if (!url.password.empty() && url.username.empty()) handshake({"AUTH", url.password}, check);
+  if (!url.password.empty() && !url.username.empty())
+    handshake({"AUTH", url.username, url.password}, check);
+  if (url.db != 0) {
+    std::string db = std::to_string(url.db);
+    handshake({"SELECT", db}, check);
   }
+  if (url.via_sentinel()) check_role();
+}
+
+void RedisClient::handshake(const std::vector<std::string_view>& argv, Callback cb) {
+  ++handshake_left_;
+  command(argv, std::move(cb));
+}
+
+void RedisClient::step_handshake() {
+  if (handshake_left_ > 0 && --handshake_left_ == 0 && !handshake_failed_) become_ready();
+}
+
+// The spec's last step: a sentinel's answer may be stale (a failover in
+// progress), so the node itself must say it is the master.
+void RedisClient::check_role() {
+  handshake({"ROLE"}, [this](const redisReply* r, std::string_view err) {
+    if (!err.empty()) return;  // the link's own failure is handled where it happens
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        std::string_view(r->element[0]->str, r->element[0]->len) == "master") {
+      step_handshake();
+      return;
+    }
+    handshake_failed_ = true;
+    drop_connection(redis_node(node_) + ", named master by sentinel " + named_by_ +
+                    ", is not the master (ROLE); asking the sentinels again");
+  });
 }
 
 void RedisClient::connect_thunk(const redisAsyncContext* ac, int status) {
@@ -147,7 +224,12 @@ void RedisClient::on_connected(int status) {
     schedule_reconnect(why);
     return;
   }
+  if (handshake_left_ == 0) become_ready();
+}
+
+void RedisClient::become_ready() {
   state_ = State::ready;
+  down_reported_ = false;
   backoff_ = options_.reconnect_min;
   reconnect_timer_.cancel();
   if (hooks_.on_ready) hooks_.on_ready();
@@ -162,9 +244,12 @@ void RedisClient::on_disconnected(int status) {
 }
 
 void RedisClient::schedule_reconnect(std::string_view why) {
-  bool was_up = state_ == State::ready || state_ == State::connecting;
   state_ = State::backoff;
-  if (was_up && hooks_.on_down) hooks_.on_down(why);
+  // Told once per outage: the retries that follow say nothing new.
+  if (!down_reported_ && hooks_.on_down) {
+    down_reported_ = true;
+    hooks_.on_down(why);
+  }
   if (stopping_) return;
   auto self_alive = alive_;
   reconnect_timer_.expires_after(backoff_);
@@ -228,8 +313,14 @@ void RedisClient::reply_thunk(redisAsyncContext* ac, void* reply, void* privdata
     p->done = true;
     auto* r = static_cast<redisReply*>(reply);
     if (r) {
-      if (r->type == REDIS_REPLY_ERROR && self->hooks_.on_error) self->hooks_.on_error("reply");
+      const bool error = r->type == REDIS_REPLY_ERROR;
+      if (error && self->hooks_.on_error) self->hooks_.on_error("reply");
       p->cb(r, {});
+      // A replica refuses writes: the node was demoted by a failover while
+      // this link stayed up. Only a new link (and, with sentinels, a new
+      // lookup) finds the master.
+      if (error && std::string_view(r->str, r->len).find("READONLY") != std::string_view::npos)
+        self->drop_connection("the node answered READONLY (it is a replica now); reconnecting");
     } else {
       if (self->hooks_.on_error) self->hooks_.on_error("disconnected");
       p->cb(nullptr, "redis connection lost");

@@ -7,6 +7,12 @@
 // deadline fails the command and drops the connection; the client then
 // reconnects on its own with backoff. While disconnected, commands fail at
 // once: callers take their degraded path, never wait.
+//
+// With a sentinel:// URL every connect starts by asking the sentinels where
+// the master is (SentinelLookup), then checks with ROLE that the node it
+// reached is the master. A node that answers READONLY has become a replica
+// (a failover while the link stayed up): the link is dropped and the
+// sentinels are asked again.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -26,6 +32,8 @@ struct redisAsyncContext;
 
 namespace sg {
 
+class SentinelLookup;
+
 struct RedisClientOptions {
   RedisUrl url;
   std::chrono::milliseconds deadline{250};
@@ -35,8 +43,8 @@ struct RedisClientOptions {
 
 // Optional observers, called on the loop thread.
 struct RedisClientHooks {
-  std::function<void()> on_ready;                       // connected (AUTH/SELECT sent)
-  std::function<void(std::string_view)> on_down;        // connection lost or failed, why
+  std::function<void()> on_ready;                       // connected, AUTH/SELECT/ROLE answered well
+  std::function<void(std::string_view)> on_down;        // lost or failed, why; once per outage
   std::function<void(std::string_view kind)> on_error;  // "timeout", "unavailable", "reply", ...
 };
 
@@ -55,13 +63,21 @@ class RedisClient {
   void command(const std::vector<std::string_view>& argv, Callback cb);
   bool connected() const { return state_ == State::ready; }
   std::size_t in_flight() const { return inflight_.size(); }
+  // The node in use or last tried, for logs: "127.0.0.1:6379", or with
+  // sentinels "127.0.0.1:6380 (master 'sg', named by sentinel 127.0.0.1:26379)".
+  std::string describe() const;
 
  private:
   struct Link;
   struct Pending;
-  enum class State { idle, connecting, ready, backoff };
+  enum class State { idle, discovering, connecting, ready, backoff };
 
-  void connect();
+  void connect();  // the node, or first the sentinels' lookup
+  void open(const Endpoint& node);
+  void check_role();
+  void handshake(const std::vector<std::string_view>& argv, Callback cb);
+  void step_handshake();
+  void become_ready();
   void schedule_reconnect(std::string_view why);
   void on_connected(int status);
   void on_disconnected(int status);
@@ -85,6 +101,13 @@ class RedisClient {
   boost::asio::steady_timer reconnect_timer_;
   std::chrono::milliseconds backoff_;
   bool stopping_ = false;
+  bool down_reported_ = false;
+  int handshake_left_ = 0;  // AUTH/SELECT/ROLE replies the link still waits for
+  bool handshake_failed_ = false;
+  std::vector<Endpoint> sentinels_;  // asking order: the last to answer first
+  std::unique_ptr<SentinelLookup> lookup_;
+  Endpoint node_;
+  std::string named_by_;  // the sentinel that named node_
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -134,7 +134,7 @@ over_cap = "explode"
 )");
   auto r = run({"--config", cfg, "--check-config"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find(cfg + ":2:7: redis url must start with redis:// or unix:"),
+  EXPECT_NE(r.err.find(cfg + ":2:7: redis url must start with redis://, unix: or sentinel://"),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find(cfg + ":6:10: unknown key 'colour' in [[stream]]"), std::string::npos)

@@ -72,10 +72,12 @@ class RampdHarness {
   void ramp_round(int64_t now_ms) { run(app_->ramp_round(now_ms)); }
   void log_round(int64_t now_ms) { run(app_->log_round(now_ms)); }
   void drain_round(int64_t now_ms) { run(app_->drain_round(now_ms)); }
-  // Runs the loop until `done` holds (a reply awaited by callback), at most 10 s.
-  bool run_until(const std::function<bool()>& done) {
+  // Runs the loop until `done` holds (a reply awaited by callback), at most
+  // `limit` (10 s).
+  bool run_until(const std::function<bool()>& done,
+                 std::chrono::milliseconds limit = std::chrono::seconds(10)) {
     auto guard = boost::asio::make_work_guard(io_);
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    const auto end = std::chrono::steady_clock::now() + limit;
     while (!done() && std::chrono::steady_clock::now() < end) {
       if (io_.stopped()) io_.restart();
       io_.run_for(std::chrono::milliseconds(5));

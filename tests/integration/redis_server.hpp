@@ -1,13 +1,18 @@
 // A real redis-server for one test: started on a unix socket in a fresh
-// temporary folder (no TCP port, no persistence), stopped or killed on demand
-// and restarted at the same address. Also a small synchronous client for the
-// test's own assertions.
+// temporary folder (no persistence; a TCP port on 127.0.0.1 only when asked,
+// as Sentinel needs), stopped or killed on demand and restarted at the same
+// address. Also a small synchronous client for the test's own assertions,
+// and the pieces sentinel_group.hpp shares: starting a quiet child, a free
+// loopback port, one command over TCP.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,11 +26,109 @@
 
 namespace sg::testing {
 
+// Starts a server that dies with the test: a test process that aborts (an
+// ASan report, a failed assertion) must not leave one behind. Its output
+// goes to `log`, never to the test's own pipe, which ctest waits on.
+inline pid_t spawn_quiet(std::vector<std::string> args, const std::string& log) {
+  // Built before fork: the child of a threaded test only execs.
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      ::close(fd);
+    }
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// A TCP port on 127.0.0.1 nothing listens on now (the kernel's pick).
+inline uint16_t free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("no free port on 127.0.0.1");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A reply as text: integers and strings as they are, arrays joined by ',',
+// "(nil)" for nil, "ERR:..." for errors, "(no reply)" for none.
+inline std::string reply_text(const redisReply* r) {
+  if (!r) return "(no reply)";
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER:
+      return std::to_string(r->integer);
+    case REDIS_REPLY_NIL:
+      return "(nil)";
+    case REDIS_REPLY_ERROR:
+      return "ERR:" + std::string(r->str, r->len);
+    case REDIS_REPLY_ARRAY: {
+      std::string out;
+      for (size_t i = 0; i < r->elements; ++i) out += (i ? "," : "") + reply_text(r->element[i]);
+      return out;
+    }
+    default:
+      return std::string(r->str, r->len);
+  }
+}
+
+// One command on an open connection (see reply_text).
+inline std::string run_command(redisContext* c, const std::vector<std::string>& argv) {
+  std::vector<const char*> a;
+  std::vector<size_t> l;
+  for (const auto& s : argv) {
+    a.push_back(s.data());
+    l.push_back(s.size());
+  }
+  auto* r =
+      static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(a.size()), a.data(), l.data()));
+  std::string out = reply_text(r);
+  if (r) freeReplyObject(r);
+  return out;
+}
+
+// One command to 127.0.0.1:port on a fresh connection, half a second at
+// most to connect; "(down)" when nothing answers.
+inline std::string tcp_command(uint16_t port, const std::vector<std::string>& argv) {
+  timeval limit{0, 500'000};
+  redisContext* c = redisConnectWithTimeout("127.0.0.1", port, limit);
+  std::string out = "(down)";
+  if (c && !c->err) {
+    redisSetTimeout(c, limit);
+    out = run_command(c, argv);
+  }
+  if (c) redisFree(c);
+  return out;
+}
+
+// Credentials every connection of the test's own client sends first.
+struct RedisAuth {
+  std::string user, password;
+};
+
 class RedisServer {
  public:
   // `extra`: more redis-server options ("--appendonly", "yes", ...), after
-  // the test's own (no persistence), which they override.
-  explicit RedisServer(std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
+  // the test's own (no persistence), which they override. `tcp_port`: also
+  // listen on 127.0.0.1:tcp_port. `auth`: what the test's client sends when
+  // the options ask for a password.
+  explicit RedisServer(std::vector<std::string> extra = {}, uint16_t tcp_port = 0,
+                       RedisAuth auth = {})
+      : extra_(std::move(extra)), tcp_port_(tcp_port), auth_(std::move(auth)) {
     char tmpl[] = "/tmp/sg-redis-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
@@ -39,34 +142,30 @@ class RedisServer {
 
   std::string socket_path() const { return dir_ + "/redis.sock"; }
   std::string url() const { return "unix://" + socket_path(); }
+  uint16_t tcp_port() const { return tcp_port_; }
   pid_t pid() const { return pid_; }
+  const std::string& dir() const { return dir_; }
 
   void start() {
-    // Built before fork: the child of a threaded test only execs.
-    std::vector<std::string> args = {
-        "redis-server", "--port",     "0",      "--unixsocket", socket_path(), "--unixsocketperm",
-        "700",          "--save",     "",       "--appendonly", "no",          "--dir",
-        dir_,           "--loglevel", "warning"};
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     std::to_string(tcp_port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--unixsocket",
+                                     socket_path(),
+                                     "--unixsocketperm",
+                                     "700",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--dir",
+                                     dir_,
+                                     "--loglevel",
+                                     "warning"};
     args.insert(args.end(), extra_.begin(), extra_.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string log = dir_ + "/redis.log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Die with the test: a test process that aborts (an ASan report, a
-      // failed assertion) must not leave a server behind. Its output goes to a
-      // file, never to the test's own pipe, which ctest waits on.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      if (fd >= 0) {
-        ::dup2(fd, STDOUT_FILENO);
-        ::dup2(fd, STDERR_FILENO);
-        ::close(fd);
-      }
-      ::execvp("redis-server", argv.data());
-      ::_exit(127);
-    }
+    pid_ = spawn_quiet(std::move(args), dir_ + "/redis.log");
     // Ready when it answers PING (bounded: a broken install fails the test).
     for (int i = 0; i < 500; ++i) {
       if (ping()) return;
@@ -89,63 +188,27 @@ class RedisServer {
   void pause() { ::kill(pid_, SIGSTOP); }
   void resume() { ::kill(pid_, SIGCONT); }
 
-  bool ping() const {
-    redisContext* c = redisConnectUnix(socket_path().c_str());
-    bool ok = false;
-    if (c && !c->err) {
-      auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
-      ok = r && r->type == REDIS_REPLY_STATUS;
-      if (r) freeReplyObject(r);
-    }
-    if (c) redisFree(c);
-    return ok;
-  }
+  bool ping() const { return cmd({"PING"}) == "PONG"; }
 
-  // Runs one command; returns the reply as text (integers and strings), arrays
-  // joined by ','; "(nil)" for nil; "ERR:..." for errors.
+  // Runs one command on a fresh connection (see reply_text); "(down)" when
+  // the server does not answer.
   std::string cmd(const std::vector<std::string>& argv) const {
     redisContext* c = redisConnectUnix(socket_path().c_str());
-    if (!c || c->err) {
-      if (c) redisFree(c);
-      throw std::runtime_error("cannot connect to test redis");
+    std::string out = "(down)";
+    if (c && !c->err) {
+      if (!auth_.password.empty()) run_command(c, {"AUTH", auth_.user, auth_.password});
+      out = run_command(c, argv);
     }
-    std::vector<const char*> a;
-    std::vector<size_t> l;
-    for (const auto& s : argv) {
-      a.push_back(s.data());
-      l.push_back(s.size());
-    }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(a.size()), a.data(), l.data()));
-    std::string out = render(r);
-    if (r) freeReplyObject(r);
-    redisFree(c);
+    if (c) redisFree(c);
     return out;
   }
 
  private:
-  static std::string render(const redisReply* r) {
-    if (!r) return "(no reply)";
-    switch (r->type) {
-      case REDIS_REPLY_INTEGER:
-        return std::to_string(r->integer);
-      case REDIS_REPLY_NIL:
-        return "(nil)";
-      case REDIS_REPLY_ERROR:
-        return "ERR:" + std::string(r->str, r->len);
-      case REDIS_REPLY_ARRAY: {
-        std::string out;
-        for (size_t i = 0; i < r->elements; ++i) out += (i ? "," : "") + render(r->element[i]);
-        return out;
-      }
-      default:
-        return std::string(r->str, r->len);
-    }
-  }
-
   std::string dir_;
   pid_t pid_ = -1;
   std::vector<std::string> extra_;
+  uint16_t tcp_port_ = 0;
+  RedisAuth auth_;
 };
 
 }  // namespace sg::testing

@@ -65,9 +65,9 @@ TEST(ExampleConfig, GlobalSettings) {
   EXPECT_EQ(c.timezone, "America/Chicago");
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6379/0");
-  EXPECT_EQ(c.redis.endpoint.to_string(), "inet:127.0.0.1:6379");
-  EXPECT_EQ(c.redis.db, 0);
-  EXPECT_EQ(c.redis.password, "");
+  EXPECT_EQ(c.redis.target.endpoint.to_string(), "inet:127.0.0.1:6379");
+  EXPECT_EQ(c.redis.target.db, 0);
+  EXPECT_EQ(c.redis.target.password, "");
   EXPECT_EQ(c.redis.on_error, Action::hold);
   EXPECT_EQ(c.redis.timeout_ms, 250u);
   EXPECT_EQ(c.redis.key_prefix, "sg");
@@ -177,7 +177,7 @@ ports = [587, 2525]
   EXPECT_EQ(c.timezone, "UTC");
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.redis.url, "redis://127.0.0.1:6379/0");
-  EXPECT_EQ(c.redis.endpoint.to_string(), "inet:127.0.0.1:6379");
+  EXPECT_EQ(c.redis.target.endpoint.to_string(), "inet:127.0.0.1:6379");
   EXPECT_EQ(c.redis.on_error, Action::hold);
   EXPECT_EQ(c.redis.timeout_ms, 250u);
   ASSERT_EQ(c.policyd.listen.size(), 1u);
@@ -230,9 +230,9 @@ send_day_minimum = 25
   ASSERT_NE(r.config, nullptr) << all_errors(r);
   const Config& c = *r.config;
   EXPECT_EQ(c.log_level, "debug");
-  EXPECT_EQ(c.redis.endpoint.to_string(), "inet:[::1]:6380");
-  EXPECT_EQ(c.redis.password, "pw");
-  EXPECT_EQ(c.redis.db, 4);
+  EXPECT_EQ(c.redis.target.endpoint.to_string(), "inet:[::1]:6380");
+  EXPECT_EQ(c.redis.target.password, "pw");
+  EXPECT_EQ(c.redis.target.db, 4);
   EXPECT_EQ(c.redis.on_error, Action::dunno);
   EXPECT_EQ(c.redis.timeout_ms, 60000u);
   EXPECT_EQ(c.redis.key_prefix, "sg-test");
@@ -742,7 +742,7 @@ name = "a"
 ports = [25]
 )",
                                 2, 7,
-                                "redis url must start with redis:// or unix:, got "
+                                "redis url must start with redis://, unix: or sentinel://, got "
                                 "'http://127.0.0.1:6379'"},
                       ErrorCase{"RedisUrlDb", R"(
 [redis]

@@ -191,8 +191,15 @@ TEST(RedisUrl, Password) {
   EXPECT_EQ(u.endpoint.host, "127.0.0.1");
   EXPECT_EQ(u.db, 1);
 
-  // user:password: the user is ignored (no ACL user support), the password kept.
-  EXPECT_EQ(ok_url("redis://default:pw@127.0.0.1").password, "pw");
+  // USER:PASSWORD: an ACL user (AUTH USER PASSWORD); "default" is Redis's
+  // own user, the same as the password alone.
+  auto acl = ok_url("redis://streamguard:pw@127.0.0.1");
+  EXPECT_EQ(acl.username, "streamguard");
+  EXPECT_EQ(acl.password, "pw");
+  auto dflt = ok_url("redis://default:pw@127.0.0.1");
+  EXPECT_EQ(dflt.username, "");
+  EXPECT_EQ(dflt.password, "pw");
+  EXPECT_EQ(ok_url("redis://token@127.0.0.1").password, "token");
   // A password may itself hold '@' and ':' (the last '@' ends it).
   auto odd = ok_url("redis://:p@ss:w0rd@127.0.0.1:6379");
   EXPECT_EQ(odd.password, "p@ss:w0rd");
@@ -210,11 +217,61 @@ TEST(RedisUrl, UnixSocket) {
   EXPECT_EQ(short_form.db, 0);
 }
 
+TEST(RedisUrl, UnixSocketWithCredentials) {
+  auto u = ok_url("unix://streamguard:s3cret@/run/redis/redis.sock?db=2");
+  EXPECT_EQ(u.endpoint.path, "/run/redis/redis.sock");
+  EXPECT_EQ(u.username, "streamguard");
+  EXPECT_EQ(u.password, "s3cret");
+  EXPECT_EQ(u.db, 2);
+  EXPECT_EQ(redact_redis_url("unix://streamguard:s3cret@/run/redis/redis.sock"),
+            "unix://streamguard:***@/run/redis/redis.sock");
+}
+
+TEST(RedisUrl, Sentinels) {
+  auto u = ok_url("sentinel://10.0.0.1:26380,10.0.0.2,[::1]/sg-main/2");
+  EXPECT_TRUE(u.via_sentinel());
+  EXPECT_EQ(u.master_name, "sg-main");
+  EXPECT_EQ(u.db, 2);
+  ASSERT_EQ(u.sentinels.size(), 3u);
+  EXPECT_EQ(u.sentinels[0].to_string(), "inet:10.0.0.1:26380");
+  EXPECT_EQ(u.sentinels[1].to_string(), "inet:10.0.0.2:26379");  // Sentinel's own port
+  EXPECT_EQ(u.sentinels[2].to_string(), "inet:[::1]:26379");
+  EXPECT_EQ(redis_location(u),
+            "Redis master 'sg-main' (sentinels 10.0.0.1:26380, 10.0.0.2:26379, [::1]:26379)");
+
+  auto auth = ok_url("sentinel://streamguard:p@ss@127.0.0.1:26379/sg");
+  EXPECT_EQ(auth.username, "streamguard");
+  EXPECT_EQ(auth.password, "p@ss");
+  EXPECT_EQ(auth.db, 0);
+  ASSERT_EQ(auth.sentinels.size(), 1u);
+  EXPECT_EQ(redis_location(auth), "Redis master 'sg' (sentinel 127.0.0.1:26379)");
+  EXPECT_FALSE(ok_url("redis://127.0.0.1").via_sentinel());
+
+  const std::string need_master =
+      "a sentinel url names the master after the sentinels, as in "
+      "sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster (1-64 of A-Z a-z 0-9 . _ -); got ";
+  EXPECT_EQ(url_error("sentinel://10.0.0.1:26379"), need_master + "'sentinel://10.0.0.1:26379'");
+  EXPECT_EQ(url_error("sentinel://:s3cret@10.0.0.1/"), need_master + "'sentinel://:***@10.0.0.1/'");
+  EXPECT_EQ(url_error("sentinel://10.0.0.1/my master"),
+            need_master + "'sentinel://10.0.0.1/my master'");
+  EXPECT_EQ(url_error("sentinel://10.0.0.1/sg/x"),
+            "bad database number 'x' in 'sentinel://10.0.0.1/sg/x'");
+  EXPECT_EQ(url_error("sentinel://:s3cret@10.0.0.1,sentinel.internal/sg"),
+            "'sentinel.internal' is not a literal IP address (host names are not resolved) in "
+            "'inet:sentinel.internal:26379' (a sentinel of "
+            "'sentinel://:***@10.0.0.1,sentinel.internal/sg')");
+  EXPECT_EQ(url_error("sentinel://10.0.0.1,,10.0.0.2/sg"),
+            "'' is not a literal IP address (host names are not resolved) in 'inet::26379' (a "
+            "sentinel of 'sentinel://10.0.0.1,,10.0.0.2/sg')");
+}
+
 TEST(RedisUrl, Errors) {
-  EXPECT_EQ(url_error("http://127.0.0.1:6379"),
-            "redis url must start with redis:// or unix:, got 'http://127.0.0.1:6379'");
-  EXPECT_EQ(url_error("rediss://127.0.0.1:6379"),
-            "redis url must start with redis:// or unix:, got 'rediss://127.0.0.1:6379'");
+  EXPECT_EQ(
+      url_error("http://127.0.0.1:6379"),
+      "redis url must start with redis://, unix: or sentinel://, got 'http://127.0.0.1:6379'");
+  EXPECT_EQ(
+      url_error("rediss://127.0.0.1:6379"),
+      "redis url must start with redis://, unix: or sentinel://, got 'rediss://127.0.0.1:6379'");
   EXPECT_EQ(url_error("redis://127.0.0.1:6379/x"),
             "bad database number 'x' in 'redis://127.0.0.1:6379/x'");
   EXPECT_EQ(url_error("redis://127.0.0.1:6379/-1"),
@@ -245,7 +302,8 @@ TEST(RedisUrl, PasswordsAreNeverPrinted) {
   EXPECT_EQ(redact_redis_url(":pw@10.0.0.5"), "***@10.0.0.5");
   // The errors of every malformed URL with a password.
   EXPECT_EQ(url_error("rediss://:s3cret@10.0.0.5:6379"),
-            "redis url must start with redis:// or unix:, got 'rediss://:***@10.0.0.5:6379'");
+            "redis url must start with redis://, unix: or sentinel://, got "
+            "'rediss://:***@10.0.0.5:6379'");
   EXPECT_EQ(url_error("redis://:s3cret@10.0.0.5:6379/x"),
             "bad database number 'x' in 'redis://:***@10.0.0.5:6379/x'");
   for (const char* bad : {"rediss://:s3cret@10.0.0.5", "redis://:s3cret@10.0.0.5/x",
