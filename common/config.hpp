@@ -232,6 +232,10 @@ struct RampdConfig {
   uint32_t held_warn_s = 86400;     // mail held longer than this is reported
   std::string postfix_config_dir;   // -c DIR for postqueue/postsuper/postcat; "": Postfix's default
   std::string postfix_command_dir = "/usr/sbin";  // where postqueue, postsuper and postcat are
+  // streamguard-queue-helper's socket: postsuper -H/-f and postcat -q go
+  // through it (root) and rampd runs as its own user. Empty: rampd runs
+  // them itself, which needs root.
+  std::optional<Endpoint> queue_helper;
   // What rampd keeps outside Redis to put back a Redis that came back empty:
   // today's counts, the send history and the ramp state (rampd/store_keeper).
   std::string state_file = "/var/lib/streamguard/rampd-state.json";

@@ -22,9 +22,20 @@ bool go_duration(std::string_view s) {
 }  // namespace
 
 void read_rampd(Reader& r, const toml::table& t, const std::string& config_path, RampdConfig& out) {
-  r.only_keys(t, "[rampd]",
-              {"status", "interval_s", "maillog", "maillog_from", "drain", "drain_interval_s",
-               "held_warn_s", "postfix_config_dir", "postfix_command_dir", "state_file"});
+  r.only_keys(
+      t, "[rampd]",
+      {"status", "interval_s", "maillog", "maillog_from", "drain", "drain_interval_s",
+       "held_warn_s", "postfix_config_dir", "postfix_command_dir", "state_file", "queue_helper"});
+  if (auto n = t.get("queue_helper"))
+    if (auto v = r.str(*n, "queue_helper"); v && !v->empty()) {
+      std::string err;
+      auto ep = parse_endpoint(*v, err);
+      if (!ep || ep->kind != Endpoint::Kind::unix_socket)
+        r.error(*n, "'queue_helper' is streamguard-queue-helper's socket, unix:/path" +
+                        (ep ? std::string() : ": " + err));
+      else
+        out.queue_helper = *ep;
+    }
   if (auto n = t.get("status")) out.status = endpoints(r, *n, "status");
   if (auto n = t.get("interval_s"))
     if (auto v = r.integer(*n, "interval_s", 1, 3600)) out.interval_s = static_cast<uint32_t>(*v);

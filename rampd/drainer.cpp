@@ -8,6 +8,7 @@
 #include "common/command.hpp"
 #include "formats/held_queue.hpp"
 #include "rampd/offload.hpp"
+#include "rampd/queue_helper_client.hpp"
 #include "rules/decision.hpp"
 
 namespace sg::rampd {
@@ -78,6 +79,27 @@ std::vector<std::string> Drainer::postfix_command(const Config& cfg, const char*
                                                   std::initializer_list<std::string> args) const {
   return command::postfix_argv(cfg.rampd.postfix_command_dir, program, cfg.rampd.postfix_config_dir,
                                args);
+}
+
+std::vector<std::string> Drainer::queue_argv(const Config& cfg, queue_helper::Verb verb,
+                                             const std::string& id) const {
+  if (cfg.rampd.queue_helper)
+    return {"queue-helper:" + cfg.rampd.queue_helper->path, queue_helper::verb_name(verb), id};
+  return command::postfix_argv(cfg.rampd.postfix_command_dir, queue_helper::program_of(verb),
+                               cfg.rampd.postfix_config_dir,
+                               queue_helper::arguments_of({verb, id}));
+}
+
+boost::asio::awaitable<command::Result> Drainer::run_queue_command(const Config& cfg,
+                                                                   queue_helper::Verb verb,
+                                                                   std::string id) {
+  if (!cfg.rampd.queue_helper) return run_off_loop(queue_argv(cfg, verb, id));
+  // The helper kills its command at its own deadline; a little more here
+  // leaves room for the answer to arrive.
+  return offload<command::Result>(
+      pool_, io_,
+      [helper = *cfg.rampd.queue_helper, req = queue_helper::Request{verb, std::move(id)},
+       t = command_timeout_ms_ + 5000] { return ask_queue_helper(helper, req, t); });
 }
 
 boost::asio::awaitable<command::Result> Drainer::run_off_loop(std::vector<std::string> argv) {
@@ -231,7 +253,7 @@ boost::asio::awaitable<void> Drainer::read_new_envelopes(const Config& cfg) {
 
 boost::asio::awaitable<std::optional<held::Envelope>> Drainer::read_envelope(
     const Config& cfg, const std::string& queue_id) {
-  auto reading = run_off_loop(postfix_command(cfg, "postcat", {"-e", "-q", queue_id}));
+  auto reading = run_queue_command(cfg, queue_helper::Verb::envelope, queue_id);
   auto out = co_await std::move(reading);
   if (!out.ok()) co_return std::nullopt;
   std::string err;

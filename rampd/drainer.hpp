@@ -62,6 +62,7 @@
 #include "common/config.hpp"
 #include "common/metrics.hpp"
 #include "formats/held_queue.hpp"
+#include "formats/queue_helper_protocol.hpp"
 #include "recipient/mx_resolver.hpp"
 #include "recipient/recipient_check.hpp"
 #include "recipient/runtime.hpp"
@@ -149,6 +150,14 @@ class Drainer {
                                            std::initializer_list<std::string> args) const;
   // Runs it on the pool, so the loop keeps serving while it waits.
   boost::asio::awaitable<command::Result> run_off_loop(std::vector<std::string> argv);
+  // postsuper -H/-f and postcat -e -q, the commands that need root: run here,
+  // or asked of streamguard-queue-helper when [rampd] queue_helper names it.
+  // queue_argv is what to log: the command, or "queue-helper:PATH VERB ID".
+  std::vector<std::string> queue_argv(const Config& cfg, queue_helper::Verb verb,
+                                      const std::string& id) const;
+  boost::asio::awaitable<command::Result> run_queue_command(const Config& cfg,
+                                                            queue_helper::Verb verb,
+                                                            std::string id);
   // The runtime (lists, operators) and the MX lookup for this config; false
   // (and the problem set) when its lists cannot be read.
   bool use_config(const std::shared_ptr<const Config>& cfg);
