@@ -188,6 +188,10 @@ void print_summary(const Config& cfg) {
             << " rules; Postfix log: "
             << (cfg.rampd.maillog.empty() ? "none (breakers idle)" : cfg.rampd.maillog)
             << "\n  held mail: " << (cfg.rampd.drain ? "drained" : "reported only")
+            << (cfg.rampd.queue_helper
+                    ? "; postsuper and postcat through streamguard-queue-helper at " +
+                          cfg.rampd.queue_helper->path
+                    : std::string("; postsuper and postcat run by rampd itself (as root)"))
             << "\n  state file: " << cfg.rampd.state_file
             << " (the day's counts, put back into a Redis that lost them)\n";
 }

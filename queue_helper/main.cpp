@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "queue-helper/serve.hpp"
+#include "queue_helper/serve.hpp"
 
 namespace {
 

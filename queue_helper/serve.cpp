@@ -1,4 +1,4 @@
-#include "queue-helper/serve.hpp"
+#include "queue_helper/serve.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
