@@ -72,32 +72,34 @@ std::string serve(int fd, const ServeOptions& o) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   ucred peer{};
   socklen_t len = sizeof peer;
-  std::string log;
+  std::string log, answer;
   const std::string line = read_line(fd);
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
     log = "cannot tell who is asking (SO_PEERCRED): refused";
-    write_all(fd, encode_result(refusal("the peer's credentials cannot be read")));
+    answer = encode_result(refusal("the peer's credentials cannot be read"));
   } else if (peer.uid != o.allowed_uid) {
     log = "uid " + std::to_string(peer.uid) + " (pid " + std::to_string(peer.pid) +
           ") is not the allowed uid " + std::to_string(o.allowed_uid) + ": refused";
-    write_all(fd, encode_result(refusal("uid " + std::to_string(peer.uid) + " is not allowed")));
+    answer = encode_result(refusal("uid " + std::to_string(peer.uid) + " is not allowed"));
   } else {
     std::string why;
     const auto req = parse_request(line, why);
     if (!req) {
       log = "uid " + std::to_string(peer.uid) + ": refused '" + shown(line) + "': " + why;
-      write_all(fd, encode_result(refusal("'" + shown(line) + "': " + why)));
+      answer = encode_result(refusal("'" + shown(line) + "': " + why));
     } else {
       const auto argv = command::postfix_argv(o.command_dir, program_of(req->verb), o.config_dir,
                                               arguments_of(*req));
       const auto result = command::run(argv, o.command_timeout_ms);
       log = "uid " + std::to_string(peer.uid) + ": " + verb_name(req->verb) + " " + req->queue_id +
             ": " + command::describe(result, argv);
-      write_all(fd, encode_result(result));
+      answer = encode_result(result);
     }
   }
-  finish(fd);
+  // Logged before the answer goes out: whoever got an answer finds its line.
   std::cerr << log << std::endl;
+  write_all(fd, answer);
+  finish(fd);
   return log;
 }
 

@@ -3,6 +3,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <cassert>
@@ -120,6 +121,7 @@ void RedisClient::connect() {
           return;
         }
         named_by_ = redis_node(found->sentinel);
+        named_by_ep_ = found->sentinel;
         open(found->master);
       });
   lookup_->start();
@@ -204,8 +206,15 @@ void RedisClient::check_role() {
       return;
     }
     handshake_failed_ = true;
-    drop_connection(redis_node(node_) + ", named master by sentinel " + named_by_ +
-                    ", is not the master (ROLE); asking the sentinels again");
+    // That sentinel goes last: asked first again, a stale one would name the
+    // same node forever while the others know the master.
+    const auto it = std::find(sentinels_.begin(), sentinels_.end(), named_by_ep_);
+    if (it != sentinels_.end()) std::rotate(it, it + 1, sentinels_.end());
+    const bool said = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                      r->element[0]->type == REDIS_REPLY_STRING;
+    drop_connection("the node says it is " +
+                    (said ? std::string(r->element[0]->str, r->element[0]->len) : "no master") +
+                    ", not the master (ROLE): asking the other sentinels");
   });
 }
 

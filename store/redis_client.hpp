@@ -108,6 +108,7 @@ class RedisClient {
   std::unique_ptr<SentinelLookup> lookup_;
   Endpoint node_;
   std::string named_by_;  // the sentinel that named node_
+  Endpoint named_by_ep_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -61,6 +61,7 @@ class SentinelGroup {
   RedisServer& master() { return *master_; }
   RedisServer& replica() { return *replica_; }
   const std::vector<uint16_t>& sentinel_ports() const { return sentinel_ports_; }
+  const std::string& dir() const { return dir_; }  // the sentinels' files
 
   // sentinel://streamguard:PASSWORD@127.0.0.1:S1,127.0.0.1:S2,127.0.0.1:S3/sg
   std::string url() const {

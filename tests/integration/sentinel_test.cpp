@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -202,6 +203,47 @@ TEST(SentinelTest, ANodeThatAnswersReadonlyIsLeftAndNothingIsAcceptedUncounted) 
   ASSERT_EQ(node.cmd({"REPLICAOF", "NO", "ONE"}), "OK");
   ASSERT_TRUE(policyd.wait_redis_ready());
   EXPECT_EQ(client.rcpt("dispatch@fleet-3.example", 25), "DUNNO");
+}
+
+// A sentinel that names a replica as the master (one left monitoring the
+// wrong node, here the replica itself): the node's own ROLE says otherwise,
+// so policyd passes that sentinel over, asks the next, and charges the real
+// master. Listed first on purpose: without the ROLE check policyd would
+// write to the replica; without passing the sentinel over it would ask it
+// again and again and never connect.
+TEST(SentinelTest, ASentinelThatNamesAReplicaIsPassedOverForTheNextOne) {
+  SentinelGroup group;
+  const uint16_t stale_port = free_tcp_port();
+  const std::string conf = group.dir() + "/stale-sentinel.conf";
+  std::ofstream(conf) << "port " << stale_port << "\nbind 127.0.0.1\ndir " << group.dir()
+                      << "\nsentinel monitor sg 127.0.0.1 " << group.replica().tcp_port()
+                      << " 1\nsentinel auth-user sg " << SentinelGroup::kUser
+                      << "\nsentinel auth-pass sg " << SentinelGroup::kPassword << "\n";
+  const pid_t stale = spawn_quiet({"redis-sentinel", conf, "--loglevel", "warning"},
+                                  group.dir() + "/stale-sentinel.log");
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{stale};
+  for (int i = 0; i < 200 && SentinelGroup::sentinel(
+                                 stale_port, {"SENTINEL", "get-master-addr-by-name", "sg"}) !=
+                                 "127.0.0.1," + std::to_string(group.replica().tcp_port());
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  std::string url = group.url();
+  url.insert(url.find('@') + 1, "127.0.0.1:" + std::to_string(stale_port) + ",");
+  PolicydHarness policyd(sentinel_config(), url);
+  ASSERT_TRUE(policyd.wait_redis_ready());
+  PolicyClient client(policyd.socket());
+  EXPECT_EQ(client.rcpt("dispatch@fleet-1.example", 25), "DUNNO");
+  EXPECT_EQ(group.master().cmd({"GET", daily_key(policyd)}), "1");
+  // The stale sentinel still names the replica: the test saw the case it meant to.
+  EXPECT_EQ(SentinelGroup::sentinel(stale_port, {"SENTINEL", "get-master-addr-by-name", "sg"}),
+            "127.0.0.1," + std::to_string(group.replica().tcp_port()));
 }
 
 // rampd on the same URL: it writes its mark (the caps hash's "rampd:kept",
