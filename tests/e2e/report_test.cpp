@@ -43,6 +43,9 @@ TEST(ReportE2E, TheReportShowsWhatTheSinkSawPerStreamAndProviderAndTheAuditNames
     return std::string("?");
   };
   h.sink().answer_rcpt([&](const std::string& rcpt) -> std::string {
+    // The bounce notices Postfix sends back to the sender reach the sink
+    // too (sometimes before the test has counted the rest): not the test's.
+    if (stream_of(rcpt) == "?") return "";
     std::string status = "sent", reply;
     if (rcpt.starts_with("gone")) status = "bounced", reply = "550 5.1.1 no such user";
     if (rcpt.starts_with("busy")) status = "deferred", reply = "451 4.7.0 try later";
