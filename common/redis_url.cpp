@@ -26,6 +26,16 @@ void take_credentials(std::string_view auth, RedisUrl& out) {
   if (out.username == "default") out.username.clear();
 }
 
+// Takes "CREDENTIALS@" off the front of `rest`, up to the last `end`: "@"
+// in redis:// and sentinel://, "@/" in unix:// (the path after the '@' stays,
+// and an '@' inside a path is not mistaken for the end of a password).
+void take_credentials_before(std::string_view& rest, std::string_view end, RedisUrl& out) {
+  const auto at = rest.rfind(end);
+  if (at == std::string_view::npos) return;
+  take_credentials(rest.substr(0, at), out);
+  rest.remove_prefix(at + 1);
+}
+
 // "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" with the port defaulted.
 std::optional<Endpoint> tcp_node(std::string_view text, int default_port, std::string& error) {
   std::string hostport(text);
@@ -46,12 +56,7 @@ std::optional<RedisUrl> parse_unix(std::string_view rest, const std::string& sho
                                    std::string& error) {
   RedisUrl out;
   if (rest.starts_with("//")) rest.remove_prefix(2);
-  if (!rest.starts_with('/')) {
-    if (const auto at = rest.rfind("@/"); at != std::string_view::npos) {
-      take_credentials(rest.substr(0, at), out);
-      rest.remove_prefix(at + 1);
-    }
-  }
+  if (!rest.starts_with('/')) take_credentials_before(rest, "@/", out);
   auto q = rest.find('?');
   std::string_view query = q == std::string_view::npos ? "" : rest.substr(q + 1);
   rest = rest.substr(0, q);
@@ -68,10 +73,7 @@ std::optional<RedisUrl> parse_unix(std::string_view rest, const std::string& sho
 std::optional<RedisUrl> parse_node(std::string_view rest, const std::string& shown,
                                    std::string& error) {
   RedisUrl out;
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    take_credentials(rest.substr(0, at), out);
-    rest.remove_prefix(at + 1);
-  }
+  take_credentials_before(rest, "@", out);
   const auto slash = rest.find('/');
   if (slash != std::string_view::npos && !take_db(rest.substr(slash + 1), shown, out, error))
     return std::nullopt;
@@ -92,10 +94,7 @@ bool valid_master_name(std::string_view name) {
 std::optional<RedisUrl> parse_sentinel(std::string_view rest, const std::string& shown,
                                        std::string& error) {
   RedisUrl out;
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    take_credentials(rest.substr(0, at), out);
-    rest.remove_prefix(at + 1);
-  }
+  take_credentials_before(rest, "@", out);
   const auto slash = rest.find('/');
   std::string_view hosts = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);

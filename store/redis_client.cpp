@@ -98,8 +98,8 @@ void RedisClient::start() {
 std::string RedisClient::describe() const {
   if (!options_.url.via_sentinel()) return redis_node(options_.url.endpoint);
   const std::string master = "master '" + options_.url.master_name + "'";
-  if (named_by_.empty()) return master + " (not yet found by the sentinels)";
-  return redis_node(node_) + " (" + master + ", named by sentinel " + named_by_ + ")";
+  if (!named_by_) return master + " (not yet found by the sentinels)";
+  return redis_node(node_) + " (" + master + ", named by sentinel " + redis_node(*named_by_) + ")";
 }
 
 void RedisClient::connect() {
@@ -120,8 +120,7 @@ void RedisClient::connect() {
           schedule_reconnect(why);
           return;
         }
-        named_by_ = redis_node(found->sentinel);
-        named_by_ep_ = found->sentinel;
+        named_by_ = found->sentinel;
         open(found->master);
       });
   lookup_->start();
@@ -175,9 +174,12 @@ void RedisClient::open(const Endpoint& ep) {
     step_handshake();
   };
   const auto& url = options_.url;
-  if (!url.password.empty() && url.username.empty()) handshake({"AUTH", url.password}, check);
-  if (!url.password.empty() && !url.username.empty())
-    handshake({"AUTH", url.username, url.password}, check);
+  if (!url.password.empty()) {
+    if (url.username.empty())
+      handshake({"AUTH", url.password}, check);
+    else
+      handshake({"AUTH", url.username, url.password}, check);
+  }
   if (url.db != 0) {
     std::string db = std::to_string(url.db);
     handshake({"SELECT", db}, check);
@@ -199,21 +201,19 @@ void RedisClient::step_handshake() {
 void RedisClient::check_role() {
   handshake({"ROLE"}, [this](const redisReply* r, std::string_view err) {
     if (!err.empty()) return;  // the link's own failure is handled where it happens
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-        r->element[0]->type == REDIS_REPLY_STRING &&
-        std::string_view(r->element[0]->str, r->element[0]->len) == "master") {
+    const bool said = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                      r->element[0]->type == REDIS_REPLY_STRING;
+    const std::string role = said ? std::string(r->element[0]->str, r->element[0]->len) : "";
+    if (role == "master") {
       step_handshake();
       return;
     }
     handshake_failed_ = true;
     // That sentinel goes last: asked first again, a stale one would name the
     // same node forever while the others know the master.
-    const auto it = std::find(sentinels_.begin(), sentinels_.end(), named_by_ep_);
+    const auto it = std::find(sentinels_.begin(), sentinels_.end(), named_by_);
     if (it != sentinels_.end()) std::rotate(it, it + 1, sentinels_.end());
-    const bool said = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                      r->element[0]->type == REDIS_REPLY_STRING;
-    drop_connection("the node says it is " +
-                    (said ? std::string(r->element[0]->str, r->element[0]->len) : "no master") +
+    drop_connection("the node says it is " + (said ? role : std::string("no master")) +
                     ", not the master (ROLE): asking the other sentinels");
   });
 }

@@ -21,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -107,8 +108,7 @@ class RedisClient {
   std::vector<Endpoint> sentinels_;  // asking order: the last to answer first
   std::unique_ptr<SentinelLookup> lookup_;
   Endpoint node_;
-  std::string named_by_;  // the sentinel that named node_
-  Endpoint named_by_ep_;
+  std::optional<Endpoint> named_by_;  // the sentinel that named node_
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
