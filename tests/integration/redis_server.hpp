@@ -2,17 +2,14 @@
 // temporary folder (no persistence; a TCP port on 127.0.0.1 only when asked,
 // as Sentinel needs), stopped or killed on demand and restarted at the same
 // address. Also a small synchronous client for the test's own assertions,
-// and the pieces sentinel_group.hpp shares: starting a quiet child, a free
-// loopback port, one command over TCP.
+// and the pieces sentinel_group.hpp shares: starting a quiet child and one
+// command over TCP (a free port is tests/loopback_port.hpp's).
 #pragma once
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +20,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/loopback_port.hpp"
 
 namespace sg::testing {
 
@@ -47,22 +46,6 @@ inline pid_t spawn_quiet(std::vector<std::string> args, const std::string& log) 
     ::_exit(127);
   }
   return pid;
-}
-
-// A TCP port on 127.0.0.1 nothing listens on now (the kernel's pick).
-inline uint16_t free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("no free port on 127.0.0.1");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 // A reply as text: integers and strings as they are, arrays joined by ',',

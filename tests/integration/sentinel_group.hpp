@@ -24,11 +24,11 @@ class SentinelGroup {
   static constexpr const char* kPassword = "s3cret-for-the-test";
 
   SentinelGroup() {
-    const uint16_t master_port = free_tcp_port();
+    const uint16_t master_port = free_loopback_port();
     master_ = std::make_unique<RedisServer>(node_options({}), master_port, auth());
     const std::vector<std::string> follow = {"--replicaof", "127.0.0.1",
                                              std::to_string(master_port)};
-    replica_ = std::make_unique<RedisServer>(node_options(follow), free_tcp_port(), auth());
+    replica_ = std::make_unique<RedisServer>(node_options(follow), free_loopback_port(), auth());
     wait_for(
         [&] {
           return replica_->cmd({"INFO", "replication"}).find("master_link_status:up");
@@ -114,7 +114,7 @@ class SentinelGroup {
       if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
       dir_ = tmpl;
     }
-    const uint16_t port = free_tcp_port();
+    const uint16_t port = free_loopback_port();
     // Sentinel rewrites its file as it learns: one per sentinel, writable.
     const std::string conf = dir_ + "/sentinel-" + std::to_string(port) + ".conf";
     std::ofstream(conf) << "port " << port << "\nbind 127.0.0.1\ndir " << dir_

@@ -184,8 +184,8 @@ TEST(SentinelTest, ThirtyTwoClientsThroughAFailoverAllAnsweredAndTheCapKept) {
 // drops the link and connects again, here to the same node once it is a
 // master again.
 TEST(SentinelTest, ANodeThatAnswersReadonlyIsLeftAndNothingIsAcceptedUncounted) {
-  RedisServer node({}, free_tcp_port());
-  RedisServer other({}, free_tcp_port());
+  RedisServer node({}, free_loopback_port());
+  RedisServer other({}, free_loopback_port());
   PolicydHarness policyd(sentinel_config(), node.url());
   ASSERT_TRUE(policyd.wait_redis_ready());
   PolicyClient client(policyd.socket());
@@ -213,7 +213,7 @@ TEST(SentinelTest, ANodeThatAnswersReadonlyIsLeftAndNothingIsAcceptedUncounted) 
 // again and again and never connect.
 TEST(SentinelTest, ASentinelThatNamesAReplicaIsPassedOverForTheNextOne) {
   SentinelGroup group;
-  const uint16_t stale_port = free_tcp_port();
+  const uint16_t stale_port = free_loopback_port();
   const std::string conf = group.dir() + "/stale-sentinel.conf";
   std::ofstream(conf) << "port " << stale_port << "\nbind 127.0.0.1\ndir " << group.dir()
                       << "\nsentinel monitor sg 127.0.0.1 " << group.replica().tcp_port()
