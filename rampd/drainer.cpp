@@ -92,8 +92,9 @@ std::vector<std::string> Drainer::queue_argv(const Config& cfg, queue_helper::Ve
 
 boost::asio::awaitable<command::Result> Drainer::run_queue_command(const Config& cfg,
                                                                    queue_helper::Verb verb,
-                                                                   std::string id) {
-  if (!cfg.rampd.queue_helper) return run_off_loop(queue_argv(cfg, verb, id));
+                                                                   std::string id,
+                                                                   std::vector<std::string> argv) {
+  if (!cfg.rampd.queue_helper) return run_off_loop(std::move(argv));
   // The helper kills its command at its own deadline; a little more here
   // leaves room for the answer to arrive.
   return offload<command::Result>(
@@ -253,7 +254,8 @@ boost::asio::awaitable<void> Drainer::read_new_envelopes(const Config& cfg) {
 
 boost::asio::awaitable<std::optional<held::Envelope>> Drainer::read_envelope(
     const Config& cfg, const std::string& queue_id) {
-  auto reading = run_queue_command(cfg, queue_helper::Verb::envelope, queue_id);
+  auto reading = run_queue_command(cfg, queue_helper::Verb::envelope, queue_id,
+                                   queue_argv(cfg, queue_helper::Verb::envelope, queue_id));
   auto out = co_await std::move(reading);
   if (!out.ok()) co_return std::nullopt;
   std::string err;

@@ -152,12 +152,13 @@ class Drainer {
   boost::asio::awaitable<command::Result> run_off_loop(std::vector<std::string> argv);
   // postsuper -H/-f and postcat -e -q, the commands that need root: run here,
   // or asked of streamguard-queue-helper when [rampd] queue_helper names it.
-  // queue_argv is what to log: the command, or "queue-helper:PATH VERB ID".
+  // queue_argv is the command run here, or "queue-helper:PATH VERB ID" (what
+  // the log shows); run_queue_command takes it so it is built once.
   std::vector<std::string> queue_argv(const Config& cfg, queue_helper::Verb verb,
                                       const std::string& id) const;
   boost::asio::awaitable<command::Result> run_queue_command(const Config& cfg,
-                                                            queue_helper::Verb verb,
-                                                            std::string id);
+                                                            queue_helper::Verb verb, std::string id,
+                                                            std::vector<std::string> argv);
   // The runtime (lists, operators) and the MX lookup for this config; false
   // (and the problem set) when its lists cannot be read.
   bool use_config(const std::shared_ptr<const Config>& cfg);

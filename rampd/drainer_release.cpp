@@ -29,7 +29,7 @@ boost::asio::awaitable<void> Drainer::refuse(const Config& cfg, const StreamConf
   // postsuper -f: expire it and release it from hold; the queue manager
   // then returns it to the sender as expired. It is never delivered.
   const auto argv = queue_argv(cfg, queue_helper::Verb::expire, id);
-  auto expiring = run_queue_command(cfg, queue_helper::Verb::expire, id);
+  auto expiring = run_queue_command(cfg, queue_helper::Verb::expire, id, argv);
   auto res = co_await std::move(expiring);
   // postsuper reports "Force-expired: 1 message" on stderr.
   if (!res.ok() || res.err.find("Force-expired: 1 message") == std::string::npos) {
@@ -76,7 +76,7 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
     co_return false;
   }
   const auto argv = queue_argv(cfg, queue_helper::Verb::release, id);
-  auto postsuper = run_queue_command(cfg, queue_helper::Verb::release, id);
+  auto postsuper = run_queue_command(cfg, queue_helper::Verb::release, id, argv);
   auto res = co_await std::move(postsuper);
   // postsuper reports "Released from hold: 1 message" on stderr.
   const bool released =
