@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
 #include "common/civil_time.hpp"
@@ -137,22 +138,27 @@ std::string hourly_text(int64_t h) {
   return h == 0 ? "hourly 0 (closed: mail is held)" : "no hourly cap";
 }
 
-// "11 accepted today of 1000 (1.1%); google 3 of 500 (0.6%)": policyd's
-// counts as its last charge found them (live), else rampd's as its last
-// ramp round read them (up to [rampd] interval_s old).
-std::string usage_text(const json& s, const json& usage, int64_t daily) {
+// "11 accepted today of 1000 (1.1%); google 3 of 500 (0.6%)". The stream's
+// count: Redis's own when the report could read it; else policyd's as its
+// last charge found it or rampd's as its last ramp round read it, both of
+// which only lag (held mail rampd released is charged by rampd; policyd sees
+// it at its next charge), so the larger of the two. The operators' counts
+// are policyd's.
+std::string usage_text(const json& s, const json& usage, int64_t daily,
+                       std::optional<int64_t> in_redis) {
   auto share = [](int64_t used, int64_t cap) {
     return cap > 0 ? " of " + std::to_string(cap) + " (" + percent(double(used) / double(cap)) + ")"
                    : std::string();
   };
-  if (!usage.is_object() || usage.empty()) {
+  if ((!usage.is_object() || usage.empty()) && !in_redis) {
     const auto today = field<int64_t>(s, "sent_today", 0);
     return std::to_string(today) + " accepted today" + share(today, daily) +
            ", as rampd last read it";
   }
-  const json& all = member(usage, "all");
-  std::string text = std::to_string(field<int64_t>(all, "used", 0)) + " accepted today" +
-                     share(field<int64_t>(all, "used", 0), daily);
+  const int64_t used = in_redis ? *in_redis
+                                : std::max(field<int64_t>(member(usage, "all"), "used", 0),
+                                           field<int64_t>(s, "sent_today", 0));
+  std::string text = std::to_string(used) + " accepted today" + share(used, daily);
   for (const auto& [op, u] : usage.items())
     if (op != "all" && field<int64_t>(u, "cap", -1) >= 0)
       text += "; " + op + " " + std::to_string(field<int64_t>(u, "used", 0)) +
@@ -161,7 +167,7 @@ std::string usage_text(const json& s, const json& usage, int64_t daily) {
 }
 
 void caps_lines(std::ostringstream& out, const json& s, const json& usage,
-                const ConfiguredCaps& conf, const Painter& p) {
+                std::optional<int64_t> in_redis, const ConfiguredCaps& conf, const Painter& p) {
   int64_t hourly = -1, daily = -1;
   std::string from;
   if (conf.ramp) {
@@ -183,7 +189,7 @@ void caps_lines(std::ostringstream& out, const json& s, const json& usage,
   out << "  caps       " << hourly_text(hourly)
       << (daily >= 0 ? "; daily " + std::to_string(daily) : std::string("; no daily cap")) << from
       << "\n";
-  out << "  usage      " << usage_text(s, usage, daily) << "\n";
+  out << "  usage      " << usage_text(s, usage, daily, in_redis) << "\n";
 }
 
 void held_line(std::ostringstream& out, const json& s, const Painter& p) {
@@ -252,8 +258,11 @@ std::string render_report(const ReportInput& in, bool colour) {
       out << "\n"
           << p.bold("stream " + name) << " (" << field<std::string>(s, "mode", "?") << ")\n";
       auto conf = in.configured.find(name);
-      caps_lines(out, s, member(member(in.policyd, "daily_usage"), name.c_str()),
-                 conf == in.configured.end() ? ConfiguredCaps{} : conf->second, p);
+      const auto counted = in.day_counts.find(name);
+      caps_lines(
+          out, s, member(member(in.policyd, "daily_usage"), name.c_str()),
+          counted == in.day_counts.end() ? std::nullopt : std::optional<int64_t>(counted->second),
+          conf == in.configured.end() ? ConfiguredCaps{} : conf->second, p);
       delivery_lines(out, member(delivery, name.c_str()), p);
       held_line(out, s, p);
       breaker_lines(out, member(in.rampd, "breakers"), name, in.now_ms, p);
@@ -299,6 +308,11 @@ json report_json(const ReportInput& in) {
       json o = s;  // mode, ramp, caps, sent_today, held, listmonk as rampd gives them
       o["delivery"] = member(member(in.rampd, "delivery"), name.c_str());
       o["daily_usage"] = member(member(in.policyd, "daily_usage"), name.c_str());
+      // The day's count in Redis (null when Redis did not answer the report).
+      if (auto c = in.day_counts.find(name); c != in.day_counts.end())
+        o["accepted_today"] = c->second;
+      else
+        o["accepted_today"] = nullptr;
       o["breakers"] = json::array();
       const json& breakers = member(in.rampd, "breakers");
       if (breakers.is_array())

@@ -36,7 +36,11 @@ struct ReportInput {
   std::vector<ReportDaemon> daemons;
   nlohmann::json rampd;    // rampd's /status; null when it did not answer
   nlohmann::json policyd;  // policyd's /status (its daily_usage); null when it did not answer
-  int64_t now_ms = 0;      // for "the oldest held 2h05m", "open for another 20m00s"
+  // Each stream's count for the day read from Redis itself (the counter
+  // every charge moves); empty when Redis did not answer. The daemons'
+  // /status only say what they last saw.
+  std::map<std::string, int64_t> day_counts;
+  int64_t now_ms = 0;  // for "the oldest held 2h05m", "open for another 20m00s"
 };
 
 // Below this share of a provider's results delivered, the line is marked

@@ -75,5 +75,27 @@ TEST_F(ReportTest, WithoutRampdItSaysWhyThereIsNothingToReport) {
   EXPECT_NE(text.find("nothing to report"), std::string::npos) << text;
 }
 
+// Held mail rampd released is charged by rampd: policyd's count (as its
+// last charge found it) lags until its next charge, rampd's until its next
+// ramp round. The screen shows Redis's own count when the report could read
+// it, else the larger of the two.
+TEST_F(ReportTest, TheDaysCountIsTheLargerOfPolicydsAndRampdsView) {
+  in.policyd = {{"daily_usage", {{"healthcare", {{"all", {{"used", 3}, {"cap", 1000}}}}}}}};
+  in.rampd["streams"]["healthcare"]["sent_today"] = 8;
+  EXPECT_NE(render_report(in, false).find("usage      8 accepted today of 1000 (0.8%)"),
+            std::string::npos)
+      << render_report(in, false);
+  in.rampd["streams"]["healthcare"]["sent_today"] = 2;
+  EXPECT_NE(render_report(in, false).find("usage      3 accepted today of 1000 (0.3%)"),
+            std::string::npos)
+      << render_report(in, false);
+  // The count the report read from Redis itself wins over both.
+  in.day_counts = {{"healthcare", 11}, {"trucking", 0}};
+  EXPECT_NE(render_report(in, false).find("usage      11 accepted today of 1000 (1.1%)"),
+            std::string::npos)
+      << render_report(in, false);
+  EXPECT_EQ(report_json(in)["streams"]["healthcare"]["accepted_today"], 11);
+}
+
 }  // namespace
 }  // namespace sg::testing
