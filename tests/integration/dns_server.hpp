@@ -110,6 +110,8 @@ class DnsServer {
   void start() {
     for (int attempt = 0; attempt < 5; ++attempt) {
       port_ = free_udp_port();
+      std::error_code gone;
+      std::filesystem::remove(log_path(), gone);  // a start logged by an earlier attempt
       pid_ = ::fork();
       if (pid_ == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -139,7 +141,10 @@ class DnsServer {
         ::_exit(127);
       }
       for (int i = 0; i < 300; ++i) {
-        if (udp_port_taken(port_)) return;
+        // Ours, not another test's that picked the same free port a moment
+        // earlier: dnsmasq logs "started" only once it holds its socket (one
+        // that finds the port taken exits with "Address already in use").
+        if (udp_port_taken(port_) && logged_start()) return;
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
           pid_ = -1;
@@ -154,6 +159,14 @@ class DnsServer {
     ss << in.rdbuf();
     throw std::runtime_error(
         "dnsmasq did not start (scripts/install-deps installs dnsmasq-base): " + ss.str());
+  }
+
+  bool logged_start() const {
+    std::ifstream in(log_path());
+    std::string line;
+    while (std::getline(in, line))
+      if (line.find("started, version") != std::string::npos) return true;
+    return false;
   }
 
   void stop() {
