@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,7 +11,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 #include <iostream>
-#include <utility>  // before Boost 1.74's awaitable.hpp, which uses std::exchange
 
 #include "common/civil_time.hpp"
 #include "common/clock.hpp"
