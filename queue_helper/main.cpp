@@ -85,6 +85,15 @@ int listen_on(const std::string& path, gid_t group, std::string& error) {
   a.sun_family = AF_UNIX;
   std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // A stale socket file (a helper that died) is replaced; one a live helper
+  // answers on is not, or a second start would silently cut the first off.
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    ::close(fd);
+    error = "--listen " + path + ": another process is listening there (a helper already running?)";
+    return -1;
+  }
+  if (fd >= 0) ::close(fd);
+  fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ::unlink(path.c_str());
   if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       ::chown(path.c_str(), 0, group) != 0 || ::chmod(path.c_str(), 0660) != 0 ||

@@ -52,10 +52,13 @@ class QueueHelperTest : public ::testing::Test {
         SG_QUEUE_HELPER_BIN, "--allow-uid",           allow_uid,    "--listen",
         "unix:" + socket(),  "--postfix-command-dir", dir_ + "/bin"};
     argv.insert(argv.end(), more.begin(), more.end());
+    fs::remove(dir_ + "/helper.log");  // a restart's log is its own
     pid_ = spawn_quiet(argv, dir_ + "/helper.log");
-    for (int i = 0; i < 500 && !fs::exists(socket()); ++i)
+    // Its first line comes after listen(): the socket file alone exists from
+    // bind(), when a connection is still refused.
+    for (int i = 0; i < 1000 && !contains(log(), "serving uid"); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_TRUE(fs::exists(socket())) << log();
+    ASSERT_TRUE(contains(log(), "serving uid")) << log();
   }
 
   std::string socket() const { return dir_ + "/helper.sock"; }
@@ -143,6 +146,24 @@ TEST_F(QueueHelperTest, NoHelperListeningIsAFailureThatSaysWhere) {
   EXPECT_FALSE(r.started);
   EXPECT_TRUE(r.error.starts_with("streamguard-queue-helper at " + socket() + ": cannot connect: "))
       << r.error;
+}
+
+TEST_F(QueueHelperTest, ASecondHelperLeavesALiveSocketAloneAndAStaleOneIsReplaced) {
+  start(std::to_string(::getuid()));
+  const auto second = command::run({SG_QUEUE_HELPER_BIN, "--allow-uid", std::to_string(::getuid()),
+                                    "--listen", "unix:" + socket()},
+                                   10'000);
+  EXPECT_EQ(second.exit_code, 2);
+  EXPECT_TRUE(contains(second.err, "another process is listening there")) << second.err;
+  EXPECT_TRUE(ask(queue_helper::Verb::release, "4BXk2L0TfTz9vKJ").ok()) << log();
+
+  // The first one killed leaves its socket file behind: a restart takes it.
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  ASSERT_TRUE(fs::exists(socket()));
+  start(std::to_string(::getuid()));
+  EXPECT_TRUE(ask(queue_helper::Verb::release, "4BXk2L0TfTz9vKJ").ok()) << log();
 }
 
 TEST_F(QueueHelperTest, UsageErrorsAndHelp) {
