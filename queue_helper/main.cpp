@@ -45,6 +45,8 @@ OPTIONS
     --listen unix:PATH   Listen here (mode 0660, group: the allowed user's
                          primary group). Without it the socket comes from
                          systemd (LISTEN_FDS; streamguard-queue-helper.socket).
+                         A socket a live helper answers on is refused (exit 2);
+                         a dead one's socket file is replaced.
     --postfix-command-dir DIR
                          Where postsuper and postcat are (default /usr/sbin).
     --postfix-config-dir DIR
