@@ -56,7 +56,13 @@ std::shared_ptr<const MilterRuntime> load_milter_runtime(const MilterOptions& o,
   auto rt = std::make_shared<MilterRuntime>();
   rt->config = cfg;
   if (cfg->milter.opendkim_conf.empty()) {
+    // An error, not a quiet "cannot tell": every message on a stream that
+    // checks dkim would then be refused.
     rt->opendkim_error = "[milter] opendkim_conf is empty";
+    errors.push_back(cfg->path +
+                     ": [milter] opendkim_conf is empty: streamguard-milter reads OpenDKIM's "
+                     "configuration to tell whether mail will leave signed; name it (the "
+                     "default is /etc/opendkim.conf)");
   } else {
     auto d = dkim::load_opendkim(cfg->milter.opendkim_conf);
     files = d.files;

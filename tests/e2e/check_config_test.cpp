@@ -126,5 +126,18 @@ TEST(CheckConfig, EveryDaemonFailsNamingEachFileThatWouldFailAtRunTime) {
   }
 }
 
+TEST(CheckConfig, TheMilterCallsAnEmptyOpenDkimConfAnErrorAndSaysWhatToName) {
+  Dir d;
+  write_good_files(d);
+  std::string text = config_text(d);
+  const std::string named = "opendkim_conf = \"" + d.path + "/opendkim.conf\"";
+  text.replace(text.find(named), named.size(), "opendkim_conf = \"\"");
+  const std::string cfg = d.write("streamguard.toml", text);
+  auto r = run_command({SG_MILTER_BIN, "--config", cfg, "--check-config"}, 30s);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, cfg + ": [milter] opendkim_conf is empty: ")) << r.output;
+  EXPECT_TRUE(contains(r.output, "1 error in " + cfg)) << r.output;
+}
+
 }  // namespace
 }  // namespace sg::e2e

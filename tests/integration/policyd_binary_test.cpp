@@ -102,6 +102,13 @@ TEST(PolicydBinary, UsageErrorsExitTwoAndSayWhy) {
   r = run({});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("--config FILE is required"), std::string::npos) << r.err;
+  // A level the daemon would refuse at start is refused by --check-config too.
+  r = run({"--config", std::string(SG_SOURCE_DIR) + "/deploy/examples/streamguard.toml",
+           "--log-level", "verbose", "--check-config"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--log-level: 'verbose' is not one of trace, debug, info, warn, error"),
+            std::string::npos)
+      << r.err;
 }
 
 // The example names production paths (/etc/postfix/pw-warmup-start, ...):
