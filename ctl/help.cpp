@@ -65,6 +65,13 @@ DESCRIPTION
         streamguard-policyd is down. It belongs in [postfix] backstop_dir,
         where main.cf.fragment points.
 
+    streamguard-egress-headers.regexp (with a [milter] table)
+        A Postfix regexp: table that removes the milter's stream header
+        ([milter] header) as mail leaves through a stream's transport, so
+        no receiver learns how the sender splits its mail. The stream
+        transports name it in smtp_header_checks, before main.cf's own
+        smtp_header_checks; it goes in [postfix] backstop_dir too.
+
     A stream on port 25 needs [postfix] listen_address: port 25 on every
     address is where inbound mail arrives, and it would be charged to the
     stream and sent out through its transport. postfix-conf refuses it.
@@ -226,10 +233,11 @@ OPTIONS
     --config FILE   The streamguard configuration (required). Its lists are
                     read too. See docs/configuration.md, [postfix] and a
                     stream's postfix = { ... }.
-    --out DIR       Write main.cf.fragment, master.cf.fragment and
-                    streamguard-backstop.regexp into DIR (created if
+    --out DIR       Write main.cf.fragment, master.cf.fragment,
+                    streamguard-backstop.regexp and (with a [milter] table)
+                    streamguard-egress-headers.regexp into DIR (created if
                     missing; files are replaced) and name what was written.
-                    Without --out, the three are printed to standard output,
+                    Without --out, they are printed to standard output,
                     each after a "#### streamguardctl: FILE ####" line.
     --postfix-config DIR
                     Read the current smtpd_recipient_restrictions,
@@ -266,8 +274,10 @@ EXIT STATUS
     a daemon that does not answer, or classify cannot read its input or
     write an output, or Redis cannot be reached or show finds nothing
     suppressed, or import rejected a row or could not read its file, or
-    audit-log found a message that left through the wrong path;
-    2 on a usage error.
+    audit-log found a message that left through the wrong path, or
+    explain finds that policyd would refuse, defer or hold;
+    2 on a usage error; 3 when explain cannot judge (the configuration is
+    invalid or Redis cannot be asked).
 
 EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less

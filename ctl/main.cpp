@@ -18,16 +18,18 @@
 namespace {
 
 int usage(const std::string& msg) {
-  std::cerr << "streamguardctl: " << msg << "\n"
-            << "usage: streamguardctl postfix-conf --config FILE [--out DIR]\n"
-            << "                      [--postfix-config DIR | --without-postfix]\n"
-            << "       streamguardctl postfix-conf --config FILE --diff | --apply | --rollback\n"
-            << "       streamguardctl enforce | shadow STREAM --config FILE\n"
-            << "       streamguardctl status --config FILE [--json]\n"
-            << "       streamguardctl suppress show|add|remove|list ... --config FILE\n"
-            << "       streamguardctl audit-log --config FILE --log MAILLOG [--since T]\n"
-            << "       streamguardctl explain --config FILE --port PORT --recipient ADDRESS\n"
-            << "       streamguardctl --help\n";
+  std::cerr
+      << "streamguardctl: " << msg << "\n"
+      << "usage: streamguardctl postfix-conf --config FILE [--out DIR]\n"
+      << "                      [--postfix-config DIR | --without-postfix]\n"
+      << "       streamguardctl postfix-conf --config FILE --diff | --apply | --rollback\n"
+      << "       streamguardctl enforce | shadow STREAM --config FILE\n"
+      << "       streamguardctl status | report --config FILE [--json]\n"
+      << "       streamguardctl classify --config FILE IN.csv --column NAME --out DIR\n"
+      << "       streamguardctl suppress show|add|remove|list|import|export ... --config FILE\n"
+      << "       streamguardctl audit-log --config FILE --log MAILLOG [--since T]\n"
+      << "       streamguardctl explain --config FILE --port PORT --recipient ADDRESS\n"
+      << "       streamguardctl --help\n";
   return 2;
 }
 
