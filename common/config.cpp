@@ -271,6 +271,12 @@ ConfigResult parse_config(std::string_view text, const std::string& path) {
     cfg->policyd.listen.push_back(
         *parse_endpoint("unix:/var/spool/postfix/private/streamguard", err));
   }
+  for (auto& s : cfg->streams) {
+    s.held_released = cfg->rampd.drain;
+    // A relative stamp is the config's folder's, as lists and token files
+    // are: never the working directory of whoever runs a daemon.
+    if (s.ramp && !s.ramp->stamp.empty()) s.ramp->stamp = config_relative(s.ramp->stamp, path);
+  }
   if (!root.get("stream"))
     r.error_at(root.source().begin, "no [[stream]] is defined: nothing to enforce");
 

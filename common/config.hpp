@@ -255,6 +255,9 @@ struct StreamConfig {
   StreamPostfixConfig postfix;
   StreamMilterConfig milter;
   std::optional<ListmonkConfig> listmonk;
+  // [rampd] drain, copied to each stream by parse_config: whether held mail
+  // is released by rampd or only by hand, which a HOLD reply must tell.
+  bool held_released = true;
 
   // The hourly cap policyd falls back to when Redis holds none: the explicit
   // hourly_cap, else the first (most cautious) ramp step, else no hourly cap.

@@ -79,6 +79,17 @@ std::string outcome(Action action, const std::string& when_deferred, const std::
   return "";
 }
 
+// The same for a stream's mail. With [rampd] drain off nothing releases
+// held mail but the operator, and the reply (in the Postfix log and in
+// explain) must not promise otherwise.
+std::string outcome(const StreamConfig& stream, Action action, const std::string& when_deferred,
+                    const std::string& when_held) {
+  if (action == Action::hold && !stream.held_released)
+    return outcome(action, when_deferred,
+                   "it stays held until released by hand (postsuper -H; [rampd] drain is off)");
+  return outcome(action, when_deferred, when_held);
+}
+
 // A breaker's reason as rampd writes it (rampd/breaker_feed.cpp): "NAME:
 // CAUSE"; the name alone when there is no cause.
 std::pair<std::string, std::string> breaker_parts(const std::string& reason) {
@@ -214,7 +225,7 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
     const std::string text =
         who + " is paused for another " + format_duration_ms(r.breaker_until_ms - now_ms) +
         (why.empty() ? std::string(" by a breaker (no reason given)") : " by breaker " + why) +
-        outcome(r.breaker, "try again after the pause",
+        outcome(stream, r.breaker, "try again after the pause",
                 "streamguard-rampd releases it once the pause is over");
     return enforce_or_shadow(stream, r.breaker, refusal(r.breaker, text), "breaker");
   }
@@ -236,14 +247,14 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
   if (st.cap == 0) {
     text = who + " is closed: its " + spec.window + " cap is 0" + cut +
            // A cap of 0 may stay 0 (operator_daily = { google = 0 }): no promise.
-           outcome(stream.over_cap, "try again later",
+           outcome(stream, stream.over_cap, "try again later",
                    "it stays held until the cap is raised above 0 (streamguard-rampd then "
                    "releases it), or is released or removed by hand");
   } else if (spec.window == "hourly") {
     const std::string next = format_duration_ms(st.retry_ms);
     text = who + " is at its hourly cap of " + std::to_string(st.cap) + "/h" + cut + ", " +
            hourly_pace(st.cap, spec.burst) +
-           outcome(stream.over_cap, "the next slot is in " + next + ", try again then",
+           outcome(stream, stream.over_cap, "the next slot is in " + next + ", try again then",
                    held + " (the next slot is in " + next + ")");
   } else {
     // A cut daily cap comes back whole when the cut ends, maybe before midnight.
@@ -252,7 +263,7 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
            ", " + std::to_string(st.used) + " accepted today; " +
            (cut_first ? "the whole cap returns in " + format_duration_ms(cut_left)
                       : "the count starts over in " + format_duration_ms(st.retry_ms)) +
-           outcome(stream.over_cap, "try again then", held);
+           outcome(stream, stream.over_cap, "try again then", held);
   }
   std::string reason = "over_cap:" + spec.window + (spec.op.empty() ? "" : ":operator");
   return enforce_or_shadow(stream, stream.over_cap, refusal(stream.over_cap, text), reason);
@@ -260,7 +271,7 @@ Verdict decide_caps(const StreamConfig& stream, const LimiterPlan& plan, const L
 
 Verdict decide_store_error(const StreamConfig& stream, Action on_error, const std::string& store) {
   const std::string text = "cannot reach " + store + " to check stream " + stream.name + "'s caps" +
-                           outcome(on_error, "try again later",
+                           outcome(stream, on_error, "try again later",
                                    "streamguard-rampd releases it once the caps can be charged");
   return enforce_or_shadow(stream, on_error, refusal(on_error, text), "store_error");
 }
@@ -271,7 +282,7 @@ Verdict decide_store_unkept(const StreamConfig& stream, Action on_error, const s
       " has lost the day's counts (no streamguard-rampd mark: emptied, or rampd has not "
       "run on it yet), so stream " +
       stream.name + "'s caps cannot be checked" +
-      outcome(on_error, "try again later",
+      outcome(stream, on_error, "try again later",
               "streamguard-rampd releases it once it has put the counts back");
   return enforce_or_shadow(stream, on_error, refusal(on_error, text), "store_unkept");
 }
@@ -280,7 +291,7 @@ Verdict decide_dns_failure(const StreamConfig& stream, Action on_failure, const 
                            const std::string& error) {
   const std::string text = "cannot tell which mailbox provider receives mail for " + domain +
                            " (MX lookup: " + error + ")" +
-                           outcome(on_failure, "try again later",
+                           outcome(stream, on_failure, "try again later",
                                    "streamguard-rampd releases it once the lookup answers");
   return enforce_or_shadow(stream, on_failure, refusal(on_failure, text), "dns_failure");
 }

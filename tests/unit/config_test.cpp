@@ -165,6 +165,27 @@ TEST(LoadConfig, MissingFile) {
 
 // ---------------------------------------------------------------- defaults and helpers
 
+// Each stream carries [rampd] drain, for the HOLD replies (rules/decision.cpp).
+TEST(ParseConfig, EachStreamKnowsWhetherRampdReleasesHeldMail) {
+  const std::string streams =
+      "[[stream]]\nname = \"a\"\nports = [2525]\n"
+      "[[stream]]\nname = \"b\"\nports = [2526]\n";
+  auto on = parse(streams);
+  ASSERT_NE(on.config, nullptr) << all_errors(on);
+  for (const auto& s : on.config->streams) EXPECT_TRUE(s.held_released) << s.name;
+  auto off = parse("[rampd]\ndrain = false\n" + streams);
+  ASSERT_NE(off.config, nullptr) << all_errors(off);
+  for (const auto& s : off.config->streams) EXPECT_FALSE(s.held_released) << s.name;
+}
+
+// A relative stamp is found beside the config, whatever the working directory.
+TEST(ParseConfig, ARelativeStampIsTheConfigFoldersOwn) {
+  auto r = parse("[[stream]]\nname = \"a\"\nports = [2525]\n"
+                 "ramp = { stamp = \"stamps/a-start\", hourly = [[0, 50]] }\n");
+  ASSERT_NE(r.config, nullptr) << all_errors(r);
+  EXPECT_EQ(r.config->streams.at(0).ramp->stamp, "/etc/streamguard/stamps/a-start");
+}
+
 TEST(ParseConfig, MinimalConfigTakesDefaults) {
   auto r = parse(R"(
 [[stream]]

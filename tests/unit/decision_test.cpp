@@ -315,6 +315,24 @@ TEST(DecideCaps, HourlyDeniedHolds) {
                  "over_cap:hourly", false);
 }
 
+// [rampd] drain = false: nothing releases held mail but the operator, and
+// the reply says so instead of promising rampd's release.
+TEST(DecideCaps, HeldWithoutDrainSaysItWaitsForAHand) {
+  StreamConfig s = trucking();
+  s.held_released = false;
+  auto v = decide_caps(s, plan_limits(s, ""), denied_at(0, 2, {150, 3, 1'500}));
+  expect_verdict(v, Action::hold, Action::hold,
+                 "HOLD streamguard: stream trucking is at its hourly cap of 150/h, sent evenly: "
+                 "one message every 24s, up to 2 at once; accepted and held: it stays held until "
+                 "released by hand (postsuper -H; [rampd] drain is off)",
+                 "over_cap:hourly", false);
+  auto err = decide_store_error(s, Action::hold, "Redis at unix:/run/redis.sock");
+  EXPECT_TRUE(
+      err.reply.ends_with("it stays held until released by hand (postsuper -H; [rampd] "
+                          "drain is off)"))
+      << err.reply;
+}
+
 // A large hourly cap is a rate per minute; a configured burst is the one said.
 TEST(DecideCaps, HourlyPaceOfALargeCapAndAConfiguredBurst) {
   StreamConfig s = trucking();
