@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "common/logging.hpp"
+
 namespace sg::cli {
 
 std::optional<DaemonOptions> parse(int argc, char** argv, std::string_view program,
@@ -40,13 +42,11 @@ std::optional<DaemonOptions> parse(int argc, char** argv, std::string_view progr
       o.status.emplace_back(v);
     } else if (a == "--log-level") {
       if (!(v = value())) return std::nullopt;
-      // The config's log_level values; checked here so that --check-config
-      // refuses a level the daemon itself would refuse at start.
-      const std::string_view level = v;
-      if (level != "trace" && level != "debug" && level != "info" && level != "warn" &&
-          level != "error") {
-        std::cerr << program << ": --log-level: '" << level
-                  << "' is not one of trace, debug, info, warn, error\n";
+      // Checked here, so that --check-config refuses a level the daemon
+      // itself would refuse at start.
+      if (!is_log_level(v)) {
+        std::cerr << program << ": --log-level: '" << v
+                  << "' is not a log level (trace, debug, info, warn, error)\n";
         return std::nullopt;
       }
       o.log_level = v;

@@ -195,7 +195,7 @@ struct MilterConfig {
   bool configured = false;                             // the file has a [milter] table
   Endpoint listen;                                     // where Postfix connects (smtpd_milters)
   std::vector<Endpoint> status;                        // /metrics and /status
-  std::string opendkim_conf = "/etc/opendkim.conf";    // "" : no DKIM checks
+  std::string opendkim_conf = "/etc/opendkim.conf";    // "": an error (milter)
   std::string header = "X-Streamguard-Stream";         // added to every accepted message
   CheckAction unknown_stream = CheckAction::tempfail;  // a port no stream owns
   uint32_t reload_check_s = 5;  // how often the OpenDKIM files are checked for changes

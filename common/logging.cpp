@@ -8,10 +8,14 @@
 
 namespace sg {
 
+bool is_log_level(const std::string& level) {
+  // from_str gives off for any name it does not know.
+  return spdlog::level::from_str(level) != spdlog::level::off || level == "off";
+}
+
 bool set_log_level(const std::string& level) {
-  auto l = spdlog::level::from_str(level);
-  if (l == spdlog::level::off && level != "off") return false;
-  spdlog::set_level(l);
+  if (!is_log_level(level)) return false;
+  spdlog::set_level(spdlog::level::from_str(level));
   return true;
 }
 

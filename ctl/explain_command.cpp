@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <exception>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -227,7 +228,17 @@ int run_explain(const std::vector<std::string>& argv) {
   limiter = std::make_unique<CapLimiter>(redis, cfg.redis.key_prefix);
   Explain e{rt, *stream, *a, *limiter, redis, mx.get(), redis_location(url)};
   redis.start();
-  net::co_spawn(io, e.run(io), [](std::exception_ptr) {});
+  // An exception out of the run (none is expected) is a failure to judge,
+  // never the usage error the initial status would say.
+  net::co_spawn(io, e.run(io), [&e](std::exception_ptr ep) {
+    if (!ep) return;
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& ex) {
+      std::cerr << "streamguardctl explain: " << ex.what() << "\n";
+    }
+    e.status = 3;
+  });
   io.run();
   return e.status;
 }

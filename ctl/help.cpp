@@ -264,7 +264,7 @@ FILES
 
 EXIT STATUS
     0 when rendered (or diffed, applied, rolled back, switched; status:
-    every daemon answers); 1 when the
+    every daemon answers; explain: policyd would accept); 1 when the
     configuration or a list is invalid (each problem printed as
     FILE:LINE:COLUMN: message), postconf cannot be run, the rendering would
     break Postfix (a stream on port 25 of every address), an output file
@@ -275,9 +275,10 @@ EXIT STATUS
     write an output, or Redis cannot be reached or show finds nothing
     suppressed, or import rejected a row or could not read its file, or
     audit-log found a message that left through the wrong path, or
-    explain finds that policyd would refuse, defer or hold;
-    2 on a usage error; 3 when explain cannot judge (the configuration is
-    invalid or Redis cannot be asked).
+    explain finds that policyd would refuse, defer or hold (a stream in
+    shadow: that it would, enforcing);
+    2 on a usage error; for explain, 3 instead of 1 when the configuration
+    is invalid or Redis cannot be asked.
 
 EXAMPLES
     streamguardctl postfix-conf --config /etc/streamguard/streamguard.toml | less

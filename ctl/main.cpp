@@ -25,9 +25,9 @@ int usage(const std::string& msg) {
       << "       streamguardctl postfix-conf --config FILE --diff | --apply | --rollback\n"
       << "       streamguardctl enforce | shadow STREAM --config FILE\n"
       << "       streamguardctl status | report --config FILE [--json]\n"
-      << "       streamguardctl classify --config FILE IN.csv --column NAME --out DIR\n"
+      << "       streamguardctl classify --config FILE IN.csv|- --column NAME --out DIR\n"
       << "       streamguardctl suppress show|add|remove|list|import|export ... --config FILE\n"
-      << "       streamguardctl audit-log --config FILE --log MAILLOG [--since T]\n"
+      << "       streamguardctl audit-log --config FILE --log MAILLOG [--since DATE]\n"
       << "       streamguardctl explain --config FILE --port PORT --recipient ADDRESS\n"
       << "       streamguardctl --help\n";
   return 2;

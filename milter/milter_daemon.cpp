@@ -59,8 +59,9 @@ std::shared_ptr<const MilterRuntime> load_milter_runtime(const MilterOptions& o,
     // An error, not a quiet "cannot tell": every message on a stream that
     // checks dkim would then be refused.
     rt->opendkim_error = "[milter] opendkim_conf is empty";
-    errors.push_back(cfg->path +
-                     ": [milter] opendkim_conf is empty: streamguard-milter reads OpenDKIM's "
+    errors.push_back((o.opendkim_conf_set ? std::string("--opendkim-conf")
+                                          : cfg->path + ": [milter] opendkim_conf") +
+                     " is empty: streamguard-milter reads OpenDKIM's "
                      "configuration to tell whether mail will leave signed; name it (the "
                      "default is /etc/opendkim.conf)");
   } else {

@@ -87,11 +87,19 @@ int listen_on(const std::string& path, gid_t group, std::string& error) {
   a.sun_family = AF_UNIX;
   std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  // A stale socket file (a helper that died) is replaced; one a live helper
-  // answers on is not, or a second start would silently cut the first off.
+  // A stale socket file (a helper that died: connection refused) or nothing
+  // is replaced; one a live helper answers on is not, or a second start
+  // would silently cut the first off. Any other failure is not a proof of
+  // death either. (The probe sends nothing; serve() logs it as no request.)
   if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
     ::close(fd);
     error = "--listen " + path + ": another process is listening there (a helper already running?)";
+    return -1;
+  }
+  if (fd >= 0 && errno != ECONNREFUSED && errno != ENOENT) {
+    error = "--listen " + path +
+            ": cannot tell whether a helper is listening there: " + std::strerror(errno);
+    ::close(fd);
     return -1;
   }
   if (fd >= 0) ::close(fd);
@@ -164,7 +172,10 @@ int main(int argc, char** argv) {
   if (!listen.empty()) {
     std::string error;
     fd = listen_on(listen, group, error);
-    if (fd < 0) return usage(error);
+    if (fd < 0) {
+      std::cerr << "streamguard-queue-helper: " << error << "\n";
+      return 2;
+    }
   } else if (auto inherited = inherited_socket()) {
     fd = *inherited;
   } else {

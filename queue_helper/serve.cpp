@@ -74,6 +74,13 @@ std::string serve(int fd, const ServeOptions& o) {
   socklen_t len = sizeof peer;
   std::string log, answer;
   const std::string line = read_line(fd);
+  if (line.empty()) {
+    // Nothing asked, nothing to refuse: a peer that connected and closed (a
+    // second helper checking whether this one is alive).
+    log = "a connection sent no request (it closed, or said nothing in time)";
+    std::cerr << log << std::endl;
+    return log;
+  }
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
     log = "cannot tell who is asking (SO_PEERCRED): refused";
     answer = encode_result(refusal("the peer's credentials cannot be read"));

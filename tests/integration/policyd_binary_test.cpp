@@ -106,8 +106,9 @@ TEST(PolicydBinary, UsageErrorsExitTwoAndSayWhy) {
   r = run({"--config", std::string(SG_SOURCE_DIR) + "/deploy/examples/streamguard.toml",
            "--log-level", "verbose", "--check-config"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("--log-level: 'verbose' is not one of trace, debug, info, warn, error"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("--log-level: 'verbose' is not a log level (trace, debug, info, warn, error)"),
+      std::string::npos)
       << r.err;
 }
 

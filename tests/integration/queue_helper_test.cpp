@@ -156,6 +156,9 @@ TEST_F(QueueHelperTest, ASecondHelperLeavesALiveSocketAloneAndAStaleOneIsReplace
   EXPECT_EQ(second.exit_code, 2);
   EXPECT_TRUE(contains(second.err, "another process is listening there")) << second.err;
   EXPECT_TRUE(ask(queue_helper::Verb::release, "4BXk2L0TfTz9vKJ").ok()) << log();
+  // The second one's probe asked nothing, and the first one says just that.
+  EXPECT_TRUE(contains(log(), "a connection sent no request")) << log();
+  EXPECT_FALSE(contains(log(), "refused")) << log();
 
   // The first one killed leaves its socket file behind: a restart takes it.
   ::kill(pid_, SIGKILL);
