@@ -86,24 +86,28 @@ int listen_on(const std::string& path, gid_t group, std::string& error) {
   }
   a.sun_family = AF_UNIX;
   std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   // A stale socket file (a helper that died: connection refused) or nothing
   // is replaced; one a live helper answers on is not, or a second start
   // would silently cut the first off. Any other failure is not a proof of
   // death either. (The probe sends nothing; serve() logs it as no request.)
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    ::close(fd);
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) {
+    error = "--listen " + path + ": " + std::strerror(errno);
+    return -1;
+  }
+  const bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  const int why = errno;
+  ::close(probe);
+  if (live) {
     error = "--listen " + path + ": another process is listening there (a helper already running?)";
     return -1;
   }
-  if (fd >= 0 && errno != ECONNREFUSED && errno != ENOENT) {
+  if (why != ECONNREFUSED && why != ENOENT) {
     error = "--listen " + path +
-            ": cannot tell whether a helper is listening there: " + std::strerror(errno);
-    ::close(fd);
+            ": cannot tell whether a helper is listening there: " + std::strerror(why);
     return -1;
   }
-  if (fd >= 0) ::close(fd);
-  fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ::unlink(path.c_str());
   if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       ::chown(path.c_str(), 0, group) != 0 || ::chmod(path.c_str(), 0660) != 0 ||

@@ -180,8 +180,9 @@ TEST(ParseConfig, EachStreamKnowsWhetherRampdReleasesHeldMail) {
 
 // A relative stamp is found beside the config, whatever the working directory.
 TEST(ParseConfig, ARelativeStampIsTheConfigFoldersOwn) {
-  auto r = parse("[[stream]]\nname = \"a\"\nports = [2525]\n"
-                 "ramp = { stamp = \"stamps/a-start\", hourly = [[0, 50]] }\n");
+  auto r = parse(
+      "[[stream]]\nname = \"a\"\nports = [2525]\n"
+      "ramp = { stamp = \"stamps/a-start\", hourly = [[0, 50]] }\n");
   ASSERT_NE(r.config, nullptr) << all_errors(r);
   EXPECT_EQ(r.config->streams.at(0).ramp->stamp, "/etc/streamguard/stamps/a-start");
 }
