@@ -70,6 +70,10 @@ struct QueuedMessage {
 // postqueue -i and postcat -q as an argument.
 bool valid_queue_id(std::string_view id);
 
+// True for a queue's name as postqueue -j and postcat give it: [0-9A-Za-z_-]
+// {1,kMaxQueueNameBytes} ("hold", "deferred", "active").
+bool valid_queue_name(std::string_view name);
+
 // One line of postqueue -j (a trailing "\n" or "\r\n" is fine). Unknown
 // members are ignored (the man page says the list grows). Refused, with the
 // reason in `error`: not JSON or not an object, a line over kMaxLineBytes,
