@@ -21,9 +21,12 @@ bool set_log_level(const std::string& level) {
 
 bool init_logging(const std::string& program, const std::string& level) {
   auto logger = spdlog::stderr_logger_mt(program);
-  // The pid goes into the pattern as text: spdlog's %P asks the kernel on
-  // every line.
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n[" + std::to_string(::getpid()) + "] %l: %v");
+  // The stamp is in the process's zone, which the daemons set to the
+  // config's `timezone` (the day the caps count in); its UTC offset (%z,
+  // "-06:00") keeps it unambiguous beside journald's and Postfix's stamps in
+  // the host's zone. The pid goes into the pattern as text: spdlog's %P asks
+  // the kernel on every line.
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %n[" + std::to_string(::getpid()) + "] %l: %v");
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::warn);
   return set_log_level(level);

@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "formats/maillog.hpp"
 #include "tests/integration/policy_client.hpp"
 #include "tests/integration/policyd_harness.hpp"
 #include "tests/integration/redis_server.hpp"
@@ -242,6 +244,39 @@ hourly_cap = 1000
                      "operator=- operator_by=- action=dunno reason=ok"),
             std::string::npos)
       << log;
+}
+
+// The daemons keep time in the config's zone (the day the caps count in);
+// a log stamp says which, so it reads right beside the host's own stamps.
+TEST(PolicydBinary, LogStampsCarryTheConfigZonesOffset) {
+  RedisServer redis;
+  TempDir d;
+  std::string text = config_with_streams("[[stream]]\nname = \"bulk\"\nports = [2525]\n");
+  const std::string utc = "timezone = \"UTC\"";
+  ASSERT_NE(text.find(utc), std::string::npos);
+  text.replace(text.find(utc), utc.size(), "timezone = \"America/Chicago\"");
+  auto cfg = d.file("streamguard.toml", text);
+  pid_t pid = spawn({"--config", cfg, "--listen", "inet:127.0.0.1:0", "--redis", redis.url(),
+                     "--log-level", "info"},
+                    d.path);
+  ASSERT_NE(wait_for_port(d.path + "/stderr"), 0) << slurp(d.path + "/stderr");
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  const std::string log = slurp(d.path + "/stderr");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      log, m,
+      std::regex("^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}"
+                 "(-0[56]:00)) streamguard-policyd\\[[0-9]+\\] ")))
+      << log;
+  // Chicago is 5 or 6 hours behind UTC; read back with its offset, the
+  // stamp is the moment the line was written.
+  const auto stamp_ms = maillog::iso_time_ms(m[1].str());
+  ASSERT_TRUE(stamp_ms.has_value()) << m[1];
+  EXPECT_LT(std::abs(*stamp_ms - now_ms), 60'000) << m[1] << " against " << now_ms;
 }
 
 // A datagram socket as systemd's notification socket; the next message.
