@@ -145,7 +145,8 @@ std::string check_address_entry(const std::string& quoted, std::string_view addr
     return "bad CIDR " + quoted + ": host bits are set; OpenDKIM compares the masked client " +
            "address as text, so it never matches; write " + net + "/" + std::to_string(n);
   }
-  if (std::string_view(text) != addr) {
+  // The prefix is text too: OpenDKIM looks up "net/12", never "net/012".
+  if (std::string_view(text) != addr || (bits && *bits != std::to_string(n))) {
     return quoted + " is not in canonical form; OpenDKIM compares addresses as text, so it " +
            "never matches; write " + text + (n >= 0 ? "/" + std::to_string(n) : "");
   }

@@ -121,9 +121,9 @@ TEST(OpenDkimHostList, BadEntriesAreErrorsWithFileAndLine) {
   std::vector<dkim::Error> errors;
   dkim::parse_host_list(
       "# header\n172.18.0.0/12\n10.0.0.0/33\n300.1.1.1\n2001:DB8::/32\n*.example.com\n"
-      "192.0.2/24\n010.0.0.1\nfoo..bar\n",
+      "192.0.2/24\n010.0.0.1\nfoo..bar\n172.16.0.0/012\n",
       dkim::DatasetKind::kFile, "trusted.hosts", errors);
-  ASSERT_EQ(errors.size(), 8u);
+  ASSERT_EQ(errors.size(), 9u);
   EXPECT_EQ(errors[0].str(),
             "trusted.hosts:2: bad CIDR \"172.18.0.0/12\": host bits are set; OpenDKIM compares the "
             "masked client address as text, so it never matches; write 172.16.0.0/12");
@@ -134,6 +134,11 @@ TEST(OpenDkimHostList, BadEntriesAreErrorsWithFileAndLine) {
   EXPECT_EQ(errors[5].line, 7);
   EXPECT_NE(errors[6].message.find("write 10.0.0.1"), std::string::npos);
   EXPECT_EQ(errors[7].line, 9);
+  // Found by opendkim_fuzz: a prefix with a leading zero was taken, and
+  // never matched.
+  EXPECT_EQ(errors[8].str(),
+            "trusted.hosts:10: \"172.16.0.0/012\" is not in canonical form; OpenDKIM compares "
+            "addresses as text, so it never matches; write 172.16.0.0/12");
 
   // A refile list holds patterns: not checked as hosts.
   errors.clear();
