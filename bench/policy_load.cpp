@@ -21,9 +21,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -33,7 +31,6 @@
 #include "bench/policy_load_args.hpp"
 #include "bench/policy_load_report.hpp"
 #include "common/endpoint.hpp"
-#include "common/json.hpp"
 #include "formats/policy_protocol.hpp"
 
 namespace {
