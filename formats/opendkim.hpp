@@ -37,6 +37,7 @@
 // erlang:, mdb: and "*.db" are refused. Keys compare case-insensitively.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -78,9 +79,13 @@ class Dataset {
   const DatasetEntry* find(std::string_view key) const;
   // Builds the exact-match index; the parsers call it.
   void index();
+  // Whether some key may be a CIDR of this prefix length ("net/N"): match_host
+  // builds only those keys of a client's address. Always true for refile.
+  bool may_hold_prefix(int bits) const;
 
  private:
   std::unordered_map<std::string, std::size_t> index_;  // lowercase key -> first entry
+  std::bitset<129> prefixes_;  // the N of every key ending in "/N", N <= 128
 };
 
 // Parses a data set's text. `kind` kFile and kRefile read `text` as a flat

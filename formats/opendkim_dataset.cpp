@@ -68,8 +68,11 @@ std::array<std::uint8_t, N> masked(std::array<std::uint8_t, N> a, int bits) {
   return a;
 }
 
-// The keys OpenDKIM looks up for a client address, most specific first.
-std::vector<std::string> ip_keys(std::string_view ip) {
+// The keys OpenDKIM looks up for a client address, most specific first;
+// a "net/N" key only for the N some entry of `list` has (the others cannot
+// match, and an IPv6 address has 129 of them, each formatted and looked up
+// twice, for every message the milter predicts).
+std::vector<std::string> ip_keys(const Dataset& list, std::string_view ip) {
   std::vector<std::string> keys;
   if (starts_with(lower(ip.substr(0, 5)), "ipv6:")) ip.remove_prefix(5);
   if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
@@ -79,6 +82,7 @@ std::vector<std::string> ip_keys(std::string_view ip) {
     keys.push_back(text);
     keys.push_back("[" + text + "]");
     for (int bits = 32; bits >= 0; --bits) {
+      if (!list.may_hold_prefix(bits)) continue;
       const std::string net = v4_text(masked(*v4, bits));
       keys.push_back(net + "/" + std::to_string(bits));
       keys.push_back("[" + net + "]/" + std::to_string(bits));
@@ -88,6 +92,7 @@ std::vector<std::string> ip_keys(std::string_view ip) {
     keys.push_back(text);
     keys.push_back("[" + text + "]");
     for (int bits = 128; bits >= 0; --bits) {
+      if (!list.may_hold_prefix(bits)) continue;
       const std::string net = v6_text(masked(*v6, bits));
       keys.push_back(net + "/" + std::to_string(bits));
       keys.push_back("[" + net + "]/" + std::to_string(bits));
@@ -243,7 +248,20 @@ const DatasetEntry* Dataset::find(std::string_view key) const {
 
 void Dataset::index() {
   index_.clear();
-  for (std::size_t i = 0; i < entries.size(); ++i) index_.emplace(lower(entries[i].key), i);
+  prefixes_.reset();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    index_.emplace(lower(entries[i].key), i);
+    const std::string_view key = entries[i].key;
+    const auto slash = key.rfind('/');
+    if (slash == std::string_view::npos) continue;
+    const std::string_view n = key.substr(slash + 1);
+    if (n.empty() || n.size() > 3 || !all_digits(n)) continue;
+    if (const int bits = std::stoi(std::string(n)); bits <= 128) prefixes_.set(bits);
+  }
+}
+
+bool Dataset::may_hold_prefix(int bits) const {
+  return kind == DatasetKind::kRefile || (bits >= 0 && bits <= 128 && prefixes_.test(bits));
 }
 
 Dataset parse_dataset(std::string_view text, DatasetKind kind, const std::string& file_name,
@@ -302,7 +320,7 @@ Dataset parse_host_list(std::string_view text, DatasetKind kind, const std::stri
 }
 
 HostMatch match_host(const Dataset& list, std::string_view ip, std::string_view hostname) {
-  const HostMatch by_ip = match_keys(list, ip_keys(ip));
+  const HostMatch by_ip = match_keys(list, ip_keys(list, ip));
   if (by_ip.matched) return by_ip;
   const HostMatch by_host = match_keys(list, host_keys(hostname));
   if (by_host.matched) return by_host;

@@ -104,6 +104,37 @@ TEST(OpenDkimHostList, CidrV4AndV6) {
   EXPECT_FALSE(dkim::match_host(hosts("10.0.0.0/8\n"), "garbage", "").matched);
 }
 
+// match_host looks a client up only under the prefix lengths the list has
+// (Dataset::may_hold_prefix); every length, odd ones too, must still match,
+// and a refile list, whose patterns may match any length, gets them all.
+TEST(OpenDkimHostList, CidrOfEveryPrefixLengthMatches) {
+  for (const auto* entry :
+       {"0.0.0.0/0", "128.0.0.0/1", "203.0.0.0/8", "203.0.112.0/20", "203.0.113.76/30",
+        "203.0.113.76/31", "203.0.113.77/32", "[203.0.112.0]/20"}) {
+    EXPECT_TRUE(dkim::match_host(hosts(std::string(entry) + "\n"), "203.0.113.77", "").matched)
+        << entry;
+  }
+  EXPECT_FALSE(dkim::match_host(hosts("203.0.113.78/31\n"), "203.0.113.77", "").matched);
+  for (const auto* entry : {"::/0", "2000::/3", "2001:db8:abcd::/48", "2001:db8:abcd:12::/64",
+                            "2001:db8:abcd:12::6/127", "2001:db8:abcd:12::7/128"}) {
+    EXPECT_TRUE(
+        dkim::match_host(hosts(std::string(entry) + "\n"), "2001:db8:abcd:12::7", "").matched)
+        << entry;
+  }
+  const auto list = hosts("2001:db8::/32\n!2001:db8:abcd:12::/64\n");
+  const auto m = dkim::match_host(list, "2001:db8:abcd:12::7", "");
+  EXPECT_FALSE(m.matched);
+  ASSERT_NE(m.entry, nullptr);
+  EXPECT_EQ(m.entry->key, "!2001:db8:abcd:12::/64");
+  EXPECT_TRUE(dkim::match_host(list, "2001:db8:abcd:13::7", "").matched);
+
+  std::vector<dkim::Error> errors;
+  const auto patterns =
+      dkim::parse_host_list("10.0.0.0/*\n", dkim::DatasetKind::kRefile, "hosts", errors);
+  EXPECT_TRUE(dkim::match_host(patterns, "10.1.2.3", "").matched);
+  EXPECT_FALSE(dkim::match_host(patterns, "12.1.2.3", "").matched);  // 10.0.0.0/7 is 11's
+}
+
 TEST(OpenDkimHostList, HostnamesAndDomainSuffixes) {
   const auto list = hosts("mail.example.com\n.internal.example.net\n!bad.internal.example.net\n");
   EXPECT_TRUE(dkim::match_host(list, "192.0.2.1", "mail.example.com").matched);
