@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/unit/domain_list_test_support.hpp"
+
 #ifndef SG_SOURCE_DIR
 #error "SG_SOURCE_DIR must name the repository root"
 #endif
@@ -79,19 +81,12 @@ TEST(RecipientDomain, KeepsUtf8BytesAsIs) {
   EXPECT_EQ(recipient_domain("u@xn--caf-dma.example"), "xn--caf-dma.example");
 }
 
-DomainList small_list(std::string_view text) {
-  std::vector<ListError> errors;
-  DomainList list = DomainList::parse(text, "test.txt", errors);
-  EXPECT_TRUE(errors.empty()) << text;
-  return list;
-}
-
 std::map<std::string, DomainList> small_lists() {
   std::map<std::string, DomainList> lists;
-  lists.emplace("yahoo_family", small_list("yahoo.*\naol.*\natt.net\n"));
-  lists.emplace("consumer", small_list("gmail.com\noutlook.com\nyahoo.*\naol.*\n"));
-  lists.emplace("direct_hisp", small_list("*direct*\nmedicity.net\n!directv.com\n"));
-  lists.emplace("dead_isp", small_list("adelphia.net\n!comcast.net\n"));
+  lists.emplace("yahoo_family", domain_list_of("yahoo.*\naol.*\natt.net\n"));
+  lists.emplace("consumer", domain_list_of("gmail.com\noutlook.com\nyahoo.*\naol.*\n"));
+  lists.emplace("direct_hisp", domain_list_of("*direct*\nmedicity.net\n!directv.com\n"));
+  lists.emplace("dead_isp", domain_list_of("adelphia.net\n!comcast.net\n"));
   return lists;
 }
 

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/unit/domain_list_test_support.hpp"
+
 #ifndef SG_SOURCE_DIR
 #error "SG_SOURCE_DIR must name the repository root"
 #endif
@@ -23,17 +25,8 @@ using ::testing::Values;
 
 // ---------------------------------------------------------------- DomainList syntax
 
-DomainList parse_ok(std::string_view text) {
-  std::vector<ListError> errors;
-  DomainList list = DomainList::parse(text, "test.txt", errors);
-  EXPECT_TRUE(errors.empty()) << errors.size() << " errors, first: line "
-                              << (errors.empty() ? 0 : errors[0].line) << ": "
-                              << (errors.empty() ? "" : errors[0].message);
-  return list;
-}
-
 TEST(DomainList, PlainDomainCoversSubdomains) {
-  const DomainList l = parse_ok("example.com\n");
+  const DomainList l = domain_list_of("example.com\n");
   EXPECT_TRUE(l.matches("example.com"));
   EXPECT_TRUE(l.matches("mail.example.com"));
   EXPECT_TRUE(l.matches("a.b.c.example.com"));
@@ -45,7 +38,7 @@ TEST(DomainList, PlainDomainCoversSubdomains) {
 }
 
 TEST(DomainList, ExactDomainOnly) {
-  const DomainList l = parse_ok("=example.com\n");
+  const DomainList l = domain_list_of("=example.com\n");
   EXPECT_TRUE(l.matches("example.com"));
   EXPECT_FALSE(l.matches("mail.example.com"));
   EXPECT_EQ(l.size(), 1u);
@@ -53,7 +46,7 @@ TEST(DomainList, ExactDomainOnly) {
 
 TEST(DomainList, EntriesAreNormalised) {
   const DomainList l =
-      parse_ok("  Example.COM.  \n=Exact.ORG.\n*DiReCt*\nYahoo.*\n!Sub.Example.Com\r\n");
+      domain_list_of("  Example.COM.  \n=Exact.ORG.\n*DiReCt*\nYahoo.*\n!Sub.Example.Com\r\n");
   EXPECT_TRUE(l.matches("example.com"));
   EXPECT_TRUE(l.matches("exact.org"));
   EXPECT_TRUE(l.matches("mydirect.net"));
@@ -62,8 +55,8 @@ TEST(DomainList, EntriesAreNormalised) {
 }
 
 TEST(DomainList, CommentsBlankLinesAndCrlf) {
-  const DomainList l =
-      parse_ok("# header\r\n\r\n   \t\nexample.com   # trailing comment\r\n#gone.com\nlast.org");
+  const DomainList l = domain_list_of(
+      "# header\r\n\r\n   \t\nexample.com   # trailing comment\r\n#gone.com\nlast.org");
   EXPECT_TRUE(l.matches("example.com"));
   EXPECT_TRUE(l.matches("last.org")) << "last line without newline";
   EXPECT_FALSE(l.matches("gone.com"));
@@ -71,26 +64,26 @@ TEST(DomainList, CommentsBlankLinesAndCrlf) {
 }
 
 TEST(DomainList, Utf8BomIsIgnored) {
-  const DomainList l = parse_ok(
+  const DomainList l = domain_list_of(
       "\xEF\xBB\xBF"
       "example.com\n");
   EXPECT_TRUE(l.matches("example.com"));
 }
 
 TEST(DomainList, EmptyTextIsAnEmptyList) {
-  const DomainList l = parse_ok("");
+  const DomainList l = domain_list_of("");
   EXPECT_EQ(l.size(), 0u);
   EXPECT_FALSE(l.matches("example.com"));
 }
 
 TEST(DomainList, SizeCountsEveryKindOnce) {
   const DomainList l =
-      parse_ok("a.com\nA.com\n=b.com\nyahoo.*\naol.*\n*direct*\n*Direct*\n!c.com\n");
+      domain_list_of("a.com\nA.com\n=b.com\nyahoo.*\naol.*\n*direct*\n*Direct*\n!c.com\n");
   EXPECT_EQ(l.size(), 6u) << "a.com, =b.com, yahoo.*, aol.*, *direct*, !c.com";
 }
 
 TEST(DomainList, SingleLabelEntry) {
-  const DomainList l = parse_ok("localhost\n");
+  const DomainList l = domain_list_of("localhost\n");
   EXPECT_TRUE(l.matches("localhost"));
   EXPECT_TRUE(l.matches("foo.localhost"));
 }
@@ -99,7 +92,7 @@ TEST(DomainList, SingleLabelEntry) {
 class CountryForm : public TestWithParam<std::pair<const char*, bool>> {};
 
 TEST_P(CountryForm, Matches) {
-  static const DomainList l = parse_ok("yahoo.*\n");
+  static const DomainList l = domain_list_of("yahoo.*\n");
   const auto& [domain, expected] = GetParam();
   EXPECT_EQ(l.matches(domain), expected) << domain;
 }
@@ -125,16 +118,16 @@ INSTANTIATE_TEST_SUITE_P(YahooStar, CountryForm,
                          });
 
 TEST(DomainList, CountryFormNeedsTheNameRightBeforeTheSuffix) {
-  const DomainList l = parse_ok("yahoo.*\n");
+  const DomainList l = domain_list_of("yahoo.*\n");
   // Three short labels after the name is not a country suffix.
   EXPECT_FALSE(l.matches("yahoo.abc.de.fr"));
   // Two names in the set: either position can match.
-  const DomainList two = parse_ok("yahoo.*\nco.*\n");
+  const DomainList two = domain_list_of("yahoo.*\nco.*\n");
   EXPECT_TRUE(two.matches("x.co.uk"));
 }
 
 TEST(DomainList, LabelContainsWord) {
-  const DomainList l = parse_ok("*direct*\n");
+  const DomainList l = domain_list_of("*direct*\n");
   EXPECT_TRUE(l.matches("direct.clinic.org"));
   EXPECT_TRUE(l.matches("hisp.directaddress.net"));
   EXPECT_TRUE(l.matches("clinic.mydirect.com"));
@@ -146,14 +139,14 @@ TEST(DomainList, LabelContainsWord) {
 }
 
 TEST(DomainList, ExceptionUnparksAFalsePositive) {
-  const DomainList l = parse_ok("*direct*\n!directory.example.org\n");
+  const DomainList l = domain_list_of("*direct*\n!directory.example.org\n");
   EXPECT_FALSE(l.matches("directory.example.org"));
   EXPECT_FALSE(l.matches("www.directory.example.org")) << "exceptions cover subdomains";
   EXPECT_TRUE(l.matches("direct.example.org"));
 }
 
 TEST(DomainList, ExceptionWinsOverEveryKind) {
-  const DomainList l = parse_ok(
+  const DomainList l = domain_list_of(
       "example.com\n=exact.example.com\nyahoo.*\n*direct*\n"
       "!example.com\n!yahoo.co.uk\n!direct.net\n");
   EXPECT_FALSE(l.matches("example.com"));
@@ -167,8 +160,8 @@ TEST(DomainList, ExceptionWinsOverEveryKind) {
 }
 
 TEST(DomainList, ExceptionOrderDoesNotMatter) {
-  const DomainList before = parse_ok("!mail.example.com\nexample.com\n");
-  const DomainList after = parse_ok("example.com\n!mail.example.com\n");
+  const DomainList before = domain_list_of("!mail.example.com\nexample.com\n");
+  const DomainList after = domain_list_of("example.com\n!mail.example.com\n");
   for (const DomainList* l : {&before, &after}) {
     EXPECT_TRUE(l->matches("example.com"));
     EXPECT_TRUE(l->matches("www.example.com"));
@@ -178,7 +171,7 @@ TEST(DomainList, ExceptionOrderDoesNotMatter) {
 }
 
 TEST(DomainList, ExceptionOnlyListMatchesNothing) {
-  const DomainList l = parse_ok("!comcast.net\n");
+  const DomainList l = domain_list_of("!comcast.net\n");
   EXPECT_FALSE(l.matches("comcast.net"));
   EXPECT_FALSE(l.matches("example.com"));
   EXPECT_EQ(l.size(), 1u);

@@ -20,6 +20,7 @@
 #include "rules/classifier.hpp"
 #include "rules/decision.hpp"
 #include "tests/text_match.hpp"
+#include "tests/unit/domain_list_test_support.hpp"
 
 #ifndef SG_SOURCE_DIR
 #error "SG_SOURCE_DIR must name the repository root"
@@ -252,13 +253,6 @@ void expect_equivalent(const std::vector<std::string>& names,
   EXPECT_GT(passed, 20);
 }
 
-DomainList list_of(std::string_view text) {
-  std::vector<ListError> errors;
-  auto l = DomainList::parse(text, "test.txt", errors);
-  EXPECT_TRUE(errors.empty());
-  return l;
-}
-
 // ---------------------------------------------------------------- the backstop map
 
 TEST(BackstopRegexp, ShippedListsAgreeWithDomainList) {
@@ -281,10 +275,10 @@ TEST(BackstopRegexp, ShippedListsAgreeWithDomainList) {
 
 TEST(BackstopRegexp, EverySyntaxAndExceptionsScopedToTheirList) {
   std::map<std::string, DomainList> lists;
-  lists.emplace("aa_list", list_of("example.com\n=exact.org\nyahoo.*\n*direct*\n"
-                                   "!ok.example.com\n!directv.com\n!both.net\n"));
+  lists.emplace("aa_list", domain_list_of("example.com\n=exact.org\nyahoo.*\n*direct*\n"
+                                          "!ok.example.com\n!directv.com\n!both.net\n"));
   // both.net is an exception of aa_list only: bb_list still refuses it.
-  lists.emplace("bb_list", list_of("both.net\nok.example.com\n"));
+  lists.emplace("bb_list", domain_list_of("both.net\nok.example.com\n"));
   expect_equivalent({"aa_list", "bb_list"}, lists);
 
   const RegexpTable table(render_backstop_regexp({"aa_list", "bb_list"}, lists));
@@ -309,7 +303,7 @@ TEST(BackstopRegexp, EverySyntaxAndExceptionsScopedToTheirList) {
 
 TEST(BackstopRegexp, RendersExceptionsAsAnIfBlockAndEscapesDots) {
   std::map<std::string, DomainList> lists;
-  lists.emplace("yahoo_family", list_of("yahoo.*\nymail.com\n=only.example\n!nope.com\n"));
+  lists.emplace("yahoo_family", domain_list_of("yahoo.*\nymail.com\n=only.example\n!nope.com\n"));
   const std::string text = render_backstop_regexp({"yahoo_family"}, lists,
                                                   {{"yahoo_family", "/etc/x/yahoo-family.txt"}});
   EXPECT_TRUE(
