@@ -98,6 +98,21 @@ struct Submission {
 };
 std::optional<Submission> parse_submission(std::string_view line);
 
+// A milter's refusal of a message Postfix had named, as cleanup logs it
+// (the milter's END-OF-MESSAGE verdict reaches smtpd through cleanup):
+//   QID: milter-reject: END-OF-MESSAGE from HOST[IP]: 4.7.0 TEXT; from=<s>
+//        to=<r> proto=ESMTP helo=<h>      (syslog_name "postfix/cleanup")
+// smtpd's own lines of the same shape count too; its NOQUEUE lines (a
+// refusal at CONNECT, RCPT or DATA, before a queue file) do not.
+struct MilterRefusal {
+  std::string timestamp;
+  std::string syslog_name;  // "postfix/cleanup"
+  std::string queue_id;
+  std::string stage;  // "END-OF-MESSAGE", or the stage Postfix named
+  std::string reply;  // "4.7.0 TEXT": what the client was told
+};
+std::optional<MilterRefusal> parse_milter_refusal(std::string_view line);
+
 namespace detail {
 // The stamp, the host and "name[pid]: " of a syslog line, into d; `rest`
 // is left at the message. Shared by the parsers above.

@@ -206,8 +206,10 @@ boost::asio::awaitable<Verdict> PolicyService::end_of_message(Context& ctx) {
     co_return dunno("end_of_message");
   // The message is accepted whatever the store says: a commit that fails
   // leaves the reservation to be returned at its deadline (counted low, never
-  // mail lost).
-  auto committing = store_->commit(ctx.stream->name, ctx.instance);
+  // mail lost). The charges are kept under the queue id: a milter answers
+  // after this and may still refuse the message, and rampd gives them back
+  // when the log says so.
+  auto committing = store_->commit(ctx.stream->name, ctx.instance, ctx.queue_id);
   Stored<int64_t> charges = co_await std::move(committing);
   if (!charges.value) {
     spdlog::warn("reservations: commit of {} on stream {} failed: {}", ctx.instance,

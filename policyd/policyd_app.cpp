@@ -50,7 +50,9 @@ DESCRIPTION
     reservation of the SMTP transaction (Postfix's instance attribute): the
     END-OF-MESSAGE request (smtpd_end_of_data_restrictions) commits it, and a
     transaction that never gets there gives its charges back after
-    reserve_ttl_s. Over a cap, the stream's
+    reserve_ttl_s. The committed charges stay under the message's queue id
+    for an hour: streamguard-rampd gives them back if a milter refuses the
+    message after END-OF-MESSAGE. Over a cap, the stream's
     over_cap action answers: DEFER_IF_PERMIT 4.7.1, or HOLD (accepted and
     parked in Postfix's hold queue, nothing lost). If Redis cannot answer
     within its deadline, [redis] on_error answers (hold or defer); exclusions

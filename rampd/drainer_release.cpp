@@ -91,7 +91,9 @@ boost::asio::awaitable<bool> Drainer::release(const Config& cfg, const StreamCon
                  : command::describe(res, argv));
     co_return false;
   }
-  auto committing = store_.commit(s.name, instance_of(id));
+  // No queue id to keep the charges under: a held message passed the
+  // milters before it was held, so none refuses it now.
+  auto committing = store_.commit(s.name, instance_of(id), "");
   Stored<int64_t> c = co_await std::move(committing);
   if (!c.value)
     spdlog::warn("held {}: released; committing its charges failed ({}): the next round does it",
@@ -122,7 +124,7 @@ boost::asio::awaitable<bool> Drainer::settle(const Config& cfg, int64_t now_ms) 
       // Still held: postsuper did not release it. Gone from hold: it did.
       const bool held = in_hold_.count(id) > 0;
       auto settling =
-          held ? store_.cancel(s.name, instance, now_ms) : store_.commit(s.name, instance);
+          held ? store_.cancel(s.name, instance, now_ms) : store_.commit(s.name, instance, "");
       Stored<int64_t> c = co_await std::move(settling);
       if (!c.value) {
         status_.problem = "settling the release of held " + id + ": " + c.error;

@@ -228,6 +228,8 @@ boost::asio::awaitable<void> Rampd::log_round(int64_t now_ms) {
       spdlog::warn("breaker tripped: {}", v.reason);
     for (const auto& e : events) tally_.record(e);
     blocklister_.add(suppression_.learn(events), *cfg);
+    auto refunding = refunds_.run(*cfg, lines, now_ms);
+    co_await std::move(refunding);
   }
   auto publishing = breaker_publisher_.publish(*cfg, *feed, now_ms);
   breaker_problem_ = co_await std::move(publishing);

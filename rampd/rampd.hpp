@@ -8,7 +8,8 @@
 //                copied to the state file, and put back into a Redis that
 //                lost them (rampd/store_keeper.hpp);
 //   log_round:   new Postfix log lines fed to the breakers, and the
-//                breakers published to Redis for policyd;
+//                breakers published to Redis for policyd; the charges of
+//                mail a milter refused after END-OF-MESSAGE given back;
 //   drain_round: held mail released as the caps allow.
 #pragma once
 
@@ -30,6 +31,7 @@
 #include "rampd/listmonk_blocklist.hpp"
 #include "rampd/log_follower.hpp"
 #include "rampd/ramp_publisher.hpp"
+#include "rampd/refusal_refunds.hpp"
 #include "rampd/store_keeper.hpp"
 #include "rampd/suppression_keeper.hpp"
 #include "server/daemon_record.hpp"
@@ -109,6 +111,7 @@ class Rampd {
   BreakerPublisher breaker_publisher_;
   CapLimiter limiter_;  // policyd's caps, charged for the held mail released
   Drainer drainer_;
+  RefusalRefunds refunds_{limiter_};  // mail a milter refused after END-OF-MESSAGE
   std::shared_ptr<BreakerFeed> feed_;
   DeliveryTally tally_;  // results by stream and operator, hour and day: /status
   SuppressionKeeper suppression_;

@@ -71,6 +71,13 @@ DESCRIPTION
     blocklist = false turns it off), retried with back-off when that fails. streamguardctl suppress show|add|remove|list|
     import|export for the operator.
 
+    Refunds. With [policyd] commit = "end_of_message", policyd commits a
+    message's charges when Postfix asks at END-OF-MESSAGE, before the
+    milters' verdict. When the log says a milter refused the message after
+    all (cleanup's "QID: milter-reject: END-OF-MESSAGE" line), rampd gives
+    its charges back (logged "refund: stream S: message QID ...", counted in
+    streamguard_rampd_refunded_messages_total).
+
     One at a time. A rampd works only while it holds the lease in Redis
     (sg:rampd:lease, renewed every 5 s, gone 30 s after its holder stops
     renewing): a second rampd on the same Redis, started by mistake, does

@@ -73,6 +73,17 @@ void Rampd::delivery_metrics() {
          double(feed_->counts().lines));
   mirror(r.counter("streamguard_rampd_breaker_trips_total", "Breakers tripped open.").labels({}),
          double(feed_->counts().trips));
+  auto& refunded = r.counter(
+      "streamguard_rampd_refunded_messages_total",
+      "Messages a milter refused after END-OF-MESSAGE whose charges rampd gave back (commit = "
+      "\"end_of_message\"), by stream.",
+      {"stream"});
+  auto& refunded_charges = r.counter("streamguard_rampd_refunded_charges_total",
+                                     "The charges those messages had made, by stream.", {"stream"});
+  for (const auto& [stream, c] : refunds_.counts()) {
+    mirror(refunded.labels({stream}), double(c.messages));
+    mirror(refunded_charges.labels({stream}), double(c.charges));
+  }
 }
 
 // The hold queue as the last drain round saw it.

@@ -39,6 +39,10 @@ std::string reservation(std::string_view prefix, std::string_view stream,
   return stream_base(prefix, stream).append("resv:").append(instance);
 }
 
+std::string accepted(std::string_view prefix, std::string_view stream, std::string_view queue_id) {
+  return stream_base(prefix, stream).append("accepted:").append(queue_id);
+}
+
 std::string releasing(std::string_view prefix, std::string_view stream) {
   return stream_base(prefix, stream).append("releasing");
 }

@@ -24,6 +24,10 @@ std::string daily_count(std::string_view prefix, std::string_view stream, std::s
 std::string reservations(std::string_view prefix, std::string_view stream);
 std::string reservation(std::string_view prefix, std::string_view stream,
                         std::string_view instance);
+// What an accepted message charged, kept a while under its queue id after
+// the commit at END-OF-MESSAGE: a milter may still refuse the message, and
+// rampd then gives it back (store/lua/reservations.lua "refund").
+std::string accepted(std::string_view prefix, std::string_view stream, std::string_view queue_id);
 // The held messages rampd is releasing (sorted set of instances, scored by
 // when the release began): each is settled by commit or cancel, after a
 // restart too (store/lua/reservations.lua "release").

@@ -96,15 +96,18 @@ Stored<int64_t> integer_reply(const redisReply* r, std::string_view err, std::st
 
 }  // namespace
 
+std::vector<std::string> CapLimiter::instance_keys(const std::string& stream,
+                                                   const std::string& instance) {
+  return {keys::reservations(prefix_, stream), keys::reservation(prefix_, stream, instance),
+          keys::releasing(prefix_, stream)};
+}
+
 boost::asio::awaitable<Stored<int64_t>> CapLimiter::reservations_count(
-    const std::string& stream, const std::string& instance, std::vector<std::string> args) {
-  std::vector<std::string> keys{keys::reservations(prefix_, stream),
-                                keys::reservation(prefix_, stream, instance),
-                                keys::releasing(prefix_, stream)};
+    std::vector<std::string> keys, std::vector<std::string> args) {
   using Result = Stored<int64_t>;
   return await_callback<Result>([this, keys = std::move(keys),
                                  args = std::move(args)](std::function<void(Result)> done) mutable {
-    std::string what = args.front();  // "commit", "cancel" or "release"
+    std::string what = args.front();  // "commit", "cancel", "release" or "refund"
     reservations_.call(
         std::move(keys), std::move(args),
         [what = std::move(what), done = std::move(done)](
@@ -113,22 +116,37 @@ boost::asio::awaitable<Stored<int64_t>> CapLimiter::reservations_count(
 }
 
 boost::asio::awaitable<Stored<int64_t>> CapLimiter::commit(const std::string& stream,
-                                                           const std::string& instance) {
-  return reservations_count(stream, instance, {"commit", instance});
+                                                           const std::string& instance,
+                                                           const std::string& queue_id) {
+  auto keys = instance_keys(stream, instance);
+  std::vector<std::string> args{"commit", instance};
+  if (!queue_id.empty()) {
+    keys.push_back(keys::accepted(prefix_, stream, queue_id));
+    args.push_back(std::to_string(kAcceptedKeepMs));
+  }
+  return reservations_count(std::move(keys), std::move(args));
+}
+
+boost::asio::awaitable<Stored<int64_t>> CapLimiter::refund(const std::string& stream,
+                                                           const std::string& queue_id,
+                                                           int64_t now_ms) {
+  return reservations_count({keys::accepted(prefix_, stream, queue_id)},
+                            {"refund", std::to_string(now_ms)});
 }
 
 boost::asio::awaitable<Stored<int64_t>> CapLimiter::cancel(const std::string& stream,
                                                            const std::string& instance,
                                                            int64_t now_ms) {
-  return reservations_count(stream, instance, {"cancel", std::to_string(now_ms), instance});
+  return reservations_count(instance_keys(stream, instance),
+                            {"cancel", std::to_string(now_ms), instance});
 }
 
 boost::asio::awaitable<Stored<int64_t>> CapLimiter::mark_releasing(const std::string& stream,
                                                                    const std::string& instance,
                                                                    int64_t now_ms,
                                                                    int64_t until_ms) {
-  return reservations_count(
-      stream, instance, {"release", std::to_string(now_ms), instance, std::to_string(until_ms)});
+  return reservations_count(instance_keys(stream, instance), {"release", std::to_string(now_ms),
+                                                              instance, std::to_string(until_ms)});
 }
 
 boost::asio::awaitable<Stored<std::vector<std::string>>> CapLimiter::releasing(

@@ -2,8 +2,9 @@
 // against every cap of its LimiterPlan in one atomic call (lua/limiter.lua;
 // its header states KEYS, ARGV and the reply), and ends reservations
 // (lua/reservations.lua): commit at END-OF-MESSAGE, or give back what a
-// transaction that never completed had charged; and marks rampd's releases
-// of held mail so a release whose end rampd did not see is settled later.
+// transaction that never completed had charged, or what a message a milter
+// refused after END-OF-MESSAGE had; and marks rampd's releases of held mail
+// so a release whose end rampd did not see is settled later.
 #pragma once
 
 #include <optional>
@@ -29,7 +30,11 @@ class CapLimiter final : public CapStore {
                                                        const CivilDay& day,
                                                        const Reservation& reservation) override;
   boost::asio::awaitable<Stored<int64_t>> commit(const std::string& stream,
-                                                 const std::string& instance) override;
+                                                 const std::string& instance,
+                                                 const std::string& queue_id) override;
+  boost::asio::awaitable<Stored<int64_t>> refund(const std::string& stream,
+                                                 const std::string& queue_id,
+                                                 int64_t now_ms) override;
   boost::asio::awaitable<Stored<int64_t>> cancel(const std::string& stream,
                                                  const std::string& instance,
                                                  int64_t now_ms) override;
@@ -46,9 +51,11 @@ class CapLimiter final : public CapStore {
  private:
   static std::optional<LimiterResult> parse(const redisReply* r, std::size_t limiters,
                                             std::string& error);
-  // The reservations script with these arguments; its integer reply.
-  boost::asio::awaitable<Stored<int64_t>> reservations_count(const std::string& stream,
-                                                             const std::string& instance,
+  // The keys of one instance's reservation: the stream's set, the record,
+  // the releasing set.
+  std::vector<std::string> instance_keys(const std::string& stream, const std::string& instance);
+  // The reservations script with these keys and arguments; its integer reply.
+  boost::asio::awaitable<Stored<int64_t>> reservations_count(std::vector<std::string> keys,
                                                              std::vector<std::string> args);
 
   RedisClient& redis_;

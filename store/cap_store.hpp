@@ -42,6 +42,11 @@ struct Stored {
   std::string error;
 };
 
+// How long an accepted message's charges stay refundable. A milter answers
+// within seconds of END-OF-MESSAGE; the hour covers rampd reading the log
+// late (a restart, a slow round).
+inline constexpr int64_t kAcceptedKeepMs = 3600 * 1000;
+
 class CapStore {
  public:
   virtual ~CapStore() = default;
@@ -55,9 +60,18 @@ class CapStore {
                                                                const LimiterPlan& plan,
                                                                int64_t now_ms, const CivilDay& day,
                                                                const Reservation& reservation) = 0;
-  // Makes a transaction's reservations final; the charges committed.
+  // Makes a transaction's reservations final; the charges committed. With
+  // a queue id (policyd at END-OF-MESSAGE), what they charged is kept under
+  // it for kAcceptedKeepMs, for refund().
   virtual boost::asio::awaitable<Stored<int64_t>> commit(const std::string& stream,
-                                                         const std::string& instance) = 0;
+                                                         const std::string& instance,
+                                                         const std::string& queue_id) = 0;
+  // rampd, when the Postfix log says a milter refused the message `queue_id`
+  // after END-OF-MESSAGE: gives back what commit() kept under it; the
+  // charges returned (0 once given back, or after kAcceptedKeepMs).
+  virtual boost::asio::awaitable<Stored<int64_t>> refund(const std::string& stream,
+                                                         const std::string& queue_id,
+                                                         int64_t now_ms) = 0;
   // Gives one transaction's reservations back now; the charges returned.
   virtual boost::asio::awaitable<Stored<int64_t>> cancel(const std::string& stream,
                                                          const std::string& instance,

@@ -1,5 +1,6 @@
 -- reservations.lua: end a reservation made by limiter.lua, one of three
--- ways, or mark one as being released (rampd's held mail).
+-- ways, mark one as being released (rampd's held mail), or give back what
+-- an accepted message charged when a milter refused it afterwards.
 --
 -- ARGV[1] = "commit": the transaction reached END-OF-MESSAGE and Postfix
 --   accepted the message (or rampd released the held message); its charges
@@ -7,7 +8,11 @@
 --     KEYS[1] the stream's reservations sorted set
 --     KEYS[2] the instance's reservation record
 --     KEYS[3] (optional) the stream's releasing set: the instance leaves it
---     ARGV[2] the instance
+--     KEYS[4] (optional) the accepted message's record, named by its queue
+--             id: the reservation record becomes it, kept for ARGV[3] ms, so
+--             a milter that refuses the message after END-OF-MESSAGE can
+--             still have its charges given back ("refund")
+--     ARGV[2] the instance; ARGV[3] (with KEYS[4]) how long to keep it, ms
 --   Reply: the number of charges committed (0: nothing was reserved).
 --
 -- ARGV[1] = "release": rampd is about to run `postsuper -H` for the held
@@ -44,6 +49,14 @@
 --     KEYS[3] (optional) the stream's releasing set: the instance leaves it
 --     ARGV[2] now, ms since the epoch; ARGV[3] the instance
 --   Reply: the number of charges given back.
+--
+-- ARGV[1] = "refund": the Postfix log says a milter refused, after
+--   END-OF-MESSAGE, the message whose charges "commit" kept under its queue
+--   id: give them back now. A second refund of the same message, or one
+--   after the record's time ran out, gives back nothing.
+--     KEYS[1] the accepted message's record
+--     ARGV[2] now, ms since the epoch
+--   Reply: the number of charges given back.
 
 local op = ARGV[1]
 
@@ -51,7 +64,12 @@ local DAY = 86400000
 
 if op == 'commit' then
   local n = redis.call('LLEN', KEYS[2])
-  redis.call('DEL', KEYS[2])
+  if KEYS[4] and n > 0 then
+    redis.call('RENAME', KEYS[2], KEYS[4])
+    redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[3]))
+  else
+    redis.call('DEL', KEYS[2])
+  end
   redis.call('ZREM', KEYS[1], ARGV[2])
   if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[2]) end
   return n
@@ -103,6 +121,10 @@ if op == 'cancel' then
   redis.call('ZREM', KEYS[1], ARGV[3])
   if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[3]) end
   return charges
+end
+
+if op == 'refund' then
+  return give_back(KEYS[1], tonumber(ARGV[2]))
 end
 
 if op ~= 'sweep' then

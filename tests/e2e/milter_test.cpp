@@ -1,7 +1,8 @@
 // End to end with a real OpenDKIM before streamguard-milter in smtpd_milters
 // (as `streamguardctl postfix-conf` renders them): mail OpenDKIM signs leaves
 // signed; mail it would not sign is refused instead of leaving unsigned;
-// content hygiene gets the stream's configured action.
+// content hygiene gets the stream's configured action; a refused message's
+// charge comes back.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "tests/e2e/e2e_harness.hpp"
+#include "tests/e2e/status_probe.hpp"
 #include "tests/text_match.hpp"
 
 namespace sg::e2e {
@@ -269,6 +271,52 @@ INSTANTIATE_TEST_SUITE_P(Milter, MilterE2E, ::testing::Values("libmilter", "asio
 
 namespace sg::e2e {
 namespace {
+
+// With commit = "end_of_message" policyd commits at END-OF-MESSAGE, before
+// the milter's verdict: a message the milter then refuses is charged until
+// rampd reads cleanup's milter-reject line and gives the charge back. An
+// accepted message keeps its charge.
+TEST(MilterRefundE2E, AMessageTheMilterRefusesAfterEndOfMessageGetsItsChargeBack) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the end-to-end tests start Postfix: run them as root";
+  HarnessOptions o;
+  o.milter = true;
+  o.policyd = "commit = \"end_of_message\"\n";
+  o.rampd = "maillog_from = \"start\"\n";  // every line of the file: counted below
+  Harness h(o);
+  h.start_rampd();
+  const std::string to = "dr.smith@riverside-clinic.example";
+  auto refused = h.submit_data("healthcare", {to}, message("news@other.example.org", to, "r1"));
+  EXPECT_TRUE(refused.queue_id.empty()) << refused.transcript;
+  EXPECT_TRUE(contains(refused.transcript, "451 4.7.0")) << refused.transcript;
+  EXPECT_TRUE(contains(h.policyd_log(), "reason=committed")) << h.policyd_log();
+  const std::string series = "streamguard_rampd_refunded_messages_total{stream=\"healthcare\"}";
+  ASSERT_TRUE(wait_until(
+      [&] { return read_metric(h.rampd_status_socket(), series).value_or(0) == 1; }, 30s))
+      << h.rampd_log();
+  EXPECT_EQ(h.daily_count("healthcare"), 0);
+  EXPECT_TRUE(contains(h.rampd_log(),
+                       "was refused by a milter after END-OF-MESSAGE (4.7.0 "
+                       "streamguard: the message would leave unsigned"))
+      << h.rampd_log();
+
+  auto sent = h.submit_data("healthcare", {to}, message("news@send.example.com", to, "r2"));
+  ASSERT_FALSE(sent.queue_id.empty()) << sent.transcript;
+  ASSERT_TRUE(h.sink().wait_for_rcpt(to, 20s));
+  // Once rampd has read every line Postfix wrote for it, the accepted
+  // message has had no refund.
+  std::ifstream maillog(h.postfix().log_path());
+  double written = 0;
+  for (std::string line; std::getline(maillog, line);) ++written;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return read_metric(h.rampd_status_socket(), "streamguard_rampd_log_lines_total")
+                   .value_or(0) >= written;
+      },
+      30s))
+      << h.rampd_log();
+  EXPECT_EQ(h.daily_count("healthcare"), 1);
+  EXPECT_EQ(read_metric(h.rampd_status_socket(), series), 1);
+}
 
 // The Asio engine takes the signals on its loop: SIGHUP reloads (as SIGUSR1
 // does), SIGTERM stops; mail goes on between.

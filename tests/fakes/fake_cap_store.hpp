@@ -28,6 +28,7 @@ class FakeCapStore final : public sg::CapStore {
   std::map<std::string, int64_t> committed;  // "STREAM/INSTANCE" -> charges made final
   std::map<std::string, std::set<std::string>> releasing_set;  // stream -> instances
   std::map<std::string, std::vector<std::string>> records;     // "STREAM/INSTANCE" -> used keys
+  std::map<std::string, std::vector<std::string>> accepted;    // "STREAM/QUEUE_ID" -> used keys
   // Suppression entries in force (field "a:ADDR" / "d:DOMAIN" -> record):
   // a charge whose plan names one is refused before anything moves.
   std::map<std::string, std::string> suppressed;
@@ -91,13 +92,30 @@ class FakeCapStore final : public sg::CapStore {
   }
 
   boost::asio::awaitable<Stored<int64_t>> commit(const std::string& stream,
-                                                 const std::string& instance) override {
-    calls.push_back("commit " + stream + " " + instance);
+                                                 const std::string& instance,
+                                                 const std::string& queue_id) override {
+    calls.push_back("commit " + stream + " " + instance +
+                    (queue_id.empty() ? "" : " queue_id=" + queue_id));
     if (!fail_with.empty()) return ready_value(Stored<int64_t>{std::nullopt, fail_with});
     const int64_t n = take(stream + "/" + instance);
     committed[stream + "/" + instance] += n;
+    // Kept under the queue id for refund(), as reservations.lua does.
+    if (!queue_id.empty() && n > 0)
+      accepted[stream + "/" + queue_id] = records[stream + "/" + instance];
     records.erase(stream + "/" + instance);
     releasing_set[stream].erase(instance);
+    return ready_value(Stored<int64_t>{n, {}});
+  }
+
+  boost::asio::awaitable<Stored<int64_t>> refund(const std::string& stream,
+                                                 const std::string& queue_id, int64_t) override {
+    calls.push_back("refund " + stream + " " + queue_id);
+    if (!fail_with.empty()) return ready_value(Stored<int64_t>{std::nullopt, fail_with});
+    auto it = accepted.find(stream + "/" + queue_id);
+    if (it == accepted.end()) return ready_value(Stored<int64_t>{0, {}});
+    const auto n = static_cast<int64_t>(it->second.size());
+    for (const auto& k : it->second) --used[k];
+    accepted.erase(it);
     return ready_value(Stored<int64_t>{n, {}});
   }
 

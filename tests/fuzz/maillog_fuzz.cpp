@@ -14,6 +14,9 @@
 //   - parse_submission's fields are pieces of the line too, its queue id
 //     alphanumeric, its program smtpd or pickup, and a line is never both a
 //     submission and a delivery result;
+//   - so are parse_milter_refusal's, its queue id never NOQUEUE, its stage
+//     upper case, its program cleanup or smtpd; a refusal is neither a submission nor
+//     a delivery result;
 //   - nothing throws or reads out of bounds (ASan/UBSan).
 #include <cctype>
 #include <cstddef>
@@ -49,6 +52,15 @@ void probe(std::string_view line, sg::breaker::Breaker& breaker, std::set<std::s
     for (char c : sub->queue_id) check(std::isalnum(static_cast<unsigned char>(c)));
     check(sub->syslog_name.ends_with(sub->pickup ? "/pickup" : "/smtpd"));
     check(inside(sub->syslog_name, sub->service_name()));
+  }
+  if (const auto m = ml::parse_milter_refusal(line)) {
+    check(!d && !ml::parse_submission(line));
+    check(inside(line, m->timestamp) && inside(line, m->syslog_name) && inside(line, m->queue_id) &&
+          inside(line, m->stage) && inside(line, m->reply));
+    check(!m->queue_id.empty() && m->queue_id != "NOQUEUE" && !m->stage.empty());
+    for (char c : m->queue_id) check(std::isalnum(static_cast<unsigned char>(c)));
+    for (char c : m->stage) check((c >= 'A' && c <= 'Z') || c == '-');
+    check(m->syslog_name.ends_with("/cleanup") || m->syslog_name.ends_with("/smtpd"));
   }
   if (!d) return;
 

@@ -1,6 +1,7 @@
 // Reserve at RCPT, commit at END-OF-MESSAGE, against a real Redis: a
 // transaction that completes keeps its charges; one that never reaches
-// END-OF-MESSAGE gives them back once its reservation expires.
+// END-OF-MESSAGE gives them back once its reservation expires; a message a
+// milter refused after END-OF-MESSAGE gives them back when rampd says so.
 #include <gtest/gtest.h>
 
 #include "tests/integration/policy_client.hpp"
@@ -89,6 +90,38 @@ TEST_F(ReservationTest, SeveralRecipientsOfOneTransactionCommitTogether) {
   policyd->clock.advance(60'000);
   policyd->sweep_reservations();
   EXPECT_EQ(count(), "2");
+}
+
+// A milter may refuse the message after END-OF-MESSAGE: the commit keeps
+// what it charged under the queue id, and rampd's refund (when the log says
+// so) gives it back, hourly budget included, once.
+TEST_F(ReservationTest, AMessageRefusedAfterEndOfMessageGetsItsChargesBackOnce) {
+  start("end_of_message");
+  PolicyClient c(policyd->socket());
+  EXPECT_EQ(rcpt(c, "a@outlook.com", "t1"), "DUNNO");
+  EXPECT_EQ(rcpt(c, "b@fleet.example", "t1"), "DUNNO");
+  EXPECT_EQ(c.end_of_message(25, "t1", 2), "DUNNO");  // queue_id 4XyZ1234
+  const std::string kept = "sg:{trucking}:accepted:4XyZ1234";
+  EXPECT_EQ(redis.cmd({"EXISTS", "sg:{trucking}:resv:t1"}), "0");
+  EXPECT_EQ(redis.cmd({"LLEN", kept}), "5");  // 2 x (hourly + daily), microsoft's daily
+  const long ttl = std::stol(redis.cmd({"PTTL", kept}));
+  EXPECT_GT(ttl, 3'500'000);
+  EXPECT_LE(ttl, 3'600'000);
+  EXPECT_EQ(count(), "2");
+  EXPECT_EQ(count("microsoft"), "1");
+  // hourly_cap 60, burst 2: the two spent the burst.
+  EXPECT_TRUE(rcpt(c, "c@fleet.example", "t2").starts_with("DEFER_IF_PERMIT"));
+
+  const std::string now = std::to_string(policyd->clock.now_ms());
+  auto refund = [&] { return redis.cmd({"EVAL", kReservationsLua, "1", kept, "refund", now}); };
+  EXPECT_EQ(refund(), "5");
+  EXPECT_EQ(count(), "0");
+  EXPECT_EQ(count("microsoft"), "0");
+  EXPECT_EQ(redis.cmd({"EXISTS", kept}), "0");
+  EXPECT_EQ(refund(), "0") << "given back twice";
+  EXPECT_EQ(count(), "0");
+  EXPECT_EQ(rcpt(c, "c@fleet.example", "t2"), "DUNNO") << "the hourly budget came back";
+  EXPECT_EQ(rcpt(c, "d@fleet.example", "t2"), "DUNNO");
 }
 
 TEST_F(ReservationTest, AbandonedTransactionGivesBackHourlyBudget) {

@@ -108,10 +108,13 @@ struct ServiceTest : ::testing::Test {
     const auto at = text.find(series);
     return at == std::string::npos ? 0 : std::stoi(text.substr(at + series.size()));
   }
-  std::string end_of_message(uint16_t port, const std::string& instance) {
+  // Postfix names the queue file at END-OF-MESSAGE: "queue_id" is set.
+  std::string end_of_message(uint16_t port, const std::string& instance,
+                             const std::string& queue_id = "4A1B2C3D5E") {
     return ask({{"request", "smtpd_access_policy"},
                 {"protocol_state", "END-OF-MESSAGE"},
                 {"server_port", std::to_string(port)},
+                {"queue_id", queue_id},
                 {"instance", instance}});
   }
 };
@@ -187,7 +190,9 @@ TEST_F(ServiceTest, EndOfMessageCommitsTheTransactionsReservations) {
   EXPECT_EQ(store.reserved["healthcare/tx1"], 2);
   EXPECT_EQ(end_of_message(2526, "tx1"), "DUNNO");
   EXPECT_EQ(store.committed["healthcare/tx1"], 2);
-  EXPECT_EQ(store.calls.back(), "commit healthcare tx1");
+  // Kept under the queue id: a milter may still refuse the message.
+  EXPECT_EQ(store.calls.back(), "commit healthcare tx1 queue_id=4A1B2C3D5E");
+  EXPECT_EQ(store.accepted["healthcare/4A1B2C3D5E"].size(), 4u);  // 2 x (hourly + daily)
   // Every END-OF-MESSAGE answers DUNNO (the message is accepted whatever the
   // store says); why is in the metrics and the log line.
   EXPECT_EQ(answered("committed"), 1);
