@@ -174,7 +174,11 @@ TEST(SentinelTest, ThirtyTwoClientsThroughAFailoverAllAnsweredAndTheCapKept) {
   EXPECT_LE(slowest, 1000) << "an answer took longer than four Redis deadlines";
   EXPECT_LE(ms_between(promoted, resumed), 5000);
   EXPECT_GT(counts[2], 0) << "nothing was answered without Redis: did the master really die?";
-  EXPECT_GE(overshoot, 0) << "the whole daily budget is used once the new master counts";
+  // Requests in flight at the kill go either way: a charge the master ran
+  // and did not replicate is lost (accepted, not counted: over the cap),
+  // and one it replicated whose reply the kill cut off is counted but was
+  // answered on_error (under). Neither can be more than one per client.
+  EXPECT_GE(overshoot, -kClients) << "more counted unanswered than the requests in flight";
   EXPECT_LE(overshoot, kClients) << "more lost than the requests in flight at the kill";
   EXPECT_EQ(group.replica().cmd({"GET", daily_key(policyd)}), std::to_string(kSentinelDailyCap));
 }
