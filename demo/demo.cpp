@@ -212,7 +212,9 @@ int run() {
   heading("3. the milter: nothing leaves unsigned, HTML-only refused on healthcare",
           "A message whose From domain OpenDKIM has no key for would leave without a DKIM "
           "signature: refused with the reason instead. healthcare sets html_only = "
-          "\"tempfail\" (trucking only warns).");
+          "\"tempfail\" (trucking only warns). policyd counted both at END-OF-MESSAGE, "
+          "before the milter's verdict; rampd gives those charges back when the log shows "
+          "the refusal (streamguard_rampd_refunded_messages_total below).");
   rows =
       campaign(h, "healthcare", {"dr.patel@riverside-clinic.example"}, n, "news@other.example.org");
   print(rows, "(From: news@other.example.org)");
@@ -280,7 +282,12 @@ int run() {
                {"streamguard_policy_requests_total", "streamguard_suppressed"});
   show_metrics("streamguard-milter", h.milter_status_socket(),
                {"streamguard_milter_messages_total", "streamguard_milter_dkim_refusals_total"});
-  show_metrics("streamguard-rampd", h.rampd_status_socket(), {"streamguard_rampd_released_total"});
+  const std::string refunded = "streamguard_rampd_refunded_messages_total{stream=\"healthcare\"}";
+  expect(sg::e2e::wait_until(
+             [&] { return sg::e2e::read_metric(h.rampd_status_socket(), refunded) == 2; }, 10s),
+         "rampd to give back the charges of the two refused messages");
+  show_metrics("streamguard-rampd", h.rampd_status_socket(),
+               {"streamguard_rampd_released_total", "streamguard_rampd_refunded"});
 
   const double took = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf(
