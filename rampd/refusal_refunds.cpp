@@ -8,8 +8,9 @@ namespace sg::rampd {
 
 namespace {
 
-// Refunds that wait while Redis cannot take them: beyond this, the oldest
-// are dropped (their charges stay: counted high, never mail let through).
+// Refunds that wait while Redis cannot take them: beyond this, a new one is
+// dropped and logged (its charges stay: counted high, never mail let
+// through).
 constexpr std::size_t kMaxPending = 10000;
 
 }  // namespace

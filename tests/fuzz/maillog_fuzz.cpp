@@ -15,8 +15,8 @@
 //     alphanumeric, its program smtpd or pickup, and a line is never both a
 //     submission and a delivery result;
 //   - so are parse_milter_refusal's, its queue id never NOQUEUE, its stage
-//     upper case, its program cleanup or smtpd; a refusal is neither a submission nor
-//     a delivery result;
+//     upper case, its program cleanup or smtpd; a refusal is neither a
+//     submission nor a delivery result;
 //   - nothing throws or reads out of bounds (ASan/UBSan).
 #include <cctype>
 #include <cstddef>
